@@ -1,0 +1,78 @@
+"""The Bakker-style advantage network: AF input encoding, an AF hidden layer beside the memory
+cells, and a linear head with one advantage per action.
+
+    x_t = AF(obs_t)                       input units (in the spiking twin: ASNs driven by obs)
+    a_t = AF(W_a x_t + b_a)               hidden layer of ordinary AF units (feed-forward)
+    h_t = core(x_t, h_{t-1}, c_{t-1})     memory cells (see cores.py)
+    A_t = W_q [a_t, h_t] + b_q            advantages, one per action
+
+Every unit with an AF nonlinearity becomes one ASN in sublstm.spiking; the head is linear in the
+post-synaptic traces. The parameter names here (``hidden``, ``core.w_in``, ``core.w_rec``,
+``head``) are what the converter reads.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .cores import State, make_core
+from .neuron import DEFAULT_ASN, ASNParams, af, predicted_rate_hz
+
+
+class AdvantageNetwork(nn.Module):
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        core: str = "asn-sublstm",
+        n_hidden: int = 16,
+        n_cells: int = 8,
+        asn: ASNParams = DEFAULT_ASN,
+    ) -> None:
+        super().__init__()
+        for name, value in (("obs_dim", obs_dim), ("n_actions", n_actions), ("n_hidden", n_hidden)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.obs_dim, self.n_actions, self.n_hidden, self.n_cells = obs_dim, n_actions, n_hidden, n_cells
+        self.core_name = core
+        self.asn = asn
+        self.hidden = nn.Linear(obs_dim, n_hidden)
+        self.core = make_core(core, obs_dim, n_cells, asn)
+        self.head = nn.Linear(n_hidden + n_cells, n_actions)
+
+    def initial_state(self, batch_size: int, device=None) -> State:
+        return self.core.initial_state(batch_size, device)
+
+    def forward(
+        self, obs: Tensor, state: State | None = None, resets: Tensor | None = None
+    ) -> tuple[Tensor, State, dict[str, Tensor]]:
+        """obs (T, B, obs_dim) -> advantages (T, B, n_actions), final state, activations by population."""
+        x = af(obs, self.asn)
+        a = af(self.hidden(x), self.asn)
+        hs, state, acts = self.core(x, state, resets)
+        q = self.head(torch.cat([a, hs], dim=-1))
+        return q, state, {"input": x, "hidden": a, **acts}
+
+    def step(self, obs: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """One time step: obs (B, obs_dim) -> advantages (B, n_actions), next state."""
+        q, state, _ = self.forward(obs.unsqueeze(0), state)
+        return q[0], state
+
+    def macs_per_step(self) -> int:
+        """Multiply-accumulates of one analog step (the energy proxy beside spiking synops)."""
+        return sum(m.in_features * m.out_features for m in self.modules() if isinstance(m, nn.Linear)) + sum(
+            m.weight_ih.numel() + m.weight_hh.numel() for m in self.modules() if isinstance(m, nn.LSTMCell)
+        )
+
+
+def predicted_mean_rate_hz(acts: dict[str, Tensor], asn: ASNParams = DEFAULT_ASN) -> dict[str, float]:
+    """Mean firing rate per population predicted from AF activations, and ``overall`` over all units."""
+    rates, total, count = {}, 0.0, 0
+    for name, a in acts.items():
+        r = predicted_rate_hz(a.detach(), asn)
+        rates[name] = float(r.mean())
+        total += float(r.sum()) / max(1, r[..., 0].numel())
+        count += r.shape[-1]
+    rates["overall"] = total / max(1, count)
+    return rates

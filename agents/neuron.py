@@ -1,0 +1,96 @@
+"""Adaptive spiking neuron (ASN) parameters and its effective activation function AF.
+
+The ASN (Bohte 2012; Zambrano & Bohte 2016) is simulated in :mod:`sublstm.spiking.asn`. An analog
+network whose units use AF, the mean post-synaptic trace an ASN produces for a constant activation
+S, can be converted to spikes without retraining (SCIENCE.md sections 2-3). The parameters live
+here, in agents/, because both the analog network (which needs AF) and the simulator need them;
+spiking/ imports them from here, never the other way round.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass(frozen=True)
+class ASNParams:
+    """Parameters of the adaptive spiking neuron. Times in milliseconds.
+
+    Attributes:
+        tau_phi: membrane filter time constant of the activation S.
+        tau_beta: decay of the post-synaptic current a spike causes in its targets.
+        tau_eta: decay of the neuron's own reconstruction S_hat (refractory response).
+            The AF closed form assumes tau_eta == tau_beta.
+        tau_gamma: decay of the threshold adaptation.
+        m_f: multiplicative adaptation factor.
+        theta0: resting threshold; defaults to ``m_f``.
+    """
+
+    tau_phi: float = 2.5
+    tau_beta: float = 50.0
+    tau_eta: float = 50.0
+    tau_gamma: float = 15.0
+    m_f: float = 0.1
+    theta0: float = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.theta0 is None:
+            object.__setattr__(self, "theta0", self.m_f)
+        for name in ("tau_phi", "tau_beta", "tau_eta", "tau_gamma", "m_f", "theta0"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"ASNParams.{name} must be a positive finite number, got {value!r}")
+
+    # --- the closed form of SCIENCE.md section 3 -------------------------------------------------
+    @property
+    def af_constants(self) -> tuple[float, float, float, float]:
+        """(c1, c2, c3, c4) of g(S) = h / (exp((c1 S + c2) / (c3 S + c4)) - 1)."""
+        tg, te, mf, t0 = self.tau_gamma, self.tau_eta, self.m_f, self.theta0
+        c1 = 2.0 * mf * tg**2
+        c2 = 2.0 * t0 * te * tg
+        c3 = tg * (mf * tg + 2.0 * (mf + 1.0) * te)
+        c4 = t0 * tg * te + t0 * te**2
+        return c1, c2, c3, c4
+
+    def _g_unit(self, s: float) -> float:
+        """g(S) for a spike height of 1 (g is linear in h)."""
+        c1, c2, c3, c4 = self.af_constants
+        return 1.0 / math.expm1((c1 * s + c2) / (c3 * s + c4))
+
+    @property
+    def h(self) -> float:
+        """Spike height seen by the next neuron, fixed by the normalisation AF(1) = 1."""
+        return 1.0 / (self._g_unit(1.0) - self._g_unit(self.theta0 / 2.0) + 0.5)
+
+    @property
+    def hz_per_unit(self) -> float:
+        """Firing rate (Hz) per unit of mean post-synaptic trace: trace = h * rate * tau_beta."""
+        return 1000.0 / (self.h * self.tau_beta)
+
+    def to_dict(self) -> dict[str, float]:
+        names = ("tau_phi", "tau_beta", "tau_eta", "tau_gamma", "m_f", "theta0")
+        return {k: float(getattr(self, k)) for k in names}
+
+
+DEFAULT_ASN = ASNParams()
+
+
+def af(s: torch.Tensor, params: ASNParams = DEFAULT_ASN) -> torch.Tensor:
+    """The ASN effective activation AF(S): a smoothed, saturating ReLU with AF(1) = 1.
+
+    Differentiable everywhere except at the kinks of the two clamps; zero for S <= 0.
+    """
+    c1, c2, c3, c4 = params.af_constants
+    h = params.h
+    offset = h * (0.5 - params._g_unit(params.theta0 / 2.0))
+    sp = s.clamp(min=0.0)
+    g = h / torch.expm1((c1 * sp + c2) / (c3 * sp + c4))
+    return (g + offset).clamp(min=0.0)
+
+
+def predicted_rate_hz(activation: torch.Tensor, params: ASNParams = DEFAULT_ASN) -> torch.Tensor:
+    """Firing rate (Hz) an ASN would need to produce a mean trace equal to ``activation``."""
+    return activation.clamp(min=0.0) * params.hz_per_unit
