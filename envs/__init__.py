@@ -1,0 +1,28 @@
+"""Working-memory tasks as gymnasium environments.
+
+Importing this package registers the ids below (once; re-imports are harmless), so
+``gymnasium.make("sublstm.envs:sublstm/TMaze-v0")`` works in a fresh interpreter.
+
+| id | class |
+| --- | --- |
+| ``sublstm/TMaze-v0`` | :class:`TMazeEnv` (noise 0 by default) |
+| ``sublstm/NoisyTMaze-v0`` | :class:`TMazeEnv` with ``noise=1.0`` |
+
+The envs truncate episodes themselves (``max_steps``), so no gymnasium TimeLimit is added.
+"""
+
+from gymnasium.envs.registration import register, registry
+
+from .tmaze import EAST, NORTH, SOUTH, WEST, TMazeEnv
+
+__all__ = ["TMazeEnv", "NORTH", "EAST", "SOUTH", "WEST", "ENV_IDS"]
+
+_SPECS = {
+    "sublstm/TMaze-v0": ("sublstm.envs.tmaze:TMazeEnv", {}),
+    "sublstm/NoisyTMaze-v0": ("sublstm.envs.tmaze:TMazeEnv", {"noise": 1.0}),
+}
+ENV_IDS = tuple(_SPECS)
+
+for _env_id, (_entry_point, _kwargs) in _SPECS.items():
+    if _env_id not in registry:
+        register(id=_env_id, entry_point=_entry_point, kwargs=_kwargs)
