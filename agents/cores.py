@@ -8,6 +8,8 @@ activations (for rate penalties and firing-rate estimates). Cores:
   ``c_t = c_{t-1} + z_t - i_t``, ``h_t = AF(c_t) - o_t``.
 - ``sublstm``: Costa et al. (2017) with sigmoids and a forget gate:
   ``c_t = f_t * c_{t-1} + z_t - i_t``, ``h_t = sigmoid(c_t) - o_t``.
+- ``asn-lstm``: the same AF units as ``asn-sublstm`` but multiplicative gates, no forget gate:
+  ``c_t = c_{t-1} + z_t * i_t``, ``h_t = AF(c_t) * o_t`` (the control of the paper's claim).
 - ``lstm``: torch's LSTM cell, the multiplicative reference.
 """
 
@@ -88,6 +90,27 @@ class ASNSubLSTM(Core):
         return h, (h, c), acts
 
 
+class ASNLSTM(ASNSubLSTM):
+    """AF units with multiplicative input/output gates and no forget gate.
+
+    Identical to :class:`ASNSubLSTM` in every respect but the gating, so that comparing the two
+    isolates the effect of subtractive against multiplicative gating.
+    """
+
+    # The spiking twin of multiplicative gating (a gate scaling traces at the synapse) is built
+    # separately; until then the converter must refuse this core.
+    spiking_convertible = False
+
+    def step(self, x: Tensor, state: State) -> tuple[Tensor, State, dict[str, Tensor]]:
+        h_prev, c_prev = state
+        z, i, o = af(self.w_in(x) + self.w_rec(h_prev), self.asn).chunk(3, dim=-1)
+        c = c_prev + z * i
+        out_cell = af(c, self.asn)
+        h = out_cell * o
+        acts = {"cell_input": z, "input_gate": i, "output_gate": o, "output_cell": out_cell}
+        return h, (h, c), acts
+
+
 class SubLSTM(Core):
     """Costa et al. (2017): sigmoid units, subtractive gates, a multiplicative forget gate."""
 
@@ -122,7 +145,12 @@ class LSTM(Core):
         return h, (h, c), {"output": h}
 
 
-CORES: dict[str, type[Core]] = {"asn-sublstm": ASNSubLSTM, "sublstm": SubLSTM, "lstm": LSTM}
+CORES: dict[str, type[Core]] = {
+    "asn-sublstm": ASNSubLSTM,
+    "asn-lstm": ASNLSTM,
+    "sublstm": SubLSTM,
+    "lstm": LSTM,
+}
 
 
 def make_core(name: str, input_size: int, n_cells: int, asn: ASNParams = DEFAULT_ASN) -> Core:
@@ -130,6 +158,6 @@ def make_core(name: str, input_size: int, n_cells: int, asn: ASNParams = DEFAULT
     if name not in CORES:
         raise ValueError(f"unknown core {name!r}; choose one of {sorted(CORES)}")
     cls = CORES[name]
-    if cls.spiking_convertible:
-        return cls(input_size, n_cells, asn=asn)  # type: ignore[call-arg]
+    if issubclass(cls, ASNSubLSTM):
+        return cls(input_size, n_cells, asn=asn)
     return cls(input_size, n_cells)
