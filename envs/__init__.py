@@ -7,19 +7,24 @@ Importing this package registers the ids below (once; re-imports are harmless), 
 | --- | --- |
 | ``sublstm/TMaze-v0`` | :class:`TMazeEnv` (noise 0 by default) |
 | ``sublstm/NoisyTMaze-v0`` | :class:`TMazeEnv` with ``noise=1.0`` |
+| ``sublstm/SequencePrediction-v0`` | :class:`SequencePredictionEnv` (``noisy=True`` for 2b) |
+
+:func:`sequence_batch` generates the same sequence task as supervised batches.
 
 The envs truncate episodes themselves (``max_steps``), so no gymnasium TimeLimit is added.
 """
 
 from gymnasium.envs.registration import register, registry
 
+from .sequence import SequencePredictionEnv, sequence_batch
 from .tmaze import EAST, NORTH, SOUTH, WEST, TMazeEnv
 
-__all__ = ["TMazeEnv", "NORTH", "EAST", "SOUTH", "WEST", "ENV_IDS"]
+__all__ = ["TMazeEnv", "SequencePredictionEnv", "sequence_batch", "NORTH", "EAST", "SOUTH", "WEST", "ENV_IDS"]
 
 _SPECS = {
     "sublstm/TMaze-v0": ("sublstm.envs.tmaze:TMazeEnv", {}),
     "sublstm/NoisyTMaze-v0": ("sublstm.envs.tmaze:TMazeEnv", {"noise": 1.0}),
+    "sublstm/SequencePrediction-v0": ("sublstm.envs.sequence:SequencePredictionEnv", {}),
 }
 ENV_IDS = tuple(_SPECS)
 
