@@ -8,23 +8,40 @@ Importing this package registers the ids below (once; re-imports are harmless), 
 | ``sublstm/TMaze-v0`` | :class:`TMazeEnv` (noise 0 by default) |
 | ``sublstm/NoisyTMaze-v0`` | :class:`TMazeEnv` with ``noise=1.0`` |
 | ``sublstm/SequencePrediction-v0`` | :class:`SequencePredictionEnv` (``noisy=True`` for 2b) |
+| ``sublstm/SaccadeAntisaccade-v0`` | :class:`SaccadeAntisaccadeEnv` |
 
-:func:`sequence_batch` generates the same sequence task as supervised batches.
+:func:`sequence_batch` generates the sequence task as supervised batches.
 
-The envs truncate episodes themselves (``max_steps``), so no gymnasium TimeLimit is added.
+Every env ends its episodes itself (the T-maze truncates at ``max_steps``, the others have a
+fixed maximum length), so no gymnasium TimeLimit is added at registration.
 """
 
 from gymnasium.envs.registration import register, registry
 
+from .saccade import FIXATE, LEFT, RIGHT, SaccadeAntisaccadeEnv
 from .sequence import SequencePredictionEnv, sequence_batch
 from .tmaze import EAST, NORTH, SOUTH, WEST, TMazeEnv
 
-__all__ = ["TMazeEnv", "SequencePredictionEnv", "sequence_batch", "NORTH", "EAST", "SOUTH", "WEST", "ENV_IDS"]
+__all__ = [
+    "ENV_IDS",
+    "TMazeEnv",
+    "NORTH",
+    "EAST",
+    "SOUTH",
+    "WEST",
+    "SequencePredictionEnv",
+    "sequence_batch",
+    "SaccadeAntisaccadeEnv",
+    "FIXATE",
+    "LEFT",
+    "RIGHT",
+]
 
 _SPECS = {
     "sublstm/TMaze-v0": ("sublstm.envs.tmaze:TMazeEnv", {}),
     "sublstm/NoisyTMaze-v0": ("sublstm.envs.tmaze:TMazeEnv", {"noise": 1.0}),
     "sublstm/SequencePrediction-v0": ("sublstm.envs.sequence:SequencePredictionEnv", {}),
+    "sublstm/SaccadeAntisaccade-v0": ("sublstm.envs.saccade:SaccadeAntisaccadeEnv", {}),
 }
 ENV_IDS = tuple(_SPECS)
 
