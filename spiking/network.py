@@ -1,0 +1,248 @@
+"""The spiking twin of an ``asn-sublstm`` AdvantageNetwork (SCIENCE.md section 5, no retraining).
+
+Every AF unit of the analog network becomes one ASN with the same incoming weights and its bias:
+
+    population    n          input current                                   bias
+    input         obs_dim    the observation itself, held for the whole step   0
+    hidden        n_hidden   W_a . trace_input                                 b_a
+    cell_input    H          W_z . trace_input + R_z . (trace_oc - trace_og)   b_z
+    input_gate    H          W_i . trace_input + R_i . (trace_oc - trace_og)   b_i
+    output_gate   H          W_o . trace_input + R_o . (trace_oc - trace_og)   b_o
+    output_cell   H          c, the memory cell itself                         0
+
+The memory cell (CEC) is an integrator, not a neuron: dc/dt = (trace_z - trace_i) / T with T the
+simulated time of one analog step, so a step of steady input adds z - i as in c_t = c_{t-1} + z - i.
+The action values are linear in the traces: q = W_q . [trace_hidden, trace_oc - trace_og] + b_q.
+
+All ASNs live in one (batch, N) state in the population order above, so one dt of the whole
+network is one matrix product plus one elementwise :func:`asn_step`; only time is a Python loop.
+Populations update synchronously from the traces at the start of each dt (one dt of synaptic
+delay), which is what lets a recurrent net be stepped without ordering its neurons.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from sublstm.agents.neuron import DEFAULT_ASN, ASNParams
+from torch import Tensor, nn
+
+from .asn import ASNState, asn_step, check_dt, initial_state, reset_where
+
+POPULATIONS = ("input", "hidden", "cell_input", "input_gate", "output_gate", "output_cell")
+
+
+class SpikingState(NamedTuple):
+    """State of a batch of spiking twins: all ASNs (batch, N) and the memory cells (batch, H)."""
+
+    neurons: ASNState
+    c: Tensor
+
+
+class StepResult(NamedTuple):
+    """What one decision step of simulated time returns.
+
+    q_end: action values at the last dt (batch, n_actions).
+    q_mean: action values averaged over the readout window at the end of the step.
+    c: memory-cell values at the end of the step (batch, H).
+    spikes: spike counts per neuron during the step (batch, N).
+    """
+
+    q_end: Tensor
+    q_mean: Tensor
+    c: Tensor
+    spikes: Tensor
+
+
+def check_step_ms(step_ms: float, dt: float) -> int:
+    """Number of dt steps in one decision; step_ms must be a positive multiple of dt."""
+    if isinstance(step_ms, bool) or not isinstance(step_ms, int | float) or not math.isfinite(step_ms):
+        raise ValueError(f"step_ms must be a positive finite number of ms, got {step_ms!r}")
+    n = round(step_ms / dt)
+    if n < 1 or abs(n * dt - step_ms) > 1e-6 * max(1.0, step_ms):
+        raise ValueError(f"step_ms must be a positive multiple of dt={dt}, got {step_ms!r}")
+    return n
+
+
+class SpikingNetwork(nn.Module):
+    """Continuous-time twin of an asn-sublstm AdvantageNetwork; build it with :meth:`from_analog`.
+
+    Args:
+        w_hidden, b_hidden: the hidden layer, (n_hidden, obs_dim) and (n_hidden,).
+        w_in, b_in: the gates' input weights, (3H, obs_dim) and (3H,), rows z, i, o.
+        w_rec: the gates' recurrent weights, (3H, H).
+        w_head, b_head: the linear head, (n_actions, n_hidden + H) and (n_actions,).
+        params: ASN parameters (the analog network's).
+        dt: simulation step (ms).
+        step_ms: simulated time of one analog step / decision (ms), a multiple of dt.
+        readout_window_ms: length of the window at the end of each step over which ``q_mean``
+            averages the action values (0 = last dt only).
+    """
+
+    def __init__(
+        self,
+        w_hidden: Tensor,
+        b_hidden: Tensor,
+        w_in: Tensor,
+        b_in: Tensor,
+        w_rec: Tensor,
+        w_head: Tensor,
+        b_head: Tensor,
+        params: ASNParams = DEFAULT_ASN,
+        dt: float = 1.0,
+        step_ms: float = 100.0,
+        readout_window_ms: float = 0.0,
+    ) -> None:
+        super().__init__()
+        n_hidden, obs_dim = w_hidden.shape
+        h3 = w_in.shape[0]
+        if h3 % 3 or w_in.shape[1] != obs_dim or w_rec.shape != (h3, h3 // 3):
+            raise ValueError(
+                f"inconsistent gate weights: w_in {tuple(w_in.shape)}, w_rec {tuple(w_rec.shape)}, "
+                f"obs_dim {obs_dim}"
+            )
+        n_cells = h3 // 3
+        if w_head.shape[1] != n_hidden + n_cells:
+            raise ValueError(f"w_head must have {n_hidden + n_cells} columns, got {tuple(w_head.shape)}")
+        self.params = params
+        self.dt = check_dt(dt)
+        self.obs_dim, self.n_hidden, self.n_cells, self.n_actions = (
+            obs_dim,
+            n_hidden,
+            n_cells,
+            w_head.shape[0],
+        )
+        sizes = (obs_dim, n_hidden, n_cells, n_cells, n_cells, n_cells)
+        starts = [sum(sizes[:k]) for k in range(len(sizes))]
+        self.slices = {p: slice(s, s + n) for p, s, n in zip(POPULATIONS, starts, sizes, strict=True)}
+        self.n_neurons = sum(sizes)
+        self.set_timing(step_ms, readout_window_ms)
+
+        sl = self.slices
+        n = self.n_neurons
+        f32 = {"dtype": torch.float32}
+        # current into hidden + gates (rows) from every trace (columns)
+        w_syn = torch.zeros(n_hidden + h3, n, **f32)
+        w_syn[:n_hidden, sl["input"]] = w_hidden
+        w_syn[n_hidden:, sl["input"]] = w_in
+        w_syn[n_hidden:, sl["output_cell"]] = w_rec
+        w_syn[n_hidden:, sl["output_gate"]] = -w_rec  # h = out_cell - o: the gate inhibits
+        readout = torch.zeros(self.n_actions, n, **f32)
+        readout[:, sl["hidden"]] = w_head[:, :n_hidden]
+        readout[:, sl["output_cell"]] = w_head[:, n_hidden:]
+        readout[:, sl["output_gate"]] = -w_head[:, n_hidden:]
+        bias = torch.zeros(n, **f32)
+        bias[sl["hidden"]] = b_hidden
+        bias[sl["cell_input"].start : sl["output_gate"].stop] = b_in
+        # targets per presynaptic neuron: currents, readout units, and the CEC for z and i
+        fan_out = (w_syn != 0).sum(0) + (readout != 0).sum(0)
+        fan_out[sl["cell_input"]] += 1
+        fan_out[sl["input_gate"]] += 1
+        self.register_buffer("w_syn", w_syn)
+        self.register_buffer("readout", readout)
+        self.register_buffer("b_head", b_head.detach().clone().float())
+        self.register_buffer("bias", bias)
+        self.register_buffer("fan_out", fan_out.float())
+
+    # --- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_analog(
+        cls, network: nn.Module, dt: float = 1.0, step_ms: float = 100.0, **kwargs
+    ) -> SpikingNetwork:
+        """Convert an AdvantageNetwork; its core must be spiking-convertible (asn-sublstm)."""
+        core = getattr(network, "core", None)
+        if core is None or not getattr(core, "spiking_convertible", False):
+            name = getattr(network, "core_name", type(core).__name__)
+            raise ValueError(
+                f"core {name!r} has no spiking twin: only cores whose every unit is an ASN effective "
+                "activation (AF) with subtractive gates (asn-sublstm) can be converted; sigmoid/tanh "
+                "units and multiplicative gates have no ASN counterpart"
+            )
+        with torch.no_grad():
+            return cls(
+                network.hidden.weight,
+                network.hidden.bias,
+                core.w_in.weight,
+                core.w_in.bias,
+                core.w_rec.weight,
+                network.head.weight,
+                network.head.bias,
+                params=network.asn,
+                dt=dt,
+                step_ms=step_ms,
+                **kwargs,
+            ).to(network.head.weight.device)
+
+    def set_timing(self, step_ms: float, readout_window_ms: float = 0.0) -> None:
+        """Change the decision time T and the readout window (no weights depend on them)."""
+        self.steps_per_decision = check_step_ms(step_ms, self.dt)
+        self.step_ms = self.steps_per_decision * self.dt
+        if not isinstance(readout_window_ms, int | float) or not 0 <= readout_window_ms <= self.step_ms:
+            raise ValueError(
+                f"readout_window_ms must be in [0, step_ms={self.step_ms}], got {readout_window_ms!r}"
+            )
+        self.readout_window_ms = float(readout_window_ms)
+        self.window_steps = max(1, round(readout_window_ms / self.dt))
+
+    # --- state ------------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.bias.device
+
+    def initial_state(self, batch_size: int) -> SpikingState:
+        neurons = initial_state((batch_size, self.n_neurons), device=self.device)
+        return SpikingState(neurons, torch.zeros(batch_size, self.n_cells, device=self.device))
+
+    def reset(self, state: SpikingState, where: Tensor) -> SpikingState:
+        """Return ``state`` with the rows where ``where`` (bool, (batch,)) is True at rest."""
+        where = where.to(self.device, torch.bool)
+        keep = (~where).to(state.c.dtype).unsqueeze(-1)
+        return SpikingState(reset_where(state.neurons, where), state.c * keep)
+
+    def population_counts(self, per_neuron: Tensor) -> dict[str, Tensor]:
+        """Split a (..., N) tensor into its populations, summed over neurons."""
+        return {p: per_neuron[..., s].sum(-1) for p, s in self.slices.items()}
+
+    def readout_values(self, trace: Tensor) -> Tensor:
+        """Action values from traces (batch, N) -> (batch, n_actions)."""
+        return trace @ self.readout.T + self.b_head
+
+    # --- simulation -----------------------------------------------------------------------------
+    def step(
+        self,
+        obs: Tensor,
+        state: SpikingState,
+        on_dt: Callable[[Tensor, SpikingState], None] | None = None,
+    ) -> tuple[StepResult, SpikingState]:
+        """Simulate one decision: ``step_ms`` of continuous time with ``obs`` (batch, obs_dim) held.
+
+        ``on_dt(spikes, state)`` is called after every dt (for rasters and fine-grained plots).
+        """
+        obs = obs.to(self.device, torch.float32)
+        neurons, c = state
+        sl_z, sl_i = self.slices["cell_input"], self.slices["input_gate"]
+        gain = self.dt / self.step_ms
+        n = self.steps_per_decision
+        first_window = n - self.window_steps
+        counts = torch.zeros_like(neurons.trace)
+        q_sum = None
+        for k in range(n):
+            trace = neurons.trace
+            current = torch.cat([obs, trace @ self.w_syn.T, c], dim=-1)
+            c = c + gain * (trace[:, sl_z] - trace[:, sl_i])
+            neurons, spikes = asn_step(neurons, current, self.bias, self.params, self.dt)
+            counts = counts + spikes
+            if k >= first_window:
+                q = self.readout_values(neurons.trace)
+                q_sum = q if q_sum is None else q_sum + q
+            if on_dt is not None:
+                on_dt(spikes, SpikingState(neurons, c))
+        state = SpikingState(neurons, c)
+        return StepResult(q, q_sum / self.window_steps, c, counts), state
+
+    def synops(self, spike_counts: Tensor) -> Tensor:
+        """Synaptic events (one spike delivered to one target) for spike counts (..., N)."""
+        return spike_counts @ self.fan_out
