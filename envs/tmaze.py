@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import gymnasium as gym
@@ -101,7 +100,7 @@ class TMazeEnv(gym.Env):
         self.corridor_length = _check_int("corridor_length", corridor_length, 1)
         if isinstance(noise, bool) or not isinstance(noise, int | float | np.integer | np.floating):
             raise ValueError(f"noise must be a number in [0, 1], got {noise!r}")
-        if not math.isfinite(noise) or not 0.0 <= noise <= 1.0:
+        if not 0.0 <= noise <= 1.0:  # also rejects NaN, for which every comparison is False
             raise ValueError(f"noise must be a finite number in [0, 1], got {noise!r}")
         self.noise = float(noise)
         if max_steps is None:
