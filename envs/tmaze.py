@@ -173,11 +173,10 @@ class TMazeEnv(gym.Env):
     def _observe(self) -> np.ndarray:
         if self._position == self.corridor_length:
             return JUNCTION.copy()
-        obs = CORRIDOR.copy()
-        if self.noise > 0.0:
-            u = self.np_random.random(2)
-            obs[[0, 2]] = (1.0 - self.noise) + self.noise * u
-        return obs
+        if self.noise == 0.0:
+            return CORRIDOR.copy()
+        u = (1.0 - self.noise) + self.noise * self.np_random.random(2)
+        return np.array([u[0], 0.0, u[1]], dtype=np.float32)
 
     def _info(self, success: bool) -> dict[str, Any]:
         return {
