@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
+from sublstm.agents.cores import ASNSubLSTM
 from sublstm.agents.neuron import DEFAULT_ASN, ASNParams
 from torch import Tensor, nn
 
@@ -36,10 +37,17 @@ POPULATIONS = ("input", "hidden", "cell_input", "input_gate", "output_gate", "ou
 
 
 class SpikingState(NamedTuple):
-    """State of a batch of spiking twins: all ASNs (batch, N) and the memory cells (batch, H)."""
+    """State of a batch of spiking twins.
+
+    neurons: all ASNs (batch, N); c: the memory cells (batch, H); h_delay: the recurrent signal
+    trace_oc - trace_og of the last ``delay`` dt steps, a ring buffer (batch, delay, H), empty
+    without a recurrent delay; t: dt steps simulated (the ring buffer's clock, shared by the batch).
+    """
 
     neurons: ASNState
     c: Tensor
+    h_delay: Tensor
+    t: int = 0
 
 
 class StepResult(NamedTuple):
@@ -80,6 +88,10 @@ class SpikingNetwork(nn.Module):
         step_ms: simulated time of one analog step / decision (ms), a multiple of dt.
         readout_window_ms: length of the window at the end of each step over which ``q_mean``
             averages the action values (0 = last dt only).
+        recurrent_delay_ms: transmission delay of the recurrent synapses (memory-cell output to
+            the gates), a multiple of dt, or "step" for one decision step_ms. 0 (default) is the plain
+            conversion: the loop closes within a step, whereas the analog gates at step t see h of
+            step t-1; a delay of one step restores that order (measured in docs/results.md).
     """
 
     def __init__(
@@ -95,6 +107,7 @@ class SpikingNetwork(nn.Module):
         dt: float = 1.0,
         step_ms: float = 100.0,
         readout_window_ms: float = 0.0,
+        recurrent_delay_ms: float | str = 0.0,
     ) -> None:
         super().__init__()
         n_hidden, obs_dim = w_hidden.shape
@@ -119,7 +132,7 @@ class SpikingNetwork(nn.Module):
         starts = [sum(sizes[:k]) for k in range(len(sizes))]
         self.slices = {p: slice(s, s + n) for p, s, n in zip(POPULATIONS, starts, sizes, strict=True)}
         self.n_neurons = sum(sizes)
-        self.set_timing(step_ms, readout_window_ms)
+        self.set_timing(step_ms, readout_window_ms, recurrent_delay_ms)
 
         sl = self.slices
         n = self.n_neurons
@@ -130,6 +143,12 @@ class SpikingNetwork(nn.Module):
         w_syn[n_hidden:, sl["input"]] = w_in
         w_syn[n_hidden:, sl["output_cell"]] = w_rec
         w_syn[n_hidden:, sl["output_gate"]] = -w_rec  # h = out_cell - o: the gate inhibits
+        # the same split in feed-forward and recurrent parts, for a delayed recurrent signal
+        w_ff = w_syn.clone()
+        w_ff[:, sl["output_cell"]] = 0.0
+        w_ff[:, sl["output_gate"]] = 0.0
+        w_rec_full = torch.zeros(n_hidden + h3, n_cells, **f32)
+        w_rec_full[n_hidden:] = w_rec
         readout = torch.zeros(self.n_actions, n, **f32)
         readout[:, sl["hidden"]] = w_head[:, :n_hidden]
         readout[:, sl["output_cell"]] = w_head[:, n_hidden:]
@@ -142,6 +161,8 @@ class SpikingNetwork(nn.Module):
         fan_out[sl["cell_input"]] += 1
         fan_out[sl["input_gate"]] += 1
         self.register_buffer("w_syn", w_syn)
+        self.register_buffer("w_ff", w_ff)
+        self.register_buffer("w_rec", w_rec_full)
         self.register_buffer("readout", readout)
         self.register_buffer("b_head", b_head.detach().clone().float())
         self.register_buffer("bias", bias)
@@ -154,7 +175,8 @@ class SpikingNetwork(nn.Module):
     ) -> SpikingNetwork:
         """Convert an AdvantageNetwork; its core must be spiking-convertible (asn-sublstm)."""
         core = getattr(network, "core", None)
-        if core is None or not getattr(core, "spiking_convertible", False):
+        # exact type: subclasses (asn-lstm) share the weights' layout but not the gating
+        if type(core) is not ASNSubLSTM or not core.spiking_convertible:
             name = getattr(network, "core_name", type(core).__name__)
             raise ValueError(
                 f"core {name!r} has no spiking twin: only cores whose every unit is an ASN effective "
@@ -176,8 +198,13 @@ class SpikingNetwork(nn.Module):
                 **kwargs,
             ).to(network.head.weight.device)
 
-    def set_timing(self, step_ms: float, readout_window_ms: float = 0.0) -> None:
-        """Change the decision time T and the readout window (no weights depend on them)."""
+    def set_timing(
+        self, step_ms: float, readout_window_ms: float = 0.0, recurrent_delay_ms: float | str | None = None
+    ) -> None:
+        """Change the decision time T, the readout window and the recurrent delay (None: keep it).
+
+        No weights depend on them; states made before a change of the delay are refused by step.
+        """
         self.steps_per_decision = check_step_ms(step_ms, self.dt)
         self.step_ms = self.steps_per_decision * self.dt
         if not isinstance(readout_window_ms, int | float) or not 0 <= readout_window_ms <= self.step_ms:
@@ -186,6 +213,17 @@ class SpikingNetwork(nn.Module):
             )
         self.readout_window_ms = float(readout_window_ms)
         self.window_steps = max(1, round(readout_window_ms / self.dt))
+        if recurrent_delay_ms is None:
+            recurrent_delay_ms = self.recurrent_delay
+        if recurrent_delay_ms == "step":
+            self.delay_steps = self.steps_per_decision
+        elif isinstance(recurrent_delay_ms, str):
+            raise ValueError(
+                f"recurrent_delay_ms must be a number of ms or 'step', got {recurrent_delay_ms!r}"
+            )
+        else:
+            self.delay_steps = 0 if recurrent_delay_ms == 0 else check_step_ms(recurrent_delay_ms, self.dt)
+        self.recurrent_delay = recurrent_delay_ms
 
     # --- state ------------------------------------------------------------------------------------
     @property
@@ -194,13 +232,17 @@ class SpikingNetwork(nn.Module):
 
     def initial_state(self, batch_size: int) -> SpikingState:
         neurons = initial_state((batch_size, self.n_neurons), device=self.device)
-        return SpikingState(neurons, torch.zeros(batch_size, self.n_cells, device=self.device))
+        c = torch.zeros(batch_size, self.n_cells, device=self.device)
+        h_delay = torch.zeros(batch_size, self.delay_steps, self.n_cells, device=self.device)
+        return SpikingState(neurons, c, h_delay, 0)
 
     def reset(self, state: SpikingState, where: Tensor) -> SpikingState:
         """Return ``state`` with the rows where ``where`` (bool, (batch,)) is True at rest."""
         where = where.to(self.device, torch.bool)
         keep = (~where).to(state.c.dtype).unsqueeze(-1)
-        return SpikingState(reset_where(state.neurons, where), state.c * keep)
+        return SpikingState(
+            reset_where(state.neurons, where), state.c * keep, state.h_delay * keep.unsqueeze(-1), state.t
+        )
 
     def population_counts(self, per_neuron: Tensor) -> dict[str, Tensor]:
         """Split a (..., N) tensor into its populations, summed over neurons."""
@@ -222,7 +264,13 @@ class SpikingNetwork(nn.Module):
         ``on_dt(spikes, state)`` is called after every dt (for rasters and fine-grained plots).
         """
         obs = obs.to(self.device, torch.float32)
-        neurons, c = state
+        neurons, c, h_delay, t = state
+        delay = self.delay_steps
+        if h_delay.shape[1] != delay:
+            raise ValueError(f"state has a recurrent delay of {h_delay.shape[1]} steps, the network {delay}")
+        if delay:
+            h_delay = h_delay.clone()  # the ring buffer is written in place below
+            sl_oc, sl_og = self.slices["output_cell"], self.slices["output_gate"]
         sl_z, sl_i = self.slices["cell_input"], self.slices["input_gate"]
         gain = self.dt / self.step_ms
         n = self.steps_per_decision
@@ -231,7 +279,14 @@ class SpikingNetwork(nn.Module):
         q_sum = None
         for k in range(n):
             trace = neurons.trace
-            current = torch.cat([obs, trace @ self.w_syn.T, c], dim=-1)
+            if delay:
+                slot = (t + k) % delay
+                h_old = h_delay[:, slot].clone()  # written `delay` dt steps ago
+                h_delay[:, slot] = trace[:, sl_oc] - trace[:, sl_og]
+                mid = trace @ self.w_ff.T + h_old @ self.w_rec.T
+            else:
+                mid = trace @ self.w_syn.T
+            current = torch.cat([obs, mid, c], dim=-1)
             c = c + gain * (trace[:, sl_z] - trace[:, sl_i])
             neurons, spikes = asn_step(neurons, current, self.bias, self.params, self.dt)
             counts = counts + spikes
@@ -239,8 +294,8 @@ class SpikingNetwork(nn.Module):
                 q = self.readout_values(neurons.trace)
                 q_sum = q if q_sum is None else q_sum + q
             if on_dt is not None:
-                on_dt(spikes, SpikingState(neurons, c))
-        state = SpikingState(neurons, c)
+                on_dt(spikes, SpikingState(neurons, c, h_delay, t + k + 1))
+        state = SpikingState(neurons, c, h_delay, t + n)
         return StepResult(q, q_sum / self.window_steps, c, counts), state
 
     def synops(self, spike_counts: Tensor) -> Tensor:

@@ -47,12 +47,20 @@ class SpikingPolicy:
         dt_ms: float = 1.0,
         step_ms: float = DEFAULT_STEP_MS,
         readout_window_ms: float = 0.0,
+        recurrent_delay_ms: float | str = 0.0,
         device: torch.device | str | None = None,
         **kwargs,
     ) -> SpikingPolicy:
-        """Convert an analog AdvantageNetwork (ValueError if its core has no spiking twin)."""
+        """Convert an analog AdvantageNetwork (ValueError if its core has no spiking twin).
+
+        See :class:`SpikingNetwork` for the timing arguments.
+        """
         twin = SpikingNetwork.from_analog(
-            network, dt=dt_ms, step_ms=step_ms, readout_window_ms=readout_window_ms
+            network,
+            dt=dt_ms,
+            step_ms=step_ms,
+            readout_window_ms=readout_window_ms,
+            recurrent_delay_ms=recurrent_delay_ms,
         )
         if device is not None:
             twin = twin.to(device)
