@@ -170,8 +170,9 @@ def evaluate(model, venv, n_episodes: int, seed: int) -> dict[str, float]:
     n = venv.num_envs
     quota = np.array([(n_episodes + i) // n for i in range(n)])
     done_count = np.zeros(n, dtype=int)
-    returns, successes = [], []
+    returns, successes, lengths = [], [], []
     running = np.zeros(n)
+    steps = np.zeros(n, dtype=int)
     venv.seed(seed)
     obs = venv.reset()
     state, episode_start = None, np.ones(n, dtype=bool)
@@ -179,16 +180,22 @@ def evaluate(model, venv, n_episodes: int, seed: int) -> dict[str, float]:
         actions, state = model.predict(obs, state=state, episode_start=episode_start, deterministic=True)
         obs, rewards, dones, infos = venv.step(actions)
         running += rewards
+        steps += 1
         for i in np.flatnonzero(dones):
             if done_count[i] < quota[i]:
                 if "success" not in infos[i]:
                     raise ValueError("the env's final info has no 'success' key; cannot score it")
                 successes.append(bool(infos[i]["success"]))
                 returns.append(float(running[i]))
+                lengths.append(int(steps[i]))
                 done_count[i] += 1
-            running[i] = 0.0
+            running[i], steps[i] = 0.0, 0
         episode_start = dones
-    return {"success_rate": float(np.mean(successes)), "mean_return": float(np.mean(returns))}
+    return {
+        "success_rate": float(np.mean(successes)),
+        "mean_return": float(np.mean(returns)),
+        "mean_length": float(np.mean(lengths)),
+    }
 
 
 def _eval_callback(model_eval, interval: int, stop_at: float | None, t0: float, on_eval):
@@ -286,7 +293,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     model.learn(total_timesteps=cfg["total_timesteps"], callback=[periodic, WandbCallback(log=None)])
     train_s = time.perf_counter() - t0
     final = evaluate(model, eval_venv, cfg["eval_episodes"], cfg["seed"] + 30_000)  # fresh episodes
-    wall_s = time.perf_counter() - t0
+    total_s = time.perf_counter() - t0
 
     rows = periodic.rows
     summary = {
@@ -296,12 +303,14 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         "seed": cfg["seed"],
         "success_rate": final["success_rate"],
         "mean_return": final["mean_return"],
+        "mean_length": final["mean_length"],
         "eval_episodes": cfg["eval_episodes"],
         "timesteps": int(model.num_timesteps),
-        "wall_s": wall_s,
-        "train_wall_s": train_s,
+        "wall_s": train_s,  # as in scripts/train.py: training incl. periodic evaluations, not the final one
+        "total_wall_s": total_s,
         "steps_per_s": model.num_timesteps / train_s,
         "timesteps_to_95": first_reaching(rows, SUCCESS_FOR_TIMESTEPS_TO),
+        "wall_s_to_95": first_reaching(rows, SUCCESS_FOR_TIMESTEPS_TO, key="wall_s"),
         "stopped_early": cfg["stop_at_success"] is not None and model.num_timesteps < cfg["total_timesteps"],
         "eval_interval": cfg["eval_interval"],
         "stop_at_success": cfg["stop_at_success"],

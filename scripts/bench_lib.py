@@ -17,7 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-CURVE_FIELDS = ("timesteps", "success_rate", "mean_return", "wall_s")
+#: the columns scripts/train.py writes too (it adds epsilon), so both kinds of run read alike
+CURVE_FIELDS = ("timesteps", "success_rate", "mean_return", "mean_length", "wall_s")
 
 
 # -- learning curves ----------------------------------------------------------------------------------
@@ -35,11 +36,11 @@ def read_curve(path: str | Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
 
 
-def first_reaching(rows: Sequence[dict], threshold: float) -> int | None:
-    """Timesteps of the first evaluation with success_rate >= threshold, or None if none did."""
+def first_reaching(rows: Sequence[dict], threshold: float, key: str = "timesteps") -> float | None:
+    """``key`` (timesteps or wall_s) of the first evaluation with success_rate >= threshold, else None."""
     for row in rows:
         if row["success_rate"] >= threshold:
-            return int(row["timesteps"])
+            return int(row[key]) if key == "timesteps" else float(row[key])
     return None
 
 

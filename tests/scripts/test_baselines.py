@@ -22,6 +22,7 @@ SCRIPT = ROOT / "scripts" / "baselines.py"
 def _load():
     spec = importlib.util.spec_from_file_location("baselines_under_test", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -129,6 +130,7 @@ def test_evaluate_counts_exactly_n_episodes_and_passes_episode_start():
     got = bl.evaluate(oracle, venv, n_episodes=10, seed=1)
     assert got["success_rate"] == 1.0
     assert got["mean_return"] == pytest.approx(4.0)
+    assert got["mean_length"] == pytest.approx(4.0)  # 3 steps east, one turn
     assert oracle.calls_with_reset >= 10  # every new episode was announced to the policy
 
 
@@ -152,12 +154,12 @@ def _tiny(tmp_path, algo: str, *extra: str):
 
 def test_memoryless_ppo_run_writes_summary_curve_and_plot(tmp_path):
     summary = _tiny(tmp_path, "ppo")
-    for key in ("success_rate", "timesteps", "wall_s", "timesteps_to_95", "mean_return", "hyperparameters"):
+    for key in ("success_rate", "timesteps", "wall_s", "timesteps_to_95", "wall_s_to_95", "hyperparameters"):
         assert key in summary
     assert summary["algo"] == "ppo" and summary["env_kwargs"] == {"corridor_length": 2}
     assert summary["timesteps"] >= 512 and 0.0 <= summary["success_rate"] <= 1.0
     curve = (tmp_path / "learning_curve.csv").read_text().splitlines()
-    assert curve[0] == "timesteps,success_rate,mean_return,wall_s"
+    assert curve[0] == "timesteps,success_rate,mean_return,mean_length,wall_s"
     assert [int(line.split(",")[0]) for line in curve[1:]] == [256, 512]
     assert (tmp_path / "learning_curve.png").stat().st_size > 1000
 
