@@ -176,6 +176,36 @@ def pad_episodes(episodes: list[Episode], device: torch.device) -> dict[str, tor
     return {k: torch.from_numpy(v).to(device) for k, v in out.items()}
 
 
+def pack_episodes(episodes: list[Episode]) -> dict[str, torch.Tensor] | None:
+    """The replay buffer as a few flat tensors (a checkpoint holds tensors, never pickled objects)."""
+    if not episodes:
+        return None
+    success = [-1 if e.success is None else int(e.success) for e in episodes]
+    return {
+        "obs": torch.from_numpy(np.concatenate([e.obs for e in episodes])),
+        "actions": torch.from_numpy(np.concatenate([e.actions for e in episodes])),
+        "rewards": torch.from_numpy(np.concatenate([e.rewards for e in episodes])),
+        "lengths": torch.tensor([len(e) for e in episodes], dtype=torch.int64),
+        "terminated": torch.tensor([e.terminated for e in episodes], dtype=torch.bool),
+        "success": torch.tensor(success, dtype=torch.int8),
+    }
+
+
+def unpack_episodes(packed: dict[str, torch.Tensor]) -> list[Episode]:
+    """Inverse of :func:`pack_episodes`."""
+    obs, actions, rewards = (packed[k].cpu().numpy() for k in ("obs", "actions", "rewards"))
+    episodes, o, a = [], 0, 0
+    for length, term, succ in zip(
+        packed["lengths"].tolist(), packed["terminated"].tolist(), packed["success"].tolist(), strict=True
+    ):
+        success = None if succ < 0 else bool(succ)
+        episodes.append(
+            Episode(obs[o : o + length + 1], actions[a : a + length], rewards[a : a + length], term, success)
+        )
+        o, a = o + length + 1, a + length
+    return episodes
+
+
 class EnvBatch:
     """``n`` copies of one env stepped in lock-step, each reset as soon as its episode ends.
 
@@ -368,11 +398,17 @@ class AdvantageAgent:
 
     # --- evaluation --------------------------------------------------------------------------------
     def evaluate(
-        self, n_episodes: int = 100, seed: int | None = None, max_steps: int = 100_000
-    ) -> dict[str, float]:
+        self,
+        n_episodes: int = 100,
+        seed: int | None = None,
+        max_steps: int = 100_000,
+        return_rates: bool = False,
+    ) -> dict[str, Any]:
         """Deterministic evaluation on ``n_episodes`` episodes run side by side.
 
-        Returns success_rate (NaN if the env reports no ``success``), mean_return and mean_length.
+        Returns success_rate (NaN if the env reports no ``success``), mean_return and mean_length;
+        with ``return_rates``, also ``rate_hz``: the predicted mean firing rate per population (and
+        ``overall``) over every step of every episode.
         """
         if n_episodes < 1:
             raise ValueError(f"n_episodes must be >= 1, got {n_episodes!r}")
@@ -386,8 +422,13 @@ class AdvantageAgent:
         success = np.zeros(n_episodes, dtype=bool)
         has_success = True
         no_reset = np.zeros(n_episodes, dtype=bool)
+        collected: dict[str, list[torch.Tensor]] = {}
         for _ in range(max_steps):
-            actions, state, _ = self._act(obs, state, no_reset, 0.0)
+            actions, state, acts = self._act(obs, state, no_reset, 0.0)
+            if return_rates:
+                live = torch.from_numpy(alive).to(self.device)
+                for name, a in acts.items():
+                    collected.setdefault(name, []).append(a[0][live])
             for k in np.flatnonzero(alive):
                 o, r, term, trunc, info = envs[k].step(int(actions[k]))
                 obs[k] = self._encode(o)
@@ -401,11 +442,15 @@ class AdvantageAgent:
                         has_success = False
             if not alive.any():
                 break
-        return {
+        result: dict[str, Any] = {
             "success_rate": float(success.mean()) if has_success else float("nan"),
             "mean_return": float(returns.mean()),
             "mean_length": float(lengths.mean()),
         }
+        if return_rates:
+            stacked = {k: torch.cat(v).unsqueeze(0) for k, v in collected.items()}
+            result["rate_hz"] = predicted_mean_rate_hz(stacked, self.asn)
+        return result
 
     def _eval_envs(self, n: int) -> list[gym.Env]:
         cache = getattr(self, "_eval_env_cache", None)
@@ -413,6 +458,11 @@ class AdvantageAgent:
             cache = self._make_envs(n)
             self._eval_env_cache = cache
         return cache[:n]
+
+    @property
+    def train_wall_s(self) -> float:
+        """Wall-clock seconds spent in :meth:`learn` so far (across resumes)."""
+        return self._train_wall_s
 
     # --- learning ----------------------------------------------------------------------------------
     def epsilon(self) -> float:
@@ -587,6 +637,7 @@ class AdvantageAgent:
             "num_episodes": self.num_episodes,
             "num_updates": self.num_updates,
             "train_wall_s": self._train_wall_s,
+            "buffer": pack_episodes(list(self.buffer)),
         }
         save_checkpoint(path, self.config(), state)
 
@@ -630,4 +681,6 @@ class AdvantageAgent:
         agent.num_episodes = int(state.get("num_episodes", 0))
         agent.num_updates = int(state.get("num_updates", 0))
         agent._train_wall_s = float(state.get("train_wall_s", 0.0))
+        if state.get("buffer") is not None:
+            agent.buffer.extend(unpack_episodes(state["buffer"]))
         return agent

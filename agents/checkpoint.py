@@ -1,13 +1,15 @@
 """One safe file format for trained agents.
 
-A checkpoint is a single ``torch.save`` file holding a dict of plain types and tensors:
+A checkpoint is one file of three parts:
 
-- ``format``: the marker string :data:`FORMAT`, so foreign files are recognised;
-- ``format_version``: :data:`FORMAT_VERSION`; files of another version are refused;
-- ``package_version``: the installed sublstm version that wrote it (informative);
-- ``config``: a JSON string (env id and kwargs, core, sizes, neuron parameters, hyperparameters),
-  so nothing in it can be code;
-- ``state``: a dict of tensors and plain values (weights, optimizer state, progress counters).
+1. the magic line :data:`MAGIC`, so foreign files are recognised at once;
+2. a JSON header line: ``format_version`` (files of another version are refused),
+   ``package_version`` (the installed sublstm that wrote it; informative), and the ``size`` and
+   ``sha256`` of the body, so truncation and corruption are caught (torch's own zip format loads
+   flipped bytes in tensor data silently);
+3. the body, a ``torch.save`` of ``{"config": <JSON string>, "state": <tensors and plain values>}``.
+   The config (env id and kwargs, core, sizes, neuron parameters, hyperparameters) is JSON, so
+   nothing in it can be code; the state holds weights, optimizer state and progress counters.
 
 Writes are atomic: the file is written next to the target under a temporary name, flushed,
 fsync'ed, then moved over the target with ``os.replace``; a failed save leaves any previous file
@@ -17,7 +19,9 @@ untouched. Reads use ``torch.load(weights_only=True)``, which never executes cod
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import tempfile
@@ -26,8 +30,9 @@ from typing import Any
 
 import torch
 
-FORMAT = "sublstm-checkpoint"
+MAGIC = b"SUBLSTM-CHECKPOINT\n"
 FORMAT_VERSION = 1
+_MAX_HEADER = 4096
 
 
 class CheckpointError(ValueError):
@@ -53,18 +58,22 @@ def save_checkpoint(path: str | os.PathLike, config: dict[str, Any], state: dict
         config_json = json.dumps(config, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"checkpoint config must be JSON-serialisable: {exc}") from exc
-    payload = {
-        "format": FORMAT,
+    buffer = io.BytesIO()
+    torch.save({"config": config_json, "state": state}, buffer)
+    body = buffer.getvalue()
+    header = {
         "format_version": FORMAT_VERSION,
         "package_version": package_version(),
-        "config": config_json,
-        "state": state,
+        "size": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            f.write(MAGIC)
+            f.write(json.dumps(header).encode() + b"\n")
+            f.write(body)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
@@ -100,23 +109,36 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
+    with open(path, "rb") as f:
+        magic = f.read(len(MAGIC))
+        if magic != MAGIC:
+            raise CheckpointError(
+                path, "not a sublstm checkpoint (no sublstm checkpoint marker at the start)"
+            )
+        header_line = f.readline(_MAX_HEADER)
+        body = f.read()
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ... on bad bytes
-        raise CheckpointError(path, f"not a readable checkpoint (truncated or corrupted?): {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(path, f"not a sublstm checkpoint (no {FORMAT!r} marker)")
-    version = payload.get("format_version")
+        header = json.loads(header_line)
+        version, size, digest = header["format_version"], header["size"], header["sha256"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(path, f"unreadable checkpoint header (corrupted?): {exc}") from exc
     if version != FORMAT_VERSION:
         raise CheckpointError(
             path, f"checkpoint format version {version!r} is not supported (this code reads {FORMAT_VERSION})"
         )
+    if len(body) != size:
+        raise CheckpointError(
+            path, f"truncated or padded: body has {len(body)} bytes, the header says {size}"
+        )
+    if hashlib.sha256(body).hexdigest() != digest:
+        raise CheckpointError(path, "corrupted: the body's sha256 does not match the header")
     try:
+        payload = torch.load(io.BytesIO(body), map_location=map_location, weights_only=True)
         config = json.loads(payload["config"])
         state = payload["state"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(path, f"checkpoint is missing or has a malformed field: {exc}") from exc
+    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, ... on a bad body
+        raise CheckpointError(path, f"unreadable checkpoint body: {exc}") from exc
     if not isinstance(config, dict) or not isinstance(state, dict):
         raise CheckpointError(path, "checkpoint config or state is not a mapping")
-    config["_package_version"] = payload.get("package_version", "unknown")
+    config["_package_version"] = header.get("package_version", "unknown")
     return config, state
