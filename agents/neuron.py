@@ -9,6 +9,7 @@ spiking/ imports them from here, never the other way round.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -78,17 +79,71 @@ class ASNParams:
 DEFAULT_ASN = ASNParams()
 
 
+@functools.lru_cache(maxsize=64)
+def _af_coefficients(params: ASNParams) -> tuple[float, float, float, float, float]:
+    """(a, b, d, h, offset) with AF(S) = max(0, h / (exp(a + b / (S+ + d)) - 1) + offset).
+
+    (c1 S + c2) / (c3 S + c4) = a + b / (S + d): one division instead of two, and the constants are
+    computed once per parameter set, not at every call (this runs at every step of every unit).
+    """
+    c1, c2, c3, c4 = params.af_constants
+    h = params.h
+    a, d = c1 / c3, c4 / c3
+    b = (c2 - c1 * d) / c3
+    offset = h * (0.5 - params._g_unit(params.theta0 / 2.0))
+    return a, b, d, h, offset
+
+
+_AF_TENSORS: dict[tuple, tuple[torch.Tensor, ...]] = {}
+
+
+def _af_tensors(params: ASNParams, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The coefficients as 0-d tensors of ``like``'s dtype and device (cached): tensor-tensor ops
+    skip the per-call wrapping of Python floats, a measurable cost for these tiny tensors."""
+    key = (params, like.dtype, like.device)
+    cached = _AF_TENSORS.get(key)
+    if cached is None:
+        a, b, d, h, offset = _af_coefficients(params)
+        cached = tuple(
+            torch.tensor(v, dtype=like.dtype, device=like.device) for v in (a, b, d, h, offset, h * b, 1.0)
+        )
+        _AF_TENSORS[key] = cached
+    return cached
+
+
+class _AF(torch.autograd.Function):
+    """AF with its derivative computed in the forward pass.
+
+    Autograd through the dozen elementwise ops of the closed form dominated the cost of training
+    (backpropagation through time calls AF at every step); the analytic derivative is one saved
+    tensor and one multiplication in the backward pass.
+    """
+
+    @staticmethod
+    def forward(ctx, s: torch.Tensor, params: ASNParams) -> torch.Tensor:
+        a, b, d, h, offset, hb, one = _af_tensors(params, s)
+        den = torch.relu(s).add_(d)
+        e = torch.exp(torch.div(b, den).add_(a))
+        em1 = e - one
+        y = torch.relu(torch.div(h, em1).add_(offset))
+        if ctx.needs_input_grad[0]:
+            # dg/dS = h b e / ((e - 1)^2 (S + d)^2) where S > 0 and AF > 0; zero on the flat parts
+            grad = torch.mul(e, hb).div_((em1 * den).square_())
+            ctx.save_for_backward(grad.mul_((s > 0) & (y > 0)))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        (grad,) = ctx.saved_tensors
+        return grad_out * grad, None
+
+
 def af(s: torch.Tensor, params: ASNParams = DEFAULT_ASN) -> torch.Tensor:
     """The ASN effective activation AF(S): a smoothed, saturating ReLU with AF(1) = 1.
 
     Differentiable everywhere except at the kinks of the two clamps; zero for S <= 0.
     """
-    c1, c2, c3, c4 = params.af_constants
-    h = params.h
-    offset = h * (0.5 - params._g_unit(params.theta0 / 2.0))
-    sp = s.clamp(min=0.0)
-    g = h / torch.expm1((c1 * sp + c2) / (c3 * sp + c4))
-    return (g + offset).clamp(min=0.0)
+    return _AF.apply(s, params)
 
 
 def predicted_rate_hz(activation: torch.Tensor, params: ASNParams = DEFAULT_ASN) -> torch.Tensor:
