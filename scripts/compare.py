@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -31,13 +30,9 @@ from sublstm.agents.agent import AdvantageAgent
 from sublstm.agents.neuron import af
 from sublstm.spiking.asn import SpikeRecorder, simulate_constant
 from sublstm.spiking.network import POPULATIONS
-from sublstm.spiking.policy import DEFAULT_STEP_MS, SpikingPolicy
+from sublstm.spiking.policy import DEFAULT_DELAY, DEFAULT_READOUT_WINDOW_MS, DEFAULT_STEP_MS, SpikingPolicy
 
 DEFAULT_SWEEP = (10, 20, 50, 100, 150, 200, 300, 500)
-#: fraction of a step over which the action values are averaged (0 = read at the last dt)
-DEFAULT_WINDOW_FRAC = 0.0
-#: recurrent synapse delay of the main setting ("step": one step_ms)
-DEFAULT_DELAY: float | str = "step"
 
 
 # -- batched rollouts ------------------------------------------------------------------------------
@@ -157,14 +152,13 @@ def parse_delay(text: str) -> float | str:
     return "step" if text == "step" else float(text)
 
 
-def sweep(policy, agent, analog_run, step_values, window_frac, delays, args) -> list[dict]:
+def sweep(policy, agent, analog_run, step_values, window_ms, delays, args) -> list[dict]:
     """Teacher-forced and closed-loop measurements for every (recurrent delay, step_ms) pair."""
     rows = []
     for delay, step_ms in ((d, s) for d in delays for s in step_values):
-        policy.network.set_timing(step_ms, args.window_probe * step_ms, delay)
+        policy.network.set_timing(step_ms, min(window_ms, step_ms), delay)
         t0 = time.perf_counter()
         tf = teacher_forced_agreement(policy, analog_run)
-        policy.network.set_timing(step_ms, window_frac * step_ms)
         run, stats, closed = spiking_run(policy, agent, args)
         rows.append(
             {
@@ -172,7 +166,7 @@ def sweep(policy, agent, analog_run, step_values, window_frac, delays, args) -> 
                 "step_ms": float(step_ms),
                 "teacher_forced_end": tf["end"],
                 "teacher_forced_mean": tf["mean"],
-                "teacher_forced": tf["mean"] if window_frac > 0 else tf["end"],
+                "teacher_forced": tf["mean"] if window_ms > 0 else tf["end"],
                 "closed_loop": closed,
                 "success_rate": float(run["success"].mean()),
                 "mean_length": float(run["lengths"].mean()),
@@ -372,7 +366,7 @@ def doc_text(result: dict, args, cmd: str) -> str:
         f"readout window {result['readout_window_ms']:g} ms, "
         f"recurrent delay {result['recurrent_delay']}. "
         f"Decision agreement: teacher-forced **{ag['teacher_forced']:.4f}** (read at the step's end "
-        f"{ag['teacher_forced_end']:.4f}, averaged over its last {args.window_probe:g} of the step "
+        f"{ag['teacher_forced_end']:.4f}, averaged over its last {result['readout_window_ms']:g} ms "
         f"{ag['teacher_forced_mean']:.4f}; whole episodes identical {ag['episodes_identical']:.3f}), "
         f"closed loop {ag['closed_loop']:.4f}.",
         "",
@@ -478,16 +472,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--step-ms", type=float, default=DEFAULT_STEP_MS, help="simulated ms per decision")
     p.add_argument("--dt-ms", type=float, default=1.0, help="simulation step (ms)")
     p.add_argument(
-        "--window-frac",
+        "--window-ms",
         type=float,
-        default=DEFAULT_WINDOW_FRAC,
-        help="act on q averaged over this last fraction of each step (0: q at the step's end)",
-    )
-    p.add_argument(
-        "--window-probe",
-        type=float,
-        default=0.25,
-        help="window fraction used to measure the averaged readout's agreement beside the end readout",
+        default=DEFAULT_READOUT_WINDOW_MS,
+        help="act on q averaged over the last this many ms of each step (0: q at its last dt); the "
+        "agreement of the q read at the last dt is reported beside it",
     )
     p.add_argument(
         "--recurrent-delay",
@@ -510,9 +499,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.episodes < 1:
         p.error(f"--episodes must be >= 1, got {args.episodes}")
-    for name in ("window_frac", "window_probe"):
-        if not 0.0 <= getattr(args, name) <= 1.0:
-            p.error(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(args, name)}")
+    if not 0.0 <= args.window_ms <= args.step_ms:
+        p.error(f"--window-ms must be in [0, --step-ms], got {args.window_ms}")
     try:
         args.sweep_values = [float(s) for s in args.sweep.split(",") if s.strip()]
         args.delays = [parse_delay(s.strip()) for s in args.sweep_delays.split(",") if s.strip()]
@@ -536,7 +524,7 @@ def main(argv=None) -> dict:
         agent,
         dt_ms=args.dt_ms,
         step_ms=args.step_ms,
-        readout_window_ms=args.window_frac * args.step_ms,
+        readout_window_ms=args.window_ms,
         recurrent_delay_ms=args.recurrent_delay,
     )
     print(f"{agent.env_id} {agent.env_kwargs} core {agent.core}; {args.episodes} episodes, seed {args.seed}")
@@ -546,14 +534,9 @@ def main(argv=None) -> dict:
     print(f"analog: success {analog_run['success'].mean():.3f}", flush=True)
 
     # the main setting: both readouts teacher-forced, then the closed loop
-    policy.network.set_timing(args.step_ms, args.window_probe * args.step_ms, args.recurrent_delay)
     tf = teacher_forced_agreement(policy, analog_run)
-    policy.network.set_timing(args.step_ms, args.window_frac * args.step_ms, args.recurrent_delay)
     run, stats, closed = spiking_run(policy, agent, args)
-    chosen = "mean" if args.window_frac > 0 else "end"
-    if args.window_frac > 0 and not math.isclose(args.window_frac, args.window_probe):
-        chosen_tf = teacher_forced_agreement(policy, analog_run)
-        tf["mean"], tf["mean_episodes_identical"] = chosen_tf["mean"], chosen_tf["mean_episodes_identical"]
+    chosen = "mean" if args.window_ms > 0 else "end"
     result = {
         "checkpoint": str(args.checkpoint),
         "env_id": agent.env_id,
@@ -588,13 +571,13 @@ def main(argv=None) -> dict:
     print_table(result)
 
     print("sweep over step_ms:", flush=True)
-    rows = sweep(policy, agent, analog_run, args.sweep_values, args.window_frac, args.delays, args)
+    rows = sweep(policy, agent, analog_run, args.sweep_values, args.window_ms, args.delays, args)
     result["sweep"] = rows
     result["shortest_step_ms_98"] = {str(d): shortest_step(rows, d, "teacher_forced") for d in args.delays}
     result["shortest_step_ms_98_closed"] = {
         str(d): shortest_step(rows, d, "closed_loop") for d in args.delays
     }
-    policy.network.set_timing(args.step_ms, args.window_frac * args.step_ms, args.recurrent_delay)
+    policy.network.set_timing(args.step_ms, args.window_ms, args.recurrent_delay)
 
     plots = []
     if args.plots:

@@ -102,15 +102,17 @@ def asn_step(
     theta_dyn += m_f * theta; decay theta_dyn; finally the outgoing trace decays and jumps by h.
     """
     k = step_constants(params, dt)
-    s_dyn = (1.0 - k.d_phi) * input_current + k.d_phi * state.s_dyn
-    s = s_dyn + bias
+    # fused forms (lerp, addcmul, alpha=) keep the op count low: at small batches the time per
+    # dt is the per-op overhead, not the arithmetic
+    s_dyn = torch.lerp(state.s_dyn, input_current, 1.0 - k.d_phi)
     s_hat = state.s_hat * k.d_eta
-    theta = k.theta0 + state.theta_dyn
-    spikes = (s - s_hat > 0.5 * theta).to(s.dtype)
+    theta = state.theta_dyn + k.theta0
+    # S - S_hat > theta / 2 with S = bias + S_dyn
+    spikes = torch.gt((s_dyn + bias) - s_hat, theta * 0.5).to(s_dyn.dtype)
     fired_theta = spikes * theta
     s_hat = s_hat + fired_theta
-    theta_dyn = (state.theta_dyn + k.m_f * fired_theta) * k.d_gamma
-    trace = state.trace * k.d_beta + k.h * spikes
+    theta_dyn = torch.add(state.theta_dyn, fired_theta, alpha=k.m_f).mul_(k.d_gamma)
+    trace = torch.add(state.trace * k.d_beta, spikes, alpha=k.h)
     return ASNState(s_dyn, s_hat, theta_dyn, trace), spikes
 
 

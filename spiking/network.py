@@ -163,6 +163,37 @@ class SpikingNetwork(nn.Module):
         self.register_buffer("w_syn", w_syn)
         self.register_buffer("w_ff", w_ff)
         self.register_buffer("w_rec", w_rec_full)
+        # the same maps as (in, N) matrices over all N neurons, so that every current, the CEC
+        # drive and the recurrent signal are one addmm each inside the dt loop (at small batches
+        # the per-op overhead, not the arithmetic, sets the speed)
+        rows = slice(sl["hidden"].start, sl["output_gate"].stop)
+        full_syn = torch.zeros(n, n, **f32)
+        full_syn[rows] = w_syn
+        full_ff = torch.zeros(n, n, **f32)
+        full_ff[rows] = w_ff
+        rec_to_current = torch.zeros(n_cells, n, **f32)
+        rec_to_current[:, rows] = w_rec_full.T
+        obs_to_current = torch.zeros(obs_dim, n, **f32)
+        obs_to_current[:, sl["input"]] = torch.eye(obs_dim)
+        c_to_current = torch.zeros(n_cells, n, **f32)
+        c_to_current[:, sl["output_cell"]] = torch.eye(n_cells)
+        cec_drive = torch.zeros(n, n_cells, **f32)  # dc/dt * T = trace_z - trace_i
+        cec_drive[sl["cell_input"]] = torch.eye(n_cells)
+        cec_drive[sl["input_gate"]] = -torch.eye(n_cells)
+        h_of_trace = torch.zeros(n, n_cells, **f32)  # h = trace_oc - trace_og
+        h_of_trace[sl["output_cell"]] = torch.eye(n_cells)
+        h_of_trace[sl["output_gate"]] = -torch.eye(n_cells)
+        for name, m in (
+            ("_syn_t", full_syn.T),
+            ("_ff_t", full_ff.T),
+            ("_rec_t", rec_to_current),
+            ("_obs_t", obs_to_current),
+            ("_c_t", c_to_current),
+            ("_cec", cec_drive),
+            ("_h", h_of_trace),
+            ("_readout_t", readout.T),
+        ):
+            self.register_buffer(name, m.contiguous(), persistent=False)
         self.register_buffer("readout", readout)
         self.register_buffer("b_head", b_head.detach().clone().float())
         self.register_buffer("bias", bias)
@@ -270,28 +301,26 @@ class SpikingNetwork(nn.Module):
             raise ValueError(f"state has a recurrent delay of {h_delay.shape[1]} steps, the network {delay}")
         if delay:
             h_delay = h_delay.clone()  # the ring buffer is written in place below
-            sl_oc, sl_og = self.slices["output_cell"], self.slices["output_gate"]
-        sl_z, sl_i = self.slices["cell_input"], self.slices["input_gate"]
         gain = self.dt / self.step_ms
         n = self.steps_per_decision
         first_window = n - self.window_steps
         counts = torch.zeros_like(neurons.trace)
+        external = obs @ self._obs_t  # the observation is the input neurons' current all step
+        w_trace = self._ff_t if delay else self._syn_t
         q_sum = None
         for k in range(n):
             trace = neurons.trace
+            current = torch.addmm(torch.addmm(external, c, self._c_t), trace, w_trace)
             if delay:
                 slot = (t + k) % delay
-                h_old = h_delay[:, slot].clone()  # written `delay` dt steps ago
-                h_delay[:, slot] = trace[:, sl_oc] - trace[:, sl_og]
-                mid = trace @ self.w_ff.T + h_old @ self.w_rec.T
-            else:
-                mid = trace @ self.w_syn.T
-            current = torch.cat([obs, mid, c], dim=-1)
-            c = c + gain * (trace[:, sl_z] - trace[:, sl_i])
+                # read what was written `delay` dt steps ago, then overwrite it with h now
+                current = torch.addmm(current, h_delay[:, slot], self._rec_t)
+                h_delay[:, slot] = trace @ self._h
+            c = torch.addmm(c, trace, self._cec, alpha=gain)
             neurons, spikes = asn_step(neurons, current, self.bias, self.params, self.dt)
             counts = counts + spikes
             if k >= first_window:
-                q = self.readout_values(neurons.trace)
+                q = torch.addmm(self.b_head, neurons.trace, self._readout_t)
                 q_sum = q if q_sum is None else q_sum + q
             if on_dt is not None:
                 on_dt(spikes, SpikingState(neurons, c, h_delay, t + k + 1))

@@ -211,7 +211,7 @@ def test_recurrent_delay_restores_the_analog_step_order():
     q_analog = net(obs)[0].detach()[:, 0]
     kwargs = {"step_ms": 500.0, "readout_window_ms": 100.0}
     delayed = SpikingPolicy.from_network(net, recurrent_delay_ms="step", **kwargs).teacher_forced(obs)
-    plain = SpikingPolicy.from_network(net, **kwargs).teacher_forced(obs)
+    plain = SpikingPolicy.from_network(net, recurrent_delay_ms=0.0, **kwargs).teacher_forced(obs)
     err_delayed = (delayed["q_mean"][:, 0] - q_analog).abs().max().item()
     err_plain = (plain["q_mean"][:, 0] - q_analog).abs().max().item()
 
