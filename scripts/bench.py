@@ -86,7 +86,6 @@ class Settings:
     spiking_sizes: tuple[tuple[int, int], ...]
     spiking_batches: tuple[int, ...]
     spiking_min_s: float
-    loop_steps: int
     energy_episodes: int
     energy_sweep: tuple[float, ...]
     energy_budget: int
@@ -109,7 +108,6 @@ class Settings:
             spiking_sizes=((16, 8), (64, 32), (256, 128)),
             spiking_batches=(1, 4, 16, 64, 256, 1024),
             spiking_min_s=1.0,
-            loop_steps=200,
             energy_episodes=200,
             energy_sweep=(10, 20, 30, 50, 75, 100, 150, 200),
             energy_budget=500_000,
@@ -131,7 +129,6 @@ class Settings:
             spiking_sizes=((16, 8), (64, 32)),
             spiking_batches=(1, 64),
             spiking_min_s=0.2,
-            loop_steps=20,
             energy_episodes=20,
             energy_sweep=(20, 100),
             energy_budget=2_048,
@@ -313,6 +310,12 @@ def bench_sample_efficiency(ctx: Ctx) -> None:
     plot = ctx.plots / "bench_sample_efficiency.png"
     plot_sample_efficiency(plot, jobs, s)
     budgets = ", ".join(f"corridor {n}: {s.budget_se[n]:,}" for n in s.corridors_se)
+    from baselines import default_hyperparameters
+
+    peer_hp = "; ".join(
+        f"{algo}: " + ", ".join(f"{k} {v}" for k, v in default_hyperparameters(algo).items())
+        for algo in ("recurrent-ppo", "ppo")
+    )
     body = f"""
 Environment steps until the first deterministic evaluation ({s.eval_episodes} episodes, every
 {s.eval_interval:,} steps) reaches >= 95 % success on `{ENV_ID}` (noise 1), {s.seeds_se} seeds
@@ -328,8 +331,19 @@ observation at the junction whatever the sign said, so its success is capped nea
 ![success against steps]({_rel(plot, ctx.doc)})
 
 Curves: median over seeds, band min to max; after an early stop the last evaluation is carried forward.
+
+Peers' hyperparameters (scripts/baselines.py `default_hyperparameters`, the same for both PPO
+variants where they overlap): {peer_hp}.
 """
     ctx.write("sample-efficiency", body)
+
+
+def _show(path: Path) -> str:
+    """A path as written in the doc: relative to the repository root when it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _rel(path: Path, doc: Path) -> str:
@@ -405,8 +419,10 @@ def bench_throughput(ctx: Ctx) -> None:
 
         learners[algo] = sb3
     rates: dict[str, list[float]] = {k: [] for k in learners}
-    for fn in learners.values():  # warm-up: fill replay buffers, first updates, lazy imports
+    for fn in learners.values():  # warm-up: lazy imports, allocations
         fn(s.throughput_steps // 2)
+    while agent.num_updates == 0:  # our agent updates once its replay buffer holds learning_starts episodes
+        ours(n_envs * 32)
     for rep in range(s.throughput_repeats):
         for name, fn in learners.items():  # interleaved, so a change of machine load hits all alike
             t0 = time.perf_counter()
@@ -432,11 +448,11 @@ def bench_throughput(ctx: Ctx) -> None:
     body = f"""
 Environment steps per second of a whole `learn()` (acting, storing, updating) on `{ENV_ID}`
 corridor 10, {n_envs} envs each, one torch thread, no evaluations; median of
-{s.throughput_repeats} interleaved repeats of {s.throughput_steps:,} steps after a warm-up of
-{s.throughput_steps // 2:,}. Our agent updates {hp.gradient_steps}x every {hp.train_every} vector step(s) on
-{hp.batch_episodes} whole replayed episodes (BPTT); the PPO learners update every {ppo["n_steps"]}
-vector steps for {ppo["n_epochs"]} epochs.
-So the figure is cost per env step of learning as configured, not of acting alone.
+{s.throughput_repeats} interleaved repeats of {s.throughput_steps:,} steps after a warm-up of at
+least {s.throughput_steps // 2:,} steps that lasts until every learner is updating. Our agent
+updates {hp.gradient_steps}x every {hp.train_every} vector step(s) on {hp.batch_episodes} whole replayed
+episodes (BPTT); the PPO learners update every {ppo["n_steps"]} vector steps for {ppo["n_epochs"]} epochs.
+So the figure is the cost per env step of learning as configured, not of acting alone.
 
 {table}
 """
@@ -609,6 +625,13 @@ def simulator_rate(twin, batch: int, min_seconds: float) -> float:
     return batch * twin.n_neurons * twin.steps_per_decision * decisions / elapsed
 
 
+def loop_rate(python_loop_rate, n: int, min_seconds: float) -> float:
+    """Median of 3 timings of the reference loop, each long enough (>= min_seconds) to be stable."""
+    probe = python_loop_rate(n, 20)
+    steps = max(20, int(min_seconds * probe / n))
+    return median([python_loop_rate(n, steps) for _ in range(3)])
+
+
 def bench_spiking(ctx: Ctx) -> None:
     import torch
     from bench_spiking import python_loop_rate  # the spiking engineer's reference loop: reused, not copied
@@ -620,10 +643,10 @@ def bench_spiking(ctx: Ctx) -> None:
         twin = random_twin(n_hidden, n_cells)
         n = twin.n_neurons
         curves[n] = [simulator_rate(twin, b, s.spiking_min_s) for b in s.spiking_batches]
-        loop_rates[n] = python_loop_rate(n, s.loop_steps)
+        loop_rates[n] = loop_rate(python_loop_rate, n, s.spiking_min_s)
         label = f"{n} ({n_hidden} hidden, {n_cells} cells)"
         for b, r in zip(s.spiking_batches, curves[n], strict=True):
-            rows.append([label, b, f"{r:,.0f}", f"{r / loop_rates[n]:,.0f}"])
+            rows.append([label, b, f"{r:,.0f}", f"{r / loop_rates[n]:,.2g}"])
         rows.append([label, "Python loop", f"{loop_rates[n]:,.0f}", "1"])
         print(
             f"  {n} neurons: simulator {[f'{r:,.0f}' for r in curves[n]]}, loop {loop_rates[n]:,.0f}",
@@ -639,9 +662,10 @@ Neuron-updates per second (one ASN advanced by one dt = 1 ms) of the spiking sim
 torch on CPU, one thread, float32) for the twin of a freshly initialised asn-sublstm network of the
 given size, with a batch of episodes simulated side by side, each timed for at least
 {s.spiking_min_s:g} s. Beside it, in the same run, the per-neuron Python loop over floats of
-`scripts/bench_spiking.py` (`python_loop_rate`: the same ASN update, {s.loop_steps} dt for the same
-number of neurons). That loop is given fixed input currents and computes no synaptic sums, so it
-does less work per update than the simulator: the speed-ups are lower bounds.
+`scripts/bench_spiking.py` (`python_loop_rate`: the same ASN update on the same number of neurons,
+median of 3 timings of at least {s.spiking_min_s:g} s each). That loop is given fixed input
+currents and computes no synaptic sums, so it does less work per update than the simulator: the
+speed-ups are lower bounds.
 
 {table}
 
@@ -753,11 +777,11 @@ def bench_energy(ctx: Ctx) -> None:
         else "not found: no step_ms of the sweep kept >= 98 % decision agreement"
     )
     body = f"""
-The spiking twin of a trained agent (`{ckpt}`, {res["env_id"]} {res["env_kwargs"]}; analog success
+The spiking twin of a trained agent (`{_show(ckpt)}`, {res["env_id"]} {res["env_kwargs"]}; analog success
 {analog:.2f}) over {res["episodes"]} closed-loop episodes (scripts/compare.py, dt {res["dt_ms"]:g} ms,
 recurrent delay {delay}). A synaptic event is one spike delivered to one target (neuron, memory
 cell or readout unit); the analog network's multiply-accumulates per step count every weight
-once. Shortest safe step: {safe_text}. Raw output: `{out / "compare.json"}`.
+once. Shortest safe step: {safe_text}. Raw output: `{_show(out / "compare.json")}`.
 
 {table}
 """

@@ -96,6 +96,13 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def _load_average() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def machine_info() -> dict[str, str]:
     """What produced a figure: CPU, cores, library versions, date, commit."""
     import torch
@@ -109,6 +116,7 @@ def machine_info() -> dict[str, str]:
         "stable_baselines3": _version("stable_baselines3"),
         "sb3_contrib": _version("sb3_contrib"),
         "gymnasium": _version("gymnasium"),
+        "load_average": _load_average(),
         "date": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "commit": _git_commit(),
     }
@@ -120,6 +128,7 @@ def machine_line(info: dict[str, str] | None = None) -> str:
         f"{info['cpu']}, {info['cores']} cores (torch threads {info['torch_threads']}); "
         f"Python {info['python']}, torch {info['torch']}, SB3 {info['stable_baselines3']}, "
         f"sb3-contrib {info['sb3_contrib']}, gymnasium {info['gymnasium']}; "
+        f"load average {info['load_average']} (1, 5, 15 min) at the start; "
         f"{info['date']}, commit {info['commit']}"
     )
 
@@ -127,7 +136,8 @@ def machine_line(info: dict[str, str] | None = None) -> str:
 def command_line() -> str:
     """The command that is running, as one would type it from the repository root."""
     exe = "python" if sys.executable.endswith(("python", "python3")) else sys.executable
-    return " ".join([exe, *sys.argv])
+    script = os.path.relpath(sys.argv[0])
+    return " ".join([exe, sys.argv[0] if script.startswith("..") else script, *sys.argv[1:]])
 
 
 # -- docs/benchmarks.md -------------------------------------------------------------------------------
