@@ -290,7 +290,12 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     periodic = _eval_callback(model_eval, cfg["eval_interval"], cfg["stop_at_success"], t0, on_eval)
-    model.learn(total_timesteps=cfg["total_timesteps"], callback=[periodic, WandbCallback(log=None)])
+    interrupted = False
+    try:
+        model.learn(total_timesteps=cfg["total_timesteps"], callback=[periodic, WandbCallback(log=None)])
+    except KeyboardInterrupt:  # Ctrl-C, or scripts/bench.py at its wall-clock limit: keep what was learnt
+        interrupted = True
+        print(f"interrupted at {model.num_timesteps} timesteps; writing the summary", flush=True)
     train_s = time.perf_counter() - t0
     final = evaluate(model, eval_venv, cfg["eval_episodes"], cfg["seed"] + 30_000)  # fresh episodes
     total_s = time.perf_counter() - t0
@@ -311,7 +316,10 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         "steps_per_s": model.num_timesteps / train_s,
         "timesteps_to_95": first_reaching(rows, SUCCESS_FOR_TIMESTEPS_TO),
         "wall_s_to_95": first_reaching(rows, SUCCESS_FOR_TIMESTEPS_TO, key="wall_s"),
-        "stopped_early": cfg["stop_at_success"] is not None and model.num_timesteps < cfg["total_timesteps"],
+        "stopped_early": not interrupted
+        and cfg["stop_at_success"] is not None
+        and model.num_timesteps < cfg["total_timesteps"],
+        "interrupted": interrupted,
         "eval_interval": cfg["eval_interval"],
         "stop_at_success": cfg["stop_at_success"],
         "total_timesteps": cfg["total_timesteps"],

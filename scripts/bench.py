@@ -31,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -149,6 +150,7 @@ class Ctx:
     command: str
     machine: dict
     agent: Path | None = None
+    max_run_s: float | None = None
     results: dict = field(default_factory=dict)
 
     def write(self, name: str, body: str) -> None:
@@ -177,8 +179,14 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_jobs(jobs: list[Job], n_jobs: int, fresh: bool) -> dict[tuple, dict | None]:
-    """Run the jobs ``n_jobs`` at a time; reuse finished ones with the same command; summaries back."""
+def run_jobs(
+    jobs: list[Job], n_jobs: int, fresh: bool, max_run_s: float | None = None
+) -> dict[tuple, dict | None]:
+    """Run the jobs ``n_jobs`` at a time; reuse finished ones with the same command; summaries back.
+
+    A run still going after ``max_run_s`` seconds gets SIGINT (Ctrl-C): the training scripts then
+    write their summary as interrupted, and the bench counts a target not reached by then as missed.
+    """
 
     def one(job: Job) -> tuple[tuple, dict | None]:
         stamp, summary = job.out / "bench_command.json", job.out / "summary.json"
@@ -189,15 +197,30 @@ def run_jobs(jobs: list[Job], n_jobs: int, fresh: bool) -> dict[tuple, dict | No
         summary.unlink(missing_ok=True)
         stamp.write_text(json.dumps(job.argv))
         t0 = time.perf_counter()
+        timed_out = False
         with open(job.out / "bench.log", "w") as log:
-            rc = subprocess.run(
+            proc = subprocess.Popen(
                 [sys.executable, *job.argv], stdout=log, stderr=subprocess.STDOUT, env=child_env(), cwd=ROOT
-            ).returncode
+            )
+            try:
+                rc = proc.wait(timeout=max_run_s)
+            except subprocess.TimeoutExpired:
+                # Ctrl-C: train.py and baselines.py stop, save and write their summary (interrupted)
+                timed_out = True
+                proc.send_signal(signal.SIGINT)
+                try:
+                    rc = proc.wait(timeout=300)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    rc = proc.wait()
         took = time.perf_counter() - t0
         if rc != 0 or not summary.exists():
             print(f"  FAILED (rc {rc}) {job.out}; see {job.out / 'bench.log'}", flush=True)
             return job.key, None
         result = json.loads(summary.read_text())
+        if timed_out:
+            result["bench_wall_limit_s"] = max_run_s
+            summary.write_text(json.dumps(result, indent=2) + "\n")
         print(
             f"  done {job.out} in {took:.0f} s: success {result.get('success_rate', float('nan')):.2f}, "
             f"timesteps_to_95 {result.get('timesteps_to_95')}",
@@ -250,6 +273,31 @@ def median(values: list[float]) -> float:
     return float(np.median(values)) if values else math.nan
 
 
+def seed_stats(runs: list[dict | None], budget: int) -> dict[str, str]:
+    """Table cells over the seeds of one setting (None: a failed run)."""
+    ok = [r for r in runs if r is not None]
+    steps = [steps_to_target(r) for r in runs]
+    reached = f"{sum(not math.isinf(x) for x in steps)}/{len(runs)}"
+    notes = []
+    if len(ok) < len(runs):
+        notes.append(f"{len(runs) - len(ok)} failed")
+    limited = sum("bench_wall_limit_s" in r for r in ok)
+    if limited:
+        notes.append(f"{limited} stopped at the wall-clock limit")
+    success = [r["success_rate"] for r in ok if r.get("success_rate") is not None]
+    wall_to = [r["wall_s_to_95"] for r in ok if r.get("wall_s_to_95") is not None]
+    timed = [r for r in ok if r.get("wall_s") and "timesteps" in r]
+    return {
+        "reached": reached + (f" ({', '.join(notes)})" if notes else ""),
+        "median": fmt_steps(median(steps), budget),
+        "spread": spread(steps, budget),
+        "success": f"{median(success):.2f}" if success else "-",
+        "wall_to": f"{median(wall_to):.0f}" if wall_to else "-",
+        "wall": f"{median([r['wall_s'] for r in timed]):.0f}" if timed else "-",
+        "steps_per_s": f"{median([r['timesteps'] / r['wall_s'] for r in timed]):,.0f}" if timed else "-",
+    }
+
+
 def curve_on_grid(curve: list[dict], grid: np.ndarray) -> np.ndarray:
     """Success at each grid point: the last evaluation at or before it, carried forward after an
     early stop (a run stops at its first evaluation >= 95 %); before the first, the first value."""
@@ -273,28 +321,13 @@ def bench_sample_efficiency(ctx: Ctx) -> None:
         for algo in SE_ALGOS
         for seed in range(s.seeds_se)
     ]
-    results = run_jobs(jobs, ctx.jobs, ctx.fresh)
+    results = run_jobs(jobs, ctx.jobs, ctx.fresh, ctx.max_run_s)
     rows = []
     for n in s.corridors_se:
         for algo in SE_ALGOS:
-            runs = [results.get((n, algo, seed)) for seed in range(s.seeds_se)]
-            ok = [r for r in runs if r is not None]
-            steps = [steps_to_target(r) for r in runs]
-            solved = sum(not math.isinf(x) for x in steps)
-            wall_to = [r["wall_s_to_95"] for r in ok if r.get("wall_s_to_95") is not None]
-            rows.append(
-                [
-                    n,
-                    ALGO_LABELS[algo],
-                    f"{solved}/{len(runs)}"
-                    + (f" ({len(runs) - len(ok)} failed)" if len(ok) < len(runs) else ""),
-                    fmt_steps(median(steps), s.budget_se[n]),
-                    spread(steps, s.budget_se[n]),
-                    f"{median([r['success_rate'] for r in ok]):.2f}",
-                    f"{median(wall_to):.0f}" if wall_to else "-",
-                    f"{median([r['timesteps'] / r['wall_s'] for r in ok]):,.0f}",
-                ]
-            )
+            st = seed_stats([results.get((n, algo, seed)) for seed in range(s.seeds_se)], s.budget_se[n])
+            cells = ("reached", "median", "spread", "success", "wall_to", "steps_per_s")
+            rows.append([n, ALGO_LABELS[algo], *(st[c] for c in cells)])
     header = [
         "corridor",
         "learner",
@@ -320,7 +353,8 @@ def bench_sample_efficiency(ctx: Ctx) -> None:
 Environment steps until the first deterministic evaluation ({s.eval_episodes} episodes, every
 {s.eval_interval:,} steps) reaches >= 95 % success on `{ENV_ID}` (noise 1), {s.seeds_se} seeds
 (0 .. {s.seeds_se - 1}) per learner. Budgets: {budgets} steps; a run stops at its first evaluation
->= 95 % and "> budget" marks a seed that never got there (the median counts it as infinite).
+>= 95 % and "> budget" marks a seed that never got there (the median counts it as infinite); a
+run still going after {ctx.max_run_s:g} s of wall-clock is stopped there and counts as not reached.
 Final success is a fresh evaluation after training. All learners step 16 envs; each run is one
 process with one torch thread. Our agent: scripts/train.py defaults; the peers: scripts/baselines.py
 defaults (hyperparameters in its `default_hyperparameters`). A memoryless policy sees the same
@@ -501,12 +535,10 @@ def bench_scaling(ctx: Ctx) -> None:
         for n in s.corridors_sc
         for seed in range(s.seeds_sc)
     ]
-    results = run_jobs(jobs, ctx.jobs, ctx.fresh)
+    results = run_jobs(jobs, ctx.jobs, ctx.fresh, ctx.max_run_s)
     rows, spike_cost = [], {}
     for n in s.corridors_sc:
-        runs = [results.get((n, "ours", seed)) for seed in range(s.seeds_sc)]
-        ok = [r for r in runs if r is not None]
-        steps = [steps_to_target(r) for r in runs]
+        st = seed_stats([results.get((n, "ours", seed)) for seed in range(s.seeds_sc)], s.budget_sc[n])
         ckpts = [j.out / "agent.pt" for j in jobs if j.key[0] == n and (j.out / "agent.pt").exists()]
         if ckpts:
             network = AdvantageAgent.load(ckpts[0]).network.eval()
@@ -514,20 +546,9 @@ def bench_scaling(ctx: Ctx) -> None:
             network = AdvantageAgent(ENV_ID, env_kwargs={"corridor_length": n}, seed=0).network.eval()
         spike_cost[n] = spiking_episode_seconds(network, n)
         rows.append(
-            [
-                n,
-                f"{sum(not math.isinf(x) for x in steps)}/{len(runs)}",
-                f"{median([r['success_rate'] for r in ok]):.2f}" if ok else "-",
-                fmt_steps(median(steps), s.budget_sc[n]),
-                f"{median([r['wall_s'] for r in ok]):.0f}" if ok else "-",
-                f"{median([r['wall_s_to_95'] for r in ok if r.get('wall_s_to_95') is not None]):.0f}"
-                if any(r.get("wall_s_to_95") is not None for r in ok)
-                else "-",
-                f"{n + 1}",
-                f"{spike_cost[n] * 1e3:.0f}",
-                f"{spike_cost[n] * 1e3 / (n + 1):.2f}",
-            ]
-        )
+            [n, st["reached"], st["success"], st["median"], st["wall"], st["wall_to"], f"{n + 1}",
+             f"{spike_cost[n] * 1e3:.0f}", f"{spike_cost[n] * 1e3 / (n + 1):.2f}"]
+        )  # fmt: skip
     ns = np.array(s.corridors_sc, dtype=float) + 1.0
     cost = np.array([spike_cost[n] for n in s.corridors_sc])
     slope, intercept = np.polyfit(ns, cost, 1)
@@ -553,8 +574,9 @@ def bench_scaling(ctx: Ctx) -> None:
     body = f"""
 Our agent (scripts/train.py defaults, asn-sublstm) on `{ENV_ID}` with corridor length N,
 {s.seeds_sc} seeds each, stopping at the first evaluation >= 95 % ({s.eval_episodes} episodes every
-{s.eval_interval:,} steps); budgets (steps) {budgets}. Training wall-clock includes the periodic
-evaluations; one process and one torch thread per run.
+{s.eval_interval:,} steps); budgets (steps) {budgets}; a run still going after {ctx.max_run_s:g} s of
+wall-clock is stopped there. Training wall-clock includes the periodic evaluations; one process
+and one torch thread per run.
 
 Spiking episode: the spiking twin of the seed-0 agent (`SpikingPolicy`, default timing: dt 1 ms,
 {DEFAULT_STEP_MS:g} ms per decision) fed the observations of an optimal episode (N+1 decisions),
@@ -578,7 +600,8 @@ def plot_scaling(path: Path, corridors, results, spike_cost, s: Settings) -> Non
     for n in corridors:
         runs = [results.get((n, "ours", seed)) for seed in range(s.seeds_sc)]
         ok = [r for r in runs if r is not None]
-        axes[0].scatter([n] * len(ok), [r["success_rate"] for r in ok], color="tab:blue", s=14)
+        done = [r for r in ok if r.get("success_rate") is not None]
+        axes[0].scatter([n] * len(done), [r["success_rate"] for r in done], color="tab:blue", s=14)
         axes[1].scatter([n] * len(ok), [r["wall_s"] for r in ok], color="tab:blue", s=14)
     axes[0].set_ylabel("final success")
     axes[0].set_ylim(-0.02, 1.02)
@@ -711,7 +734,7 @@ def energy_agent(ctx: Ctx) -> Path:
             return candidate
     job = training_job("ours", 10, 0, s.energy_budget, s, ctx.runs / "energy" / "agent")
     print("  training an agent for the energy figures (noisy T-maze, corridor 10, seed 0)", flush=True)
-    run_jobs([job], 1, ctx.fresh)
+    run_jobs([job], 1, ctx.fresh, ctx.max_run_s)
     return job.out / "agent.pt"
 
 
@@ -809,6 +832,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", default=None, help="folder of the training runs (default runs/bench)")
     p.add_argument("--doc", default=None, help="markdown file to write (default docs/benchmarks.md)")
     p.add_argument("--agent", default=None, help="energy: a trained agent.pt (default: found or trained)")
+    p.add_argument(
+        "--max-run-s",
+        type=float,
+        default=None,
+        help="wall-clock limit of one training run (default 3600; quick 120)",
+    )
     p.add_argument("--fresh", action="store_true", help="rerun training runs even if their results exist")
     return p
 
@@ -817,6 +846,9 @@ def make_context(args: argparse.Namespace) -> Ctx:
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     settings = Settings.quick_() if args.quick else Settings.full()
+    max_run_s = args.max_run_s if args.max_run_s is not None else (120.0 if args.quick else 3600.0)
+    if not max_run_s > 0:
+        raise ValueError(f"--max-run-s must be > 0, got {args.max_run_s}")
     if args.seeds is not None:
         if args.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
@@ -839,6 +871,7 @@ def make_context(args: argparse.Namespace) -> Ctx:
         command=command_line(),
         machine=machine_info(),
         agent=Path(args.agent) if args.agent else None,
+        max_run_s=max_run_s,
     )
 
 

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +174,22 @@ def test_write_sections_record_command_and_machine(tmp_path):
     assert "## " + bench.TITLES["energy"] in text and "- Command: `" in text
     assert ctx.machine["cpu"] in text and "QUICK MODE" in text
     json.dumps(ctx.machine)  # recorded machine info is plain data
+
+
+def test_run_jobs_interrupts_a_run_at_the_wall_clock_limit(tmp_path):
+    script = tmp_path / "slow.py"
+    script.write_text(
+        "import json, sys, pathlib, time\n"
+        "out = pathlib.Path(sys.argv[1])\n"
+        "try:\n    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n"
+        "    (out / 'summary.json').write_text(json.dumps({'interrupted': True}))\n"
+    )
+    out = tmp_path / "slow"
+    job = bench.Job(("s",), [str(script), str(out)], out, 1.0)
+    t0 = time.perf_counter()
+    result = bench.run_jobs([job], 1, fresh=False, max_run_s=1.0)[("s",)]
+    assert time.perf_counter() - t0 < 30
+    assert result == {"interrupted": True, "bench_wall_limit_s": 1.0}
+    stats = bench.seed_stats([result, None], 1000)
+    assert stats["reached"] == "0/2 (1 failed, 1 stopped at the wall-clock limit)" and stats["success"] == "-"
