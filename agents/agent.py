@@ -318,6 +318,7 @@ class AdvantageAgent:
         self.history: list[dict[str, Any]] = []  # evaluations: timesteps, success, wall_s
         self._train_wall_s = 0.0
         self._batch: EnvBatch | None = None
+        self._batch_state = None
 
     # --- observation handling ------------------------------------------------------------------
     def _encode(self, obs: Any) -> np.ndarray:
@@ -530,10 +531,8 @@ class AdvantageAgent:
         hp = self.hp
         if self._batch is None:
             self._batch = EnvBatch(self._make_envs(hp.n_envs), self._encode, self.rng)
-        envs = self._batch
-        state = self.network.initial_state(hp.n_envs, self.device)
-        envs.starts[:] = True  # a fresh recurrent state means every running episode restarts its memory
-        envs._traj = [([o.copy()], [], []) for o in envs.obs]
+            self._batch_state = self.network.initial_state(hp.n_envs, self.device)
+        envs, state = self._batch, self._batch_state  # running episodes carry on across learn() calls
 
         bar = None
         if progress_bar:
@@ -552,6 +551,7 @@ class AdvantageAgent:
                 eps = self.epsilon()
                 actions, state, acts = self._act(envs.obs, state, envs.starts.copy(), eps)
                 finished = envs.step(actions)
+                self._batch_state = state
                 self.num_timesteps += hp.n_envs
                 vec_steps += 1
                 if bar is not None:

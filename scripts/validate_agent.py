@@ -24,10 +24,11 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from sublstm.agents import AdvantageAgent
+from sublstm.agents import AdvantageAgent, Hyperparams
 from sublstm.agents.supervised import train_sequence
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,6 +182,10 @@ def render_section() -> str:
         "shared 2-core machine with other jobs running, so they are upper bounds rather than best cases.",
         "The predicted mean rate is the ASN firing rate implied by the AF activations (all units,",
         "deterministic evaluation episodes).",
+        "",
+        "Defaults at the time of rendering: "
+        + ", ".join(f"`{k}={v}`" for k, v in asdict(Hyperparams()).items())
+        + "; network AdvantageNetwork (AF input units, AF hidden layer, memory core, linear head).",
         "",
     ]
     for name, (title, kind, _) in EXPERIMENTS.items():
