@@ -104,8 +104,8 @@ class Settings:
             corridors_sc=(10, 20, 50, 100),
             budget_sc={10: 500_000, 20: 1_000_000, 50: 2_000_000, 100: 4_000_000},
             seeds_sc=3,
-            throughput_steps=16_384,
-            throughput_repeats=5,
+            throughput_steps=8_192,
+            throughput_repeats=3,
             spiking_sizes=((16, 8), (64, 32), (256, 128)),
             spiking_batches=(1, 4, 16, 64, 256, 1024),
             spiking_min_s=1.0,
@@ -423,45 +423,55 @@ def plot_sample_efficiency(path: Path, jobs: list[Job], s: Settings) -> None:
 
 # -- 2. throughput --------------------------------------------------------------------------------------
 def bench_throughput(ctx: Ctx) -> None:
-    """Env steps per second of each learner's learn(), same env and vector size, interleaved repeats."""
+    """Env steps per second of each learner's learn(), same env and vector size, same phase of training.
+
+    Each repeat builds fresh learners (seed = repeat), trains them for a warm-up and then times the
+    next ``throughput_steps``: the same early phase every time, so repeats are comparable. (Our
+    agent's cost per step falls as its episodes shorten, so a later phase would give more.)
+    """
     import torch
     from baselines import default_hyperparameters, make_model, make_venv
     from sublstm.agents import AdvantageAgent
 
     s = ctx.settings
     torch.set_num_threads(1)
-    kwargs, n_envs = {"corridor_length": 10}, 16
-    learners = {}
+    kwargs, n_envs, warm = {"corridor_length": 10}, 16, s.throughput_steps
+    names = ("ours", "recurrent-ppo", "ppo")
+    rates: dict[str, list[float]] = {k: [] for k in names}
+    lengths: dict[str, list[float]] = {k: [] for k in names}
 
-    agent = AdvantageAgent(ENV_ID, env_kwargs=kwargs, seed=0, n_envs=n_envs)
+    def ours_learner(seed: int):
+        agent = AdvantageAgent(ENV_ID, env_kwargs=kwargs, seed=seed, n_envs=n_envs)
 
-    def ours(steps: int) -> int:
-        before = agent.num_timesteps
-        agent.learn(before + steps, progress_bar=False, eval_interval=0)
-        return agent.num_timesteps - before
+        def learn(steps: int) -> int:
+            before = agent.num_timesteps
+            agent.learn(before + steps, progress_bar=False, eval_interval=0)
+            return agent.num_timesteps - before
 
-    learners["ours"] = ours
-    for algo in ("recurrent-ppo", "ppo"):
-        hp = default_hyperparameters(algo)
-        hp["n_envs"] = n_envs
-        model = make_model(algo, make_venv(ENV_ID, kwargs, n_envs, 0), hp, 0)
+        learn(warm)
+        while agent.num_updates == 0:  # updates start once the buffer holds learning_starts episodes
+            learn(n_envs * 32)
+        return learn, lambda: float(np.mean([len(e) for e in list(agent.buffer)[-100:]]))
 
-        def sb3(steps: int, model=model) -> int:
+    def sb3_learner(algo: str, seed: int):
+        hp = {**default_hyperparameters(algo), "n_envs": n_envs}
+        model = make_model(algo, make_venv(ENV_ID, kwargs, n_envs, seed), hp, seed)
+
+        def learn(steps: int) -> int:
             before = model.num_timesteps
             model.learn(steps, reset_num_timesteps=False)
             return model.num_timesteps - before
 
-        learners[algo] = sb3
-    rates: dict[str, list[float]] = {k: [] for k in learners}
-    for fn in learners.values():  # warm-up: lazy imports, allocations
-        fn(s.throughput_steps // 2)
-    while agent.num_updates == 0:  # our agent updates once its replay buffer holds learning_starts episodes
-        ours(n_envs * 32)
+        learn(warm)
+        return learn, lambda: float(np.mean([e["l"] for e in model.ep_info_buffer]))
+
     for rep in range(s.throughput_repeats):
-        for name, fn in learners.items():  # interleaved, so a change of machine load hits all alike
+        for name in names:  # interleaved, so a change of machine load hits all alike
+            learn, mean_length = ours_learner(rep) if name == "ours" else sb3_learner(name, rep)
             t0 = time.perf_counter()
-            done = fn(s.throughput_steps)
+            done = learn(s.throughput_steps)
             rates[name].append(done / (time.perf_counter() - t0))
+            lengths[name].append(mean_length())
         print(
             f"  repeat {rep + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items()), flush=True
         )
@@ -472,21 +482,26 @@ def bench_throughput(ctx: Ctx) -> None:
             f"{median(v):,.0f}",
             f"{min(v):,.0f} - {max(v):,.0f}",
             f"{median(v) / ref:.2f}",
+            f"{median(lengths[name]):.0f}",
         ]
         for name, v in rates.items()
     ]
-    table = markdown_table(["learner", "env steps/s (median)", "min - max", "relative to ours"], rows)
+    header = ["learner", "env steps/s (median)", "min - max", "relative to ours", "mean episode length"]
+    table = markdown_table(header, rows)
     print(table)
     ctx.results["throughput"] = {k: median(v) for k, v in rates.items()}
-    hp, ppo = agent.hp, default_hyperparameters("recurrent-ppo")
+    hp, ppo = AdvantageAgent(ENV_ID, env_kwargs=kwargs).hp, default_hyperparameters("recurrent-ppo")
     body = f"""
 Environment steps per second of a whole `learn()` (acting, storing, updating) on `{ENV_ID}`
-corridor 10, {n_envs} envs each, one torch thread, no evaluations; median of
-{s.throughput_repeats} interleaved repeats of {s.throughput_steps:,} steps after a warm-up of at
-least {s.throughput_steps // 2:,} steps that lasts until every learner is updating. Our agent
-updates {hp.gradient_steps}x every {hp.train_every} vector step(s) on {hp.batch_episodes} whole replayed
-episodes (BPTT); the PPO learners update every {ppo["n_steps"]} vector steps for {ppo["n_epochs"]} epochs.
-So the figure is the cost per env step of learning as configured, not of acting alone.
+corridor 10, {n_envs} envs each, one torch thread, no evaluations. Each of {s.throughput_repeats}
+repeats builds fresh learners (seed = repeat), trains each for {warm:,} steps (our agent until it
+has begun updating, too) and times the next {s.throughput_steps:,}; learners interleaved; median
+over repeats. This is early training: the policies still wander (last column: mean length of the
+last 100 training episodes at the end of the timed span; an optimal episode takes 11 steps). Our
+agent updates {hp.gradient_steps}x every {hp.train_every} vector step(s) on {hp.batch_episodes} whole
+replayed episodes padded to the longest (BPTT), so its cost per step falls as episodes shorten; the
+PPO learners update every {ppo["n_steps"]} vector steps for {ppo["n_epochs"]} epochs whatever the
+episodes. Whole training runs, to 95 % success, are in the sample-efficiency table (steps/s column).
 
 {table}
 """
@@ -829,6 +844,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny budgets; writes runs/bench_quick/, not docs/")
     p.add_argument("--jobs", type=int, default=1, help="training runs at a time (one core each)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per setting (default 5; scaling 3)")
+    p.add_argument(
+        "--corridors",
+        type=int,
+        nargs="+",
+        default=None,
+        help="corridor lengths (default: 10 20; scaling 10 20 50 100)",
+    )
+    p.add_argument(
+        "--budget",
+        nargs="+",
+        default=[],
+        metavar="N=STEPS",
+        help="training budget per corridor length, e.g. 10=500000 20=1000000 (overrides the defaults)",
+    )
     p.add_argument("--runs", default=None, help="folder of the training runs (default runs/bench)")
     p.add_argument("--doc", default=None, help="markdown file to write (default docs/benchmarks.md)")
     p.add_argument("--agent", default=None, help="energy: a trained agent.pt (default: found or trained)")
@@ -853,6 +882,20 @@ def make_context(args: argparse.Namespace) -> Ctx:
         if args.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
         settings.seeds_se = settings.seeds_sc = args.seeds
+    if args.corridors is not None:
+        bad = [n for n in args.corridors if n < 1]
+        if bad:
+            raise ValueError(f"--corridors must be positive integers, got {bad}")
+        settings.corridors_se = settings.corridors_sc = tuple(args.corridors)
+    for item in args.budget:
+        n, sep, steps = item.partition("=")
+        if not (sep and n.isdigit() and steps.isdigit() and int(n) > 0 and int(steps) > 0):
+            raise ValueError(f"--budget entries must look like N=STEPS with positive integers, got {item!r}")
+        settings.budget_se[int(n)] = settings.budget_sc[int(n)] = int(steps)
+    for n in set(settings.corridors_se) | set(settings.corridors_sc):
+        default = max(settings.budget_sc.values()) if settings.quick else 100_000 * n
+        settings.budget_se.setdefault(n, default)
+        settings.budget_sc.setdefault(n, default)
     base = ROOT / "runs" / ("bench_quick" if args.quick else "bench")
     runs = Path(args.runs) if args.runs else base
     doc = (

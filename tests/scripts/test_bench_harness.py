@@ -148,7 +148,18 @@ def test_quick_mode_never_writes_into_docs():
     assert full.doc == ROOT / "docs" / "benchmarks.md" and full.settings.seeds_se == 5
 
 
-@pytest.mark.parametrize("argv", [["--jobs", "0"], ["--seeds", "0"]])
+def test_corridors_and_budgets_from_the_command_line():
+    args = bench.build_parser().parse_args(["--corridors", "10", "30", "--budget", "10=1234"])
+    s = bench.make_context(args).settings
+    assert s.corridors_se == s.corridors_sc == (10, 30)
+    assert s.budget_se[10] == s.budget_sc[10] == 1234
+    assert s.budget_se[30] == 3_000_000  # a corridor without a default budget gets 100k steps per unit
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--jobs", "0"], ["--seeds", "0"], ["--corridors", "0"], ["--budget", "10:5"], ["--budget", "10=-5"]],
+)
 def test_bad_counts_are_refused(argv):
     with pytest.raises(ValueError, match=argv[0].lstrip("-")):
         bench.make_context(bench.build_parser().parse_args(argv))
