@@ -32,7 +32,9 @@ from sublstm.spiking.asn import SpikeRecorder, simulate_constant
 from sublstm.spiking.network import POPULATIONS
 from sublstm.spiking.policy import DEFAULT_DELAY, DEFAULT_READOUT_WINDOW_MS, DEFAULT_STEP_MS, SpikingPolicy
 
-DEFAULT_SWEEP = (10, 20, 50, 100, 150, 200, 300, 500)
+DEFAULT_SWEEP = (20, 50, 100, 200, 300, 500, 1000)
+#: an analog decision is "decisive" when its best action value leads the second by this much
+GAP_MARGIN = 0.05
 
 
 # -- batched rollouts ------------------------------------------------------------------------------
@@ -99,11 +101,13 @@ class AnalogDecider:
         self.network, self.device = network, device
         self.state = network.initial_state(n, device)
         self.cells: list[np.ndarray] = []  # memory cell c after each step, (n, H)
+        self.values: list[np.ndarray] = []  # action values of each step, (n, A)
 
     @torch.no_grad()
     def __call__(self, obs: np.ndarray, alive: np.ndarray) -> np.ndarray:
         q, self.state = self.network.step(torch.as_tensor(obs, device=self.device), self.state)
         self.cells.append(self.state[1].cpu().numpy())
+        self.values.append(q.cpu().numpy())
         return q.argmax(-1).cpu().numpy()
 
 
@@ -126,8 +130,15 @@ class SpikingDecider:
 
 
 # -- measurements ----------------------------------------------------------------------------------
-def teacher_forced_agreement(policy: SpikingPolicy, analog_run: dict) -> dict:
-    """Agreement of the spiking net fed the analog run's observations with the analog actions."""
+def teacher_forced_agreement(policy: SpikingPolicy, analog_run: dict, gap_margin: float = GAP_MARGIN) -> dict:
+    """Agreement of the spiking net fed the analog run's observations with the analog actions.
+
+    Besides the agreement over all decisions (read at the step's last dt: ``end``; averaged over
+    the readout window: ``mean``), it reports, for the chosen readout, the agreement on decisive
+    steps (the analog net's best action value ahead of the second by >= ``gap_margin``; near-ties
+    flip on the spikes' ripple and matter little), on each episode's final decision (the turn at
+    the T-maze junction) and the mean |c_spiking - c_analog| at the final decision.
+    """
     out = policy.teacher_forced(torch.as_tensor(analog_run["obs"]))
     analog = torch.as_tensor(analog_run["actions"])
     mask = analog >= 0
@@ -136,7 +147,17 @@ def teacher_forced_agreement(policy: SpikingPolicy, analog_run: dict) -> dict:
         equal = (out[key] == analog) | ~mask
         res[name] = float(equal[mask].float().mean())
         res[f"{name}_episodes_identical"] = float(equal.all(0).float().mean())
-    res["q_gap_mean"] = float((out["q_mean"] - out["q_mean"].mean(-1, keepdim=True)).abs()[mask].mean())
+    chosen = out["actions"] if policy.network.readout_window_ms > 0 else out["actions_end"]
+    q_analog, cells = analog_run["q"], analog_run["c"]
+    top2 = q_analog.topk(2, dim=-1).values
+    decisive = mask & (top2[..., 0] - top2[..., 1] >= gap_margin)
+    res["decisive"] = float((chosen == analog)[decisive].float().mean()) if decisive.any() else float("nan")
+    res["decisive_fraction"] = float(decisive.sum() / mask.sum())
+    last = torch.as_tensor(analog_run["lengths"]) - 1
+    cols = torch.arange(analog.shape[1])
+    res["final_decision"] = float((chosen[last, cols] == analog[last, cols]).float().mean())
+    res["final_c_error"] = float((out["c"][last, cols] - cells[last, cols]).abs().mean())
+    res["final_c_abs"] = float(cells[last, cols].abs().mean())
     return res
 
 
@@ -167,6 +188,8 @@ def sweep(policy, agent, analog_run, step_values, window_ms, delays, args) -> li
                 "teacher_forced_end": tf["end"],
                 "teacher_forced_mean": tf["mean"],
                 "teacher_forced": tf["mean"] if window_ms > 0 else tf["end"],
+                "decisive": tf["decisive"],
+                "final_decision": tf["final_decision"],
                 "closed_loop": closed,
                 "success_rate": float(run["success"].mean()),
                 "mean_length": float(run["lengths"].mean()),
@@ -328,7 +351,10 @@ def print_table(result: dict) -> None:
     ag = result["agreement"]
     print(
         f"agreement: teacher-forced {ag['teacher_forced']:.4f} (end {ag['teacher_forced_end']:.4f}, "
-        f"mean {ag['teacher_forced_mean']:.4f}), closed loop {ag['closed_loop']:.4f}"
+        f"mean {ag['teacher_forced_mean']:.4f}), closed loop {ag['closed_loop']:.4f}; decisive steps "
+        f"{ag['decisive']:.4f} ({ag['decisive_fraction']:.1%} of steps), final decision "
+        f"{ag['final_decision']:.4f}; |c error| at the final decision {ag['final_c_error']:.3f} "
+        f"(|c| {ag['final_c_abs']:.3f})"
     )
     print(
         f"step_ms {result['step_ms']}, dt_ms {result['dt_ms']}, "
@@ -368,7 +394,11 @@ def doc_text(result: dict, args, cmd: str) -> str:
         f"Decision agreement: teacher-forced **{ag['teacher_forced']:.4f}** (read at the step's end "
         f"{ag['teacher_forced_end']:.4f}, averaged over its last {result['readout_window_ms']:g} ms "
         f"{ag['teacher_forced_mean']:.4f}; whole episodes identical {ag['episodes_identical']:.3f}), "
-        f"closed loop {ag['closed_loop']:.4f}.",
+        f"closed loop {ag['closed_loop']:.4f}. On decisive steps (analog best action ahead by >= "
+        f"{ag['gap_margin']:g}, {ag['decisive_fraction']:.1%} of steps) teacher-forced agreement is "
+        f"**{ag['decisive']:.4f}**; on each episode's final decision {ag['final_decision']:.4f}, where "
+        f"the memory cells differ by {ag['final_c_error']:.3f} on average "
+        f"(mean |c| {ag['final_c_abs']:.3f}).",
         "",
         md_table(
             [
@@ -410,6 +440,8 @@ def doc_text(result: dict, args, cmd: str) -> str:
                     "step_ms",
                     "agree tf (end)",
                     "agree tf (mean)",
+                    "agree decisive",
+                    "agree final",
                     "agree closed",
                     "success",
                     "rate (Hz)",
@@ -421,6 +453,8 @@ def doc_text(result: dict, args, cmd: str) -> str:
                         f"{r['step_ms']:g}",
                         f"{r['teacher_forced_end']:.4f}",
                         f"{r['teacher_forced_mean']:.4f}",
+                        f"{r['decisive']:.4f}",
+                        f"{r['final_decision']:.4f}",
                         f"{r['closed_loop']:.4f}",
                         f"{r['success_rate']:.3f}",
                         f"{r['mean_rate_hz']:.1f}",
@@ -531,6 +565,8 @@ def main(argv=None) -> dict:
 
     analog = AnalogDecider(network, args.episodes, agent.device)
     analog_run = rollout(agent.env_id, agent.env_kwargs, args.episodes, args.seed, analog, agent.obs_dim)
+    analog_run["q"] = torch.as_tensor(np.stack(analog.values))
+    analog_run["c"] = torch.as_tensor(np.stack(analog.cells))
     print(f"analog: success {analog_run['success'].mean():.3f}", flush=True)
 
     # the main setting: both readouts teacher-forced, then the closed loop
@@ -564,6 +600,12 @@ def main(argv=None) -> dict:
             "teacher_forced_end": tf["end"],
             "teacher_forced_mean": tf["mean"],
             "episodes_identical": tf[f"{chosen}_episodes_identical"],
+            "decisive": tf["decisive"],
+            "decisive_fraction": tf["decisive_fraction"],
+            "gap_margin": GAP_MARGIN,
+            "final_decision": tf["final_decision"],
+            "final_c_error": tf["final_c_error"],
+            "final_c_abs": tf["final_c_abs"],
             "closed_loop": closed,
         },
         "analog_macs_per_step": network.macs_per_step(),
