@@ -405,10 +405,9 @@ def plot_sample_efficiency(path: Path, jobs: list[Job], s: Settings) -> None:
             if not curves:
                 continue
             y = np.stack(curves)
-            ax.plot(
-                grid, np.median(y, 0), color=colors[algo], label=f"{ALGO_LABELS[algo]} ({len(curves)} seeds)"
-            )
-            ax.fill_between(grid, y.min(0), y.max(0), color=colors[algo], alpha=0.2, lw=0)
+            label = f"{ALGO_LABELS[algo]} ({len(curves)} seeds)"
+            ax.step(grid, np.median(y, 0), where="post", color=colors[algo], label=label)
+            ax.fill_between(grid, y.min(0), y.max(0), step="post", color=colors[algo], alpha=0.2, lw=0)
         ax.axhline(TARGET, color="k", lw=0.6, ls="--")
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(f"noisy T-maze, corridor {n}", fontsize=10)
@@ -754,13 +753,16 @@ def energy_agent(ctx: Ctx) -> Path:
 
 
 def bench_energy(ctx: Ctx) -> None:
+    from sublstm.spiking.policy import DEFAULT_STEP_MS
+
     s = ctx.settings
+    sweep = sorted({*s.energy_sweep, DEFAULT_STEP_MS})  # the default belongs to the sweep it is judged by
     ckpt = energy_agent(ctx)
     out = ctx.runs / "energy"
     out.mkdir(parents=True, exist_ok=True)
     argv = [
         str(SCRIPTS / "compare.py"), "--checkpoint", str(ckpt), "--episodes", str(s.energy_episodes),
-        "--seed", "0", "--sweep", ",".join(f"{x:g}" for x in s.energy_sweep),
+        "--seed", "0", "--sweep", ",".join(f"{x:g}" for x in sweep),
         "--json", str(out / "compare.json"),
         "--wandb", "disabled", "--threads", "1",
     ]  # fmt: skip
@@ -793,8 +795,8 @@ def bench_energy(ctx: Ctx) -> None:
         row("shortest safe", safe, r["success_rate"], r["teacher_forced"], r["mean_rate_hz"],
             r["spikes_per_decision"], r["synops_per_decision"])  # fmt: skip
     header = [
+        "setting",
         "step_ms",
-        "value",
         "spiking success",
         "decision agreement",
         "mean rate (Hz)",
@@ -808,7 +810,7 @@ def bench_energy(ctx: Ctx) -> None:
     ctx.results["energy"] = {"rows": rows, "safe_step_ms": safe}
     analog = res["analog"]["success_rate"]
     safe_text = (
-        f"{safe:g} ms: the shortest step_ms of the sweep ({', '.join(f'{x:g}' for x in s.energy_sweep)}) "
+        f"{safe:g} ms: the shortest step_ms of the sweep ({', '.join(f'{x:g}' for x in sweep)}) "
         "from which "
         "every longer one keeps >= 98 % teacher-forced decision agreement with the analog network"
         if safe is not None
