@@ -28,6 +28,9 @@ class Core(nn.Module):
 
     #: whether every unit is an AF unit, so that the core has a spiking twin
     spiking_convertible: bool = False
+    #: how the gates act on the memory cell, for the spiking converter: "subtractive",
+    #: "multiplicative", or None where the core has no spiking twin
+    gating: str | None = None
     #: names of the populations returned by :meth:`step` in its activation dict
     populations: tuple[str, ...] = ()
 
@@ -71,6 +74,7 @@ class ASNSubLSTM(Core):
     """The paper's cell: AF units, subtractive input/output gates, no forget gate."""
 
     spiking_convertible = True
+    gating = "subtractive"
     populations = ("cell_input", "input_gate", "output_gate", "output_cell")
 
     def __init__(self, input_size: int, n_cells: int, asn: ASNParams = DEFAULT_ASN) -> None:
@@ -97,9 +101,9 @@ class ASNLSTM(ASNSubLSTM):
     isolates the effect of subtractive against multiplicative gating.
     """
 
-    # The spiking twin of multiplicative gating (a gate scaling traces at the synapse) is built
-    # separately; until then the converter must refuse this core.
-    spiking_convertible = False
+    # its spiking twin scales post-synaptic traces at the synapse (sublstm.spiking.network)
+    spiking_convertible = True
+    gating = "multiplicative"
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State, dict[str, Tensor]]:
         h_prev, c_prev = state

@@ -1,4 +1,5 @@
-"""The spiking twin of an ``asn-sublstm`` AdvantageNetwork (SCIENCE.md section 5, no retraining).
+"""The spiking twin of an ``asn-sublstm`` or ``asn-lstm`` AdvantageNetwork (SCIENCE.md section 5,
+no retraining).
 
 Every AF unit of the analog network becomes one ASN with the same incoming weights and its bias:
 
@@ -13,6 +14,13 @@ Every AF unit of the analog network becomes one ASN with the same incoming weigh
 The memory cell (CEC) is an integrator, not a neuron: dc/dt = (trace_z - trace_i) / T with T the
 simulated time of one analog step, so a step of steady input adds z - i as in c_t = c_{t-1} + z - i.
 The action values are linear in the traces: q = W_q . [trace_hidden, trace_oc - trace_og] + b_q.
+
+Multiplicative gating (``asn-lstm``: c_t = c_{t-1} + z*i, h_t = AF(c_t)*o) has the same neurons and
+synapses; only the arithmetic where a gate meets a memory cell differs. The gate scales the
+post-synaptic trace at the synapse instead of inhibiting: dc/dt = (trace_z * trace_i) / T, and
+downstream of the cell (onto the gates, through the same recurrent delay, and onto the readout) the
+signal is trace_oc * trace_og. This twin exists to test the paper's claim that such products convert
+to spikes worse than differences (docs/gating.md).
 
 All ASNs live in one (batch, N) state in the population order above, so one dt of the whole
 network is one matrix product plus one elementwise :func:`asn_step`; only time is a Python loop.
@@ -34,14 +42,17 @@ from torch import Tensor, nn
 from .asn import ASNState, asn_step, check_dt, initial_state, reset_where
 
 POPULATIONS = ("input", "hidden", "cell_input", "input_gate", "output_gate", "output_cell")
+#: how a gate acts on the memory cell: "subtractive" (asn-sublstm) or "multiplicative" (asn-lstm)
+GATINGS = ("subtractive", "multiplicative")
 
 
 class SpikingState(NamedTuple):
     """State of a batch of spiking twins.
 
     neurons: all ASNs (batch, N); c: the memory cells (batch, H); h_delay: the recurrent signal
-    trace_oc - trace_og of the last ``delay`` dt steps, a ring buffer (batch, delay, H), empty
-    without a recurrent delay; t: dt steps simulated (the ring buffer's clock, shared by the batch).
+    (trace_oc - trace_og, or trace_oc * trace_og with multiplicative gating) of the last ``delay``
+    dt steps, a ring buffer (batch, delay, H), empty without a recurrent delay; t: dt steps
+    simulated (the ring buffer's clock, shared by the batch).
     """
 
     neurons: ASNState
@@ -76,7 +87,8 @@ def check_step_ms(step_ms: float, dt: float) -> int:
 
 
 class SpikingNetwork(nn.Module):
-    """Continuous-time twin of an asn-sublstm AdvantageNetwork; build it with :meth:`from_analog`.
+    """Continuous-time twin of an asn-sublstm (or asn-lstm) AdvantageNetwork; build it with
+    :meth:`from_analog`.
 
     Args:
         w_hidden, b_hidden: the hidden layer, (n_hidden, obs_dim) and (n_hidden,).
@@ -92,6 +104,9 @@ class SpikingNetwork(nn.Module):
             the gates), a multiple of dt, or "step" for one decision step_ms. 0 (default) is the plain
             conversion: the loop closes within a step, whereas the analog gates at step t see h of
             step t-1; a delay of one step restores that order (measured in docs/results.md).
+        gating: "subtractive" (asn-sublstm, the default) or "multiplicative" (asn-lstm): whether
+            the gates inhibit (differences of traces) or scale (products of traces) at the memory
+            cell, see the module docstring.
     """
 
     def __init__(
@@ -108,8 +123,12 @@ class SpikingNetwork(nn.Module):
         step_ms: float = 100.0,
         readout_window_ms: float = 0.0,
         recurrent_delay_ms: float | str = 0.0,
+        gating: str = "subtractive",
     ) -> None:
         super().__init__()
+        if gating not in GATINGS:
+            raise ValueError(f"gating must be one of {GATINGS}, got {gating!r}")
+        self.gating = gating
         n_hidden, obs_dim = w_hidden.shape
         h3 = w_in.shape[0]
         if h3 % 3 or w_in.shape[1] != obs_dim or w_rec.shape != (h3, h3 // 3):
@@ -137,7 +156,9 @@ class SpikingNetwork(nn.Module):
         sl = self.slices
         n = self.n_neurons
         f32 = {"dtype": torch.float32}
-        # current into hidden + gates (rows) from every trace (columns)
+        # current into hidden + gates (rows) from every trace (columns); with multiplicative gating
+        # the recurrent columns only mark which synapses exist (for fan_out): those act through
+        # h = trace_oc * trace_og, see step
         w_syn = torch.zeros(n_hidden + h3, n, **f32)
         w_syn[:n_hidden, sl["input"]] = w_hidden
         w_syn[n_hidden:, sl["input"]] = w_in
@@ -153,6 +174,13 @@ class SpikingNetwork(nn.Module):
         readout[:, sl["hidden"]] = w_head[:, :n_hidden]
         readout[:, sl["output_cell"]] = w_head[:, n_hidden:]
         readout[:, sl["output_gate"]] = -w_head[:, n_hidden:]
+        # multiplicative gating: h = trace_oc * trace_og is no linear map of the traces, so the
+        # cells' head weights act on h separately; the synapses (and so fan_out) are the same
+        head_cells_t = w_head[:, n_hidden:].T.detach().clone().float()
+        readout_linear = readout.clone()
+        if gating == "multiplicative":
+            readout_linear[:, sl["output_cell"]] = 0.0
+            readout_linear[:, sl["output_gate"]] = 0.0
         bias = torch.zeros(n, **f32)
         bias[sl["hidden"]] = b_hidden
         bias[sl["cell_input"].start : sl["output_gate"].stop] = b_in
@@ -168,7 +196,7 @@ class SpikingNetwork(nn.Module):
         # the per-op overhead, not the arithmetic, sets the speed)
         rows = slice(sl["hidden"].start, sl["output_gate"].stop)
         full_syn = torch.zeros(n, n, **f32)
-        full_syn[rows] = w_syn
+        full_syn[rows] = w_ff if gating == "multiplicative" else w_syn
         full_ff = torch.zeros(n, n, **f32)
         full_ff[rows] = w_ff
         rec_to_current = torch.zeros(n_cells, n, **f32)
@@ -191,10 +219,11 @@ class SpikingNetwork(nn.Module):
             ("_c_t", c_to_current),
             ("_cec", cec_drive),
             ("_h", h_of_trace),
-            ("_readout_t", readout.T),
+            ("_readout_t", readout_linear.T),
+            ("_head_cells_t", head_cells_t),
         ):
             self.register_buffer(name, m.contiguous(), persistent=False)
-        self.register_buffer("readout", readout)
+        self.register_buffer("readout", readout_linear)  # the part of q linear in the traces
         self.register_buffer("b_head", b_head.detach().clone().float())
         self.register_buffer("bias", bias)
         self.register_buffer("fan_out", fan_out.float())
@@ -204,16 +233,23 @@ class SpikingNetwork(nn.Module):
     def from_analog(
         cls, network: nn.Module, dt: float = 1.0, step_ms: float = 100.0, **kwargs
     ) -> SpikingNetwork:
-        """Convert an AdvantageNetwork; its core must be spiking-convertible (asn-sublstm)."""
+        """Convert an AdvantageNetwork; its core must be spiking-convertible (asn-sublstm, asn-lstm).
+
+        The twin's gating follows the core's ``gating`` attribute ("subtractive" or
+        "multiplicative"); ``kwargs`` may not override it.
+        """
         core = getattr(network, "core", None)
-        # exact type: subclasses (asn-lstm) share the weights' layout but not the gating
-        if type(core) is not ASNSubLSTM or not core.spiking_convertible:
+        gating = getattr(core, "gating", None)
+        # both conditions: the weights' layout (ASNSubLSTM's w_in, w_rec) and a gating we simulate
+        if not (isinstance(core, ASNSubLSTM) and core.spiking_convertible and gating in GATINGS):
             name = getattr(network, "core_name", type(core).__name__)
             raise ValueError(
                 f"core {name!r} has no spiking twin: only cores whose every unit is an ASN effective "
-                "activation (AF) with subtractive gates (asn-sublstm) can be converted; sigmoid/tanh "
-                "units and multiplicative gates have no ASN counterpart"
+                "activation (AF), without a forget gate (asn-sublstm, asn-lstm), can be converted; "
+                "sigmoid/tanh units have no ASN counterpart"
             )
+        if "gating" in kwargs:
+            raise ValueError(f"gating is set by the core ({gating!r}), not by an argument")
         with torch.no_grad():
             return cls(
                 network.hidden.weight,
@@ -226,6 +262,7 @@ class SpikingNetwork(nn.Module):
                 params=network.asn,
                 dt=dt,
                 step_ms=step_ms,
+                gating=gating,
                 **kwargs,
             ).to(network.head.weight.device)
 
@@ -281,7 +318,22 @@ class SpikingNetwork(nn.Module):
 
     def readout_values(self, trace: Tensor) -> Tensor:
         """Action values from traces (batch, N) -> (batch, n_actions)."""
-        return trace @ self.readout.T + self.b_head
+        q = torch.addmm(self.b_head, trace, self._readout_t)
+        if self.gating == "multiplicative":
+            q = torch.addmm(q, self.cell_output(trace), self._head_cells_t)
+        return q
+
+    def cell_output(self, trace: Tensor) -> Tensor:
+        """The memory cells' output h from traces (batch, N) -> (batch, H): trace_oc - trace_og
+        (subtractive) or trace_oc * trace_og (multiplicative)."""
+        oc, og = trace[:, self.slices["output_cell"]], trace[:, self.slices["output_gate"]]
+        return oc * og if self.gating == "multiplicative" else oc - og
+
+    def cec_drive(self, trace: Tensor) -> Tensor:
+        """What one step of steady traces adds to the memory cells (batch, H): trace_z - trace_i
+        or trace_z * trace_i."""
+        z, i = trace[:, self.slices["cell_input"]], trace[:, self.slices["input_gate"]]
+        return z * i if self.gating == "multiplicative" else z - i
 
     # --- simulation -----------------------------------------------------------------------------
     def step(
@@ -306,7 +358,8 @@ class SpikingNetwork(nn.Module):
         first_window = n - self.window_steps
         counts = torch.zeros_like(neurons.trace)
         external = obs @ self._obs_t  # the observation is the input neurons' current all step
-        w_trace = self._ff_t if delay else self._syn_t
+        w_trace = self._ff_t if delay else self._syn_t  # multiplicative: _syn_t is feed-forward only
+        mult = self.gating == "multiplicative"
         q_sum = None
         for k in range(n):
             trace = neurons.trace
@@ -315,12 +368,19 @@ class SpikingNetwork(nn.Module):
                 slot = (t + k) % delay
                 # read what was written `delay` dt steps ago, then overwrite it with h now
                 current = torch.addmm(current, h_delay[:, slot], self._rec_t)
-                h_delay[:, slot] = trace @ self._h
-            c = torch.addmm(c, trace, self._cec, alpha=gain)
+                h_delay[:, slot] = self.cell_output(trace) if mult else trace @ self._h
+            elif mult:
+                current = torch.addmm(current, self.cell_output(trace), self._rec_t)
+            if mult:
+                c = torch.add(c, self.cec_drive(trace), alpha=gain)
+            else:
+                c = torch.addmm(c, trace, self._cec, alpha=gain)
             neurons, spikes = asn_step(neurons, current, self.bias, self.params, self.dt)
             counts = counts + spikes
             if k >= first_window:
                 q = torch.addmm(self.b_head, neurons.trace, self._readout_t)
+                if mult:
+                    q = torch.addmm(q, self.cell_output(neurons.trace), self._head_cells_t)
                 q_sum = q if q_sum is None else q_sum + q
             if on_dt is not None:
                 on_dt(spikes, SpikingState(neurons, c, h_delay, t + k + 1))

@@ -152,7 +152,7 @@ def test_works_with_sb3_evaluate_policy():
     assert mean == pytest.approx(4.0)
 
 
-@pytest.mark.parametrize("core", ["sublstm", "lstm", "asn-lstm"])
+@pytest.mark.parametrize("core", ["sublstm", "lstm"])
 def test_unconvertible_cores_refused(core):
     net = AdvantageNetwork(3, 4, core=core)
     with pytest.raises(ValueError, match=core):
