@@ -135,15 +135,18 @@ def fmt(value, spec: str = ".0f", none: str = "not reached") -> str:
 
 def render_rl(record: dict) -> list[str]:
     rows = record["rows"]
+    # a rate read from sigmoid/tanh units means nothing: only AF units are ASNs
+    spiking = record["settings"].get("core", "asn-sublstm").startswith("asn-")
     lines = [
         "| seed | success (100 fresh episodes) | timesteps to 95 % | wall-clock to 95 % (s) "
         "| timesteps run | predicted mean rate (Hz) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
+        rate = f"{r['rate_hz']:.1f}" if spiking else "n/a (not AF units)"
         lines.append(
             f"| {r['seed']} | {r['success_rate']:.2f} | {fmt(r['timesteps_to_95'], 'd')} | "
-            f"{fmt(r['wall_s_to_95'], '.0f')} | {r['timesteps']} | {r['rate_hz']:.1f} |"
+            f"{fmt(r['wall_s_to_95'], '.0f')} | {r['timesteps']} | {rate} |"
         )
     ok = [r for r in rows if r["success_rate"] >= 0.95]
     walls = [r["wall_s_to_95"] if r["wall_s_to_95"] is not None else float("inf") for r in rows]
@@ -151,8 +154,12 @@ def render_rl(record: dict) -> list[str]:
     lines += [
         "",
         f"Seeds at ≥ 95 % success: **{len(ok)} of {len(rows)}**; median wall-clock to 95 %: "
-        f"**{fmt(None if median_wall == float('inf') else median_wall, '.0f')} s**; median predicted "
-        f"rate {statistics.median(r['rate_hz'] for r in rows):.1f} Hz.",
+        f"**{fmt(None if median_wall == float('inf') else median_wall, '.0f')} s**"
+        + (
+            f"; median predicted rate {statistics.median(r['rate_hz'] for r in rows):.1f} Hz."
+            if spiking
+            else "."
+        ),
     ]
     return lines
 
