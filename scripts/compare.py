@@ -491,7 +491,9 @@ def log_wandb(mode: str, result: dict, plots: list[Path], args) -> None:
     run.summary.update(flat)
     if result["sweep"]:
         cols = list(result["sweep"][0])
-        run.log({"sweep": wandb.Table(columns=cols, data=[[r[c] for c in cols] for r in result["sweep"]])})
+        # recurrent_delay mixes numbers and "step": wandb tables need one type per column
+        rows = [[str(r[c]) if c == "recurrent_delay" else r[c] for c in cols] for r in result["sweep"]]
+        run.log({"sweep": wandb.Table(columns=cols, data=rows)})
     for p in plots:
         run.log({f"plots/{p.stem}": wandb.Image(str(p))})
     run.finish()
