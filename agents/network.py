@@ -45,14 +45,58 @@ class AdvantageNetwork(nn.Module):
         return self.core.initial_state(batch_size, device)
 
     def forward(
-        self, obs: Tensor, state: State | None = None, resets: Tensor | None = None
+        self,
+        obs: Tensor,
+        state: State | None = None,
+        resets: Tensor | None = None,
+        noise_std: float = 0.0,
+        cell_noise_std: float = 0.0,
     ) -> tuple[Tensor, State, dict[str, Tensor]]:
-        """obs (T, B, obs_dim) -> advantages (T, B, n_actions), final state, activations by population."""
+        """obs (T, B, obs_dim) -> advantages (T, B, n_actions), final state, activations by population.
+
+        ``noise_std`` > 0 adds Gaussian noise of that std to every signal the spiking twin carries
+        as post-synaptic traces (the input units x, the hidden layer a, the memory output h, on its
+        way to the head and back into the gates), ``cell_noise_std`` to each step's increment of the
+        memory cell c: noise-aware training, so that the decisions survive the twin's rate errors
+        (spike ripple, the AF/ASN mismatch at low activations). The returned activations stay
+        noise-free (they estimate firing rates).
+        """
+        if noise_std < 0 or cell_noise_std < 0:
+            raise ValueError(f"noise stds must be >= 0, got {noise_std!r} and {cell_noise_std!r}")
         x = af(obs, self.asn)
         a = af(self.hidden(x), self.asn)
-        hs, state, acts = self.core(x, state, resets)
-        q = self.head(torch.cat([a, hs], dim=-1))
+        if noise_std == 0 and cell_noise_std == 0:
+            hs, state, acts = self.core(x, state, resets)
+        else:
+            hs, state, acts = self._noisy_core(
+                x + noise_std * torch.randn_like(x), state, resets, noise_std, cell_noise_std
+            )
+        a_read = a + noise_std * torch.randn_like(a) if noise_std else a
+        q = self.head(torch.cat([a_read, hs], dim=-1))
         return q, state, {"input": x, "hidden": a, **acts}
+
+    def _noisy_core(
+        self, xs: Tensor, state: State | None, resets: Tensor | None, noise_std: float, cell_noise_std: float
+    ) -> tuple[Tensor, State, dict[str, Tensor]]:
+        """The core's time loop (as Core.forward) with noise on h and on the cell increments."""
+        core = self.core
+        if state is None:
+            state = core.initial_state(xs.shape[1], xs.device)
+        outs, acts = [], []
+        for t in range(xs.shape[0]):
+            if resets is not None:
+                keep = (~resets[t]).to(xs.dtype).unsqueeze(-1)
+                state = tuple(s * keep for s in state)  # type: ignore[assignment]
+            h, (_, c), a = core.step(xs[t], state)
+            if noise_std:
+                h = h + noise_std * torch.randn_like(h)
+            if cell_noise_std:
+                c = c + cell_noise_std * torch.randn_like(c)
+            state = (h, c)
+            outs.append(h)
+            acts.append(a)
+        stacked = {k: torch.stack([a[k] for a in acts]) for k in acts[0]} if acts else {}
+        return torch.stack(outs), state, stacked
 
     def step(self, obs: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """One time step: obs (B, obs_dim) -> advantages (B, n_actions), next state."""
