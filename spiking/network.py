@@ -51,7 +51,8 @@ class SpikingState(NamedTuple):
 
     neurons: all ASNs (batch, N); c: the memory cells (batch, H); h_delay: the recurrent signal
     (trace_oc - trace_og, or trace_oc * trace_og with multiplicative gating) of the last ``delay``
-    dt steps, a ring buffer (batch, delay, H), empty without a recurrent delay; t: dt steps
+    dt steps, a ring buffer (batch, delay, H), empty without a recurrent delay; with the "hold"
+    delay, the previous step's h averaged over its readout window (batch, 1, H); t: dt steps
     simulated (the ring buffer's clock, shared by the batch).
     """
 
@@ -104,6 +105,8 @@ class SpikingNetwork(nn.Module):
             the gates), a multiple of dt, or "step" for one decision step_ms. 0 (default) is the plain
             conversion: the loop closes within a step, whereas the analog gates at step t see h of
             step t-1; a delay of one step restores that order (measured in docs/results.md).
+            "hold" samples h over the previous step's readout window and holds it on the gates
+            for the whole next step: the gates see the settled h_{t-1}, not its time course.
         gating: "subtractive" (asn-sublstm, the default) or "multiplicative" (asn-lstm): whether
             the gates inhibit (differences of traces) or scale (products of traces) at the memory
             cell, see the module docstring.
@@ -283,11 +286,14 @@ class SpikingNetwork(nn.Module):
         self.window_steps = max(1, round(readout_window_ms / self.dt))
         if recurrent_delay_ms is None:
             recurrent_delay_ms = self.recurrent_delay
+        self.hold = recurrent_delay_ms == "hold"
         if recurrent_delay_ms == "step":
             self.delay_steps = self.steps_per_decision
+        elif self.hold:
+            self.delay_steps = 1  # one slot: the held h
         elif isinstance(recurrent_delay_ms, str):
             raise ValueError(
-                f"recurrent_delay_ms must be a number of ms or 'step', got {recurrent_delay_ms!r}"
+                f"recurrent_delay_ms must be a number of ms, 'step' or 'hold', got {recurrent_delay_ms!r}"
             )
         else:
             self.delay_steps = 0 if recurrent_delay_ms == 0 else check_step_ms(recurrent_delay_ms, self.dt)
@@ -351,25 +357,29 @@ class SpikingNetwork(nn.Module):
         delay = self.delay_steps
         if h_delay.shape[1] != delay:
             raise ValueError(f"state has a recurrent delay of {h_delay.shape[1]} steps, the network {delay}")
-        if delay:
+        hold = self.hold
+        if delay and not hold:
             h_delay = h_delay.clone()  # the ring buffer is written in place below
         gain = self.dt / self.step_ms
         n = self.steps_per_decision
         first_window = n - self.window_steps
         counts = torch.zeros_like(neurons.trace)
         external = obs @ self._obs_t  # the observation is the input neurons' current all step
+        if hold:  # the held h of the previous step drives the gates all step
+            external = torch.addmm(external, h_delay[:, 0], self._rec_t)
+            h_sum = None
         w_trace = self._ff_t if delay else self._syn_t  # multiplicative: _syn_t is feed-forward only
         mult = self.gating == "multiplicative"
         q_sum = None
         for k in range(n):
             trace = neurons.trace
             current = torch.addmm(torch.addmm(external, c, self._c_t), trace, w_trace)
-            if delay:
+            if delay and not hold:
                 slot = (t + k) % delay
                 # read what was written `delay` dt steps ago, then overwrite it with h now
                 current = torch.addmm(current, h_delay[:, slot], self._rec_t)
                 h_delay[:, slot] = self.cell_output(trace) if mult else trace @ self._h
-            elif mult:
+            elif mult and not hold:  # no delay: the product acts at once
                 current = torch.addmm(current, self.cell_output(trace), self._rec_t)
             if mult:
                 c = torch.add(c, self.cec_drive(trace), alpha=gain)
@@ -382,8 +392,13 @@ class SpikingNetwork(nn.Module):
                 if mult:
                     q = torch.addmm(q, self.cell_output(neurons.trace), self._head_cells_t)
                 q_sum = q if q_sum is None else q_sum + q
+                if hold:
+                    h = self.cell_output(neurons.trace) if mult else neurons.trace @ self._h
+                    h_sum = h if h_sum is None else h_sum + h
             if on_dt is not None:
                 on_dt(spikes, SpikingState(neurons, c, h_delay, t + k + 1))
+        if hold:
+            h_delay = (h_sum / self.window_steps).unsqueeze(1)
         state = SpikingState(neurons, c, h_delay, t + n)
         return StepResult(q, q_sum / self.window_steps, c, counts), state
 
