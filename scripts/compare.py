@@ -170,7 +170,7 @@ def spiking_run(policy, agent, args) -> tuple[dict, dict, float]:
 
 
 def parse_delay(text: str) -> float | str:
-    return "step" if text == "step" else float(text)
+    return text if text in ("step", "hold") else float(text)
 
 
 def sweep(policy, agent, analog_run, step_values, window_ms, delays, args) -> list[dict]:
@@ -518,12 +518,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--recurrent-delay",
         type=parse_delay,
         default=DEFAULT_DELAY,
-        help="delay of the recurrent synapses in ms, or 'step' (one step_ms, the analog order)",
+        help="delay of the recurrent synapses in ms, 'step' (one step_ms) or 'hold' (the previous "
+        "step's h held on the gates all step, the analog order)",
     )
     p.add_argument(
         "--sweep", default=",".join(str(s) for s in DEFAULT_SWEEP), help="step_ms values; '' for none"
     )
-    p.add_argument("--sweep-delays", default="0,step", help="recurrent delays to sweep (ms or 'step')")
+    p.add_argument(
+        "--sweep-delays", default="step,hold", help="recurrent delays to sweep (ms, 'step' or 'hold')"
+    )
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--plots", default=None, help="folder for the plots")
     p.add_argument(
@@ -542,7 +545,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.delays = [parse_delay(s.strip()) for s in args.sweep_delays.split(",") if s.strip()]
     except ValueError:
         p.error(
-            f"--sweep/--sweep-delays must be comma-separated numbers ('step' allowed for delays), got "
+            f"--sweep/--sweep-delays must be comma-separated numbers ('step', 'hold' for delays), got "
             f"{args.sweep!r} / {args.sweep_delays!r}"
         )
     return args
