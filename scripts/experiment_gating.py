@@ -461,7 +461,9 @@ def render(runs_dir: Path, doc: Path, figure: Path, budget: dict, quick: bool) -
         f"- **T-maze**: `sublstm/TMaze-v0`, corridor {CORRIDOR}, noise ∈ "
         f"{{{', '.join(f'{x:g}' for x in (QUICK_GRID['noises'] if quick else NOISES))}}} (corridor "
         "observation components 1 and 3 are (1 − noise) + noise·U[0,1]; noise 1 is the noisy T-maze). "
-        "AdvantageAgent defaults (`sublstm.agents.Hyperparams`), trained until a deterministic "
+        "AdvantageAgent defaults (`sublstm.agents.Hyperparams`) except "
+        + ", ".join(f"`{k}={v:g}`" for k, v in TRAIN_OVERRIDES.items())
+        + " (no noise-aware training: see `TRAIN_OVERRIDES` in the script for why), trained until a deterministic "
         f"evaluation on {budget['rl_eval_episodes']} episodes (every {budget['rl_eval_interval']} "
         f"timesteps) reaches {budget['rl_stop_at_success']:.0%} success, or at most "
         f"{budget['rl_cap_timesteps']:,} timesteps — the same budget and stop rule for both cells. "
@@ -476,7 +478,7 @@ def render(runs_dir: Path, doc: Path, figure: Path, budget: dict, quick: bool) -
         "evaluation can keep final-symbol margins too thin for any conversion); tested on "
         f"{budget['test_sequences']} fresh sequences, the twin fed the one-hot symbols step by step; "
         "success = final-symbol accuracy.",
-        f"- **Spiking twin**: SpikingPolicy defaults (step {any_run['result']['twin']['step_ms']:g} ms, "
+        f"- **Spiking twin**: SpikingPolicy defaults but the recurrent delay (step {any_run['result']['twin']['step_ms']:g} ms, "
         f"dt {any_run['result']['twin']['dt_ms']:g} ms, readout averaged over the last "
         f"{any_run['result']['twin']['readout_window_ms']:g} ms, recurrent delay "
         f"{any_run['result']['twin']['recurrent_delay']}). Rate = mean firing rate of all ASNs over the "
