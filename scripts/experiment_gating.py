@@ -463,7 +463,8 @@ def render(runs_dir: Path, doc: Path, figure: Path, budget: dict, quick: bool) -
         "observation components 1 and 3 are (1 − noise) + noise·U[0,1]; noise 1 is the noisy T-maze). "
         "AdvantageAgent defaults (`sublstm.agents.Hyperparams`) except "
         + ", ".join(f"`{k}={v:g}`" for k, v in TRAIN_OVERRIDES.items())
-        + " (no noise-aware training: see `TRAIN_OVERRIDES` in the script for why), trained until a deterministic "
+        + " (no noise-aware training: see `TRAIN_OVERRIDES` in the script for why), "
+        "trained until a deterministic "
         f"evaluation on {budget['rl_eval_episodes']} episodes (every {budget['rl_eval_interval']} "
         f"timesteps) reaches {budget['rl_stop_at_success']:.0%} success, or at most "
         f"{budget['rl_cap_timesteps']:,} timesteps — the same budget and stop rule for both cells. "
@@ -478,7 +479,8 @@ def render(runs_dir: Path, doc: Path, figure: Path, budget: dict, quick: bool) -
         "evaluation can keep final-symbol margins too thin for any conversion); tested on "
         f"{budget['test_sequences']} fresh sequences, the twin fed the one-hot symbols step by step; "
         "success = final-symbol accuracy.",
-        f"- **Spiking twin**: SpikingPolicy defaults but the recurrent delay (step {any_run['result']['twin']['step_ms']:g} ms, "
+        "- **Spiking twin**: SpikingPolicy defaults but the recurrent delay "
+        f"(step {any_run['result']['twin']['step_ms']:g} ms, "
         f"dt {any_run['result']['twin']['dt_ms']:g} ms, readout averaged over the last "
         f"{any_run['result']['twin']['readout_window_ms']:g} ms, recurrent delay "
         f"{any_run['result']['twin']['recurrent_delay']}). Rate = mean firing rate of all ASNs over the "
