@@ -524,20 +524,20 @@ class AdvantageAgent:
         eval_episodes: int = 100,
         stop_at_success: float | None = None,
         reset_num_timesteps: bool = False,
+        stop_patience: int = 1,
     ) -> AdvantageAgent:
         """Train until ``num_timesteps`` reaches ``total_timesteps`` (or the success target).
 
         ``callback(event)`` gets dicts with ``event`` in {"episode", "eval"} and metrics; returning
         False stops training. Every ``eval_interval`` timesteps (0: never) a deterministic evaluation
         of ``eval_episodes`` episodes runs; with ``stop_at_success`` set, training stops once the
-        success rate reaches it. The counters continue across calls unless ``reset_num_timesteps``.
+        success rate has reached it in ``stop_patience`` consecutive evaluations (more than one
+        trains past the first lucky evaluation, which widens the decision margins that the spiking
+        twin needs). The counters continue across calls unless ``reset_num_timesteps``.
         """
-        if (
-            isinstance(total_timesteps, bool)
-            or not isinstance(total_timesteps, (int, np.integer))
-            or total_timesteps < 1
-        ):
-            raise ValueError(f"total_timesteps must be a positive integer, got {total_timesteps!r}")
+        for name, value in (("total_timesteps", total_timesteps), ("stop_patience", stop_patience)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if eval_interval < 0:
             raise ValueError(f"eval_interval must be >= 0, got {eval_interval!r}")
         if stop_at_success is not None:
@@ -607,14 +607,24 @@ class AdvantageAgent:
                         )
                 if next_eval is not None and self.num_timesteps >= next_eval:
                     next_eval += eval_interval
-                    stop = self._periodic_eval(eval_episodes, stop_at_success, callback, t0, eps) or stop
+                    stop = self._periodic_eval(eval_episodes, callback, t0, eps) or stop
+                    stop = stop or self._success_streak(stop_at_success) >= stop_patience
         finally:
             self._train_wall_s += time.perf_counter() - t0
             if bar is not None:
                 bar.close()
         return self
 
-    def _periodic_eval(self, n_episodes, stop_at_success, callback, t0, eps) -> bool:
+    def _success_streak(self, target: float | None) -> int:
+        """How many of the latest evaluations in a row reached ``target`` (0 when it is None)."""
+        streak = 0
+        for record in reversed(self.history if target is not None else []):
+            if math.isnan(record["success_rate"]) or record["success_rate"] < target:
+                break
+            streak += 1
+        return streak
+
+    def _periodic_eval(self, n_episodes, callback, t0, eps) -> bool:
         result = self.evaluate(n_episodes)
         record = {
             "event": "eval",
@@ -625,9 +635,7 @@ class AdvantageAgent:
             **result,
         }
         self.history.append(record)
-        stop = callback is not None and callback(record) is False
-        rate = result["success_rate"]
-        return stop or (stop_at_success is not None and not math.isnan(rate) and rate >= stop_at_success)
+        return callback is not None and callback(record) is False
 
     # --- persistence ---------------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:

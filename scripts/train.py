@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--stop-at-success", type=float, default=TARGET, help="stop early at this eval success (<0: never)"
     )
+    ap.add_argument(
+        "--stop-patience",
+        type=int,
+        default=2,
+        help="consecutive evaluations at --stop-at-success before stopping (2: train past a lucky one, "
+        "which gives the spiking twin wider decision margins)",
+    )
     ap.add_argument("--eval-interval", type=int, default=5_000)
     ap.add_argument("--eval-episodes", type=int, default=100)
     ap.add_argument("--rate-penalty", type=float, default=0.0)
@@ -203,6 +210,7 @@ def run_rl(args: argparse.Namespace, out: Path) -> dict:
         **agent.config(),
         "total_timesteps": args.total_timesteps,
         "stop_at_success": args.stop_at_success,
+        "stop_patience": args.stop_patience,
         "eval_interval": args.eval_interval,
         "eval_episodes": args.eval_episodes,
     }
@@ -244,6 +252,7 @@ def run_rl(args: argparse.Namespace, out: Path) -> dict:
             eval_interval=args.eval_interval,
             eval_episodes=args.eval_episodes,
             stop_at_success=stop,
+            stop_patience=args.stop_patience,
         )
     except KeyboardInterrupt:
         interrupted = True
