@@ -24,7 +24,6 @@ same thing, so that only the memory mechanism differs; why each value was chosen
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import math
 import sys
@@ -36,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is no package: find bench_lib
 from bench_lib import first_reaching, machine_info, plot_curve, write_curve  # noqa: E402
+from cli_args import parse_key_values  # noqa: E402
 
 ALGOS = ("recurrent-ppo", "ppo", "ppo-framestack")
 WANDB_MODES = ("offline", "online", "disabled")
@@ -82,21 +82,8 @@ def default_hyperparameters(algo: str) -> dict[str, Any]:
 
 # -- argument parsing ---------------------------------------------------------------------------------
 def parse_kwargs(items: list[str] | None, name: str = "--env-kwargs") -> dict[str, Any]:
-    """``["corridor_length=10", "noise=0.5"]`` -> ``{"corridor_length": 10, "noise": 0.5}``.
-
-    Values are Python literals (ints, floats, True/None, strings in quotes); anything else is kept
-    as a plain string.
-    """
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.isidentifier():
-            raise ValueError(f"{name} items must look like key=value with a Python name as key, got {item!r}")
-        try:
-            out[key] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            out[key] = raw
-    return out
+    """key=value items as a dict of Python literals (ValueError naming ``name`` on a bad item)."""
+    return parse_key_values(items, name)
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -239,8 +226,9 @@ def _wandb_start(mode: str, out: Path, config: dict):
 
 def _wandb_writer():
     """An SB3 logger output that forwards each dump to wandb.log (numbers only)."""
-    import wandb
     from stable_baselines3.common.logger import KVWriter
+
+    import wandb
 
     class WandbWriter(KVWriter):
         def write(self, key_values, key_excluded, step=0) -> None:
@@ -271,8 +259,9 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     eval_seed = cfg["seed"] + 20_000  # the same evaluation episodes at every evaluation of a run
 
     run_ = _wandb_start(cfg["wandb"], out, cfg)
-    import wandb
     from wandb.integration.sb3 import WandbCallback
+
+    import wandb
 
     model.set_logger(Logger(folder=None, output_formats=[_wandb_writer()]))
 

@@ -21,7 +21,6 @@ wandb runs offline by default (no network needed); ``--wandb disabled`` turns it
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import json
 import math
@@ -37,6 +36,9 @@ from sublstm.agents import AdvantageAgent, CheckpointError
 from sublstm.agents.checkpoint import save_checkpoint
 from sublstm.agents.supervised import train_sequence
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is no package: find cli_args
+from cli_args import parse_key_values  # noqa: E402
+
 DEFAULT_ENV = "sublstm/NoisyTMaze-v0"
 DEFAULT_ENV_KWARGS = {"corridor_length": 10}
 TARGET = 0.95  # the success rate whose first crossing the summary reports (timesteps_to_95)
@@ -45,17 +47,11 @@ EVAL_FIELDS = ("timesteps", "success_rate", "mean_return", "mean_length", "wall_
 
 
 def parse_kv(items: list[str], what: str) -> dict[str, Any]:
-    """["a=1", "b=x"] -> {"a": 1, "b": "x"}; values are Python literals where they parse as one."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"error: {what} entries must look like key=value, got {item!r}")
-        try:
-            out[key] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            out[key] = raw
-    return out
+    """key=value items as a dict (see cli_args.parse_key_values); a bad item ends the script."""
+    try:
+        return parse_key_values(items, what)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
