@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from sublstm.agents.agent import AdvantageAgent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,19 +24,10 @@ def load_script(name: str):
 
 
 @pytest.fixture(scope="module")
-def handset_checkpoint(tmp_path_factory):
+def handset_checkpoint(tmp_path_factory, set_tmaze_weights):
     """An AdvantageAgent whose network holds the hand-set T-maze solution (see test_spiking_twin)."""
     agent = AdvantageAgent("sublstm/TMaze-v0", env_kwargs={"corridor_length": 2}, n_hidden=2, n_cells=1)
-    net = agent.network
-    with torch.no_grad():
-        for p in net.parameters():
-            p.zero_()
-        net.hidden.weight[:] = torch.tensor([[-1.0, 1.0, -1.0], [1.0, 0.0, 1.0]])
-        net.hidden.bias[:] = torch.tensor([-0.5, -0.5])
-        net.core.w_in.weight[:] = torch.tensor([[1.0, 0, 0], [0, 0, 1.0], [0, 0, 0]])
-        net.core.w_in.bias[:] = torch.tensor([-0.5, -0.5, -1.0])
-        net.head.weight[:] = torch.tensor([[1.0, 0, 2], [0, 2, 0], [1, 0, -2], [0, 0, 0]])
-        net.head.bias[:] = torch.tensor([-0.6, 0, 0.6, -1])
+    set_tmaze_weights(agent.network)
     path = tmp_path_factory.mktemp("agent") / "agent.pt"
     agent.save(path)
     return path

@@ -14,27 +14,6 @@ from sublstm.spiking.policy import SpikingPolicy
 CORRIDOR = [1.0, 0.0, 1.0]
 
 
-def tmaze_network() -> AdvantageNetwork:
-    """Hand-set weights that solve the T-maze: one memory cell stores the sign.
-
-    Hidden unit 0 detects the junction [0,1,0], unit 1 "not at the junction". The cell input reads
-    x0 and the input gate x2, so the north sign [1,1,0] charges the cell, the south sign [0,1,1]
-    discharges it, and the corridor [1,0,1] drives both equally. At the junction the head turns
-    north if the cell's output is high, south if it is low; elsewhere it goes east.
-    """
-    net = AdvantageNetwork(3, 4, n_hidden=2, n_cells=1)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.zero_()
-        net.hidden.weight[:] = torch.tensor([[-1.0, 1.0, -1.0], [1.0, 0.0, 1.0]])
-        net.hidden.bias[:] = torch.tensor([-0.5, -0.5])
-        net.core.w_in.weight[:] = torch.tensor([[1.0, 0, 0], [0, 0, 1.0], [0, 0, 0]])
-        net.core.w_in.bias[:] = torch.tensor([-0.5, -0.5, -1.0])
-        net.head.weight[:] = torch.tensor([[1.0, 0, 2], [0, 2, 0], [1, 0, -2], [0, 0, 0]])
-        net.head.bias[:] = torch.tensor([-0.6, 0, 0.6, -1])
-    return net
-
-
 def balanced_random_network(seed: int = 0) -> AdvantageNetwork:
     """Random weights, but the input gate copies the cell input, so c stays 0 in both nets.
 
@@ -80,7 +59,7 @@ def test_constant_input_readout_converges_to_analog():
     assert err < 0.05 * max(1.0, scale), (out["q_mean"][-1], q_analog[-1])
 
 
-def test_cec_integrates_one_z_minus_i_per_step():
+def test_cec_integrates_one_z_minus_i_per_step(tmaze_network):
     net = tmaze_network()
     obs = torch.tensor([[1.0, 1.0, 0.0]]).expand(8, 1, 3)  # the north sign, held
     z = af(torch.tensor(0.5)).item()  # cell input; the input gate is silent
@@ -90,7 +69,7 @@ def test_cec_integrates_one_z_minus_i_per_step():
         assert slope == pytest.approx(z, rel=0.05), step_ms
 
 
-def test_handset_tmaze_twin_solves_the_maze():
+def test_handset_tmaze_twin_solves_the_maze(tmaze_network):
     net = tmaze_network()
     analog = run_episodes(_AnalogPolicy(net))
     assert all(analog)
@@ -128,7 +107,7 @@ def test_state_resets_only_at_episode_start():
     assert not torch.equal(after_reset.neurons.trace[1], fresh.neurons.trace[1])
 
 
-def test_predict_single_and_batch_agree():
+def test_predict_single_and_batch_agree(tmaze_network):
     net = tmaze_network()
     policy = SpikingPolicy.from_network(net, step_ms=50.0)
     single, _ = policy.predict(np.array([1.0, 1.0, 0.0], dtype=np.float32))
@@ -142,7 +121,7 @@ def test_predict_single_and_batch_agree():
         policy.predict(np.zeros((2, 3), dtype=np.float32), None, np.array([True]))
 
 
-def test_works_with_sb3_evaluate_policy():
+def test_works_with_sb3_evaluate_policy(tmaze_network):
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
 
@@ -159,7 +138,7 @@ def test_unconvertible_cores_refused(core):
         SpikingPolicy.from_network(net)
 
 
-def test_rates_and_synops_are_counted_consistently():
+def test_rates_and_synops_are_counted_consistently(tmaze_network):
     net = tmaze_network()
     policy = SpikingPolicy.from_network(net, step_ms=500.0)
     policy.predict(np.array([CORRIDOR], dtype=np.float32))
@@ -186,13 +165,13 @@ def test_rates_and_synops_are_counted_consistently():
         ({"step_ms": 50, "readout_window_ms": 60}, "window"),
     ],
 )
-def test_bad_timing_rejected(kwargs, match):
+def test_bad_timing_rejected(tmaze_network, kwargs, match):
     with pytest.raises(ValueError, match=match):
         SpikingNetwork.from_analog(tmaze_network(), **kwargs)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_matches_cpu():
+def test_cuda_matches_cpu(tmaze_network):
     net = tmaze_network()
     obs = torch.tensor([[1.0, 1.0, 0.0], CORRIDOR, [0.0, 1.0, 0.0]]).unsqueeze(1)
     cpu = SpikingPolicy.from_network(net, step_ms=50.0).teacher_forced(obs)
@@ -200,7 +179,7 @@ def test_cuda_matches_cpu():
     assert torch.equal(cpu["actions"], gpu["actions"])
 
 
-def test_recurrent_delay_restores_the_analog_step_order():
+def test_recurrent_delay_restores_the_analog_step_order(tmaze_network):
     # a strong recurrent synapse from the memory cell to its output gate: the analog gate at
     # step 0 sees h_{-1} = 0, so h_0 = AF(c_0); without a delay the spiking loop closes within
     # the step and the gate already inhibits the cell's output
@@ -239,7 +218,7 @@ def test_random_network_follows_analog_with_delay(seed):
     assert (out["q_mean"] - q_analog).abs().max().item() < 0.12
 
 
-def test_delay_buffer_shape_reset_and_validation():
+def test_delay_buffer_shape_reset_and_validation(tmaze_network):
     net = tmaze_network()
     twin = SpikingNetwork.from_analog(net, step_ms=20.0, recurrent_delay_ms=5.0)
     state = twin.initial_state(2)
