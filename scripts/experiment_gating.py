@@ -92,9 +92,7 @@ def run_tmaze(core: str, noise: float, seed: int, budget: dict) -> dict:
     from sublstm.spiking.policy import SpikingPolicy
 
     env_kwargs = {"corridor_length": CORRIDOR, "noise": noise}
-    agent = AdvantageAgent(
-        "sublstm/TMaze-v0", core=core, seed=seed, env_kwargs=env_kwargs, **TRAIN_OVERRIDES
-    )
+    agent = AdvantageAgent("sublstm/TMaze-v0", core=core, seed=seed, env_kwargs=env_kwargs, **TRAIN_OVERRIDES)
     agent.learn(
         budget["rl_cap_timesteps"],
         progress_bar=False,
@@ -180,6 +178,10 @@ def run_sequence(core: str, noisy: bool, seed: int, budget: dict) -> dict:
         "spiking_success": float((spiking_pred[-1] == y[-1]).float().mean()),
         "agreement": float((spiking_pred == analog_pred).float().mean()),
         "agreement_final": float((spiking_pred[-1] == analog_pred[-1]).float().mean()),
+        # X = 0 and Y = 1: how often the final prediction is one of the two memory symbols at all
+        # (2b has no end marker: a net must count steps to know the sequence ends)
+        "analog_final_xy": float((analog_pred[-1] <= 1).float().mean()),
+        "spiking_final_xy": float((spiking_pred[-1] <= 1).float().mean()),
         "analog_all_accuracy": float((analog_pred == y).float().mean()),
         "spiking_all_accuracy": float((spiking_pred == y).float().mean()),
         "mean_rate_hz": stats["mean_rate_hz"],
@@ -357,6 +359,7 @@ def summarise(runs: dict[str, dict]) -> list[dict]:
                         "updates",
                         "final_c_error",
                         "final_c_abs",
+                        "spiking_final_xy",
                     )
                 },
             }
@@ -379,6 +382,69 @@ def gap_line(rows: list[dict], task: str) -> list[str]:
     return out
 
 
+def permutation_p(a: list[float], b: list[float], n: int = 20_000, seed: int = 0) -> float:
+    """Two-sided permutation p-value for a difference of means between samples a and b."""
+    import numpy as np
+
+    a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a_) == 0 or len(b_) == 0:
+        return float("nan")
+    pooled = np.concatenate([a_, b_])
+    observed = abs(a_.mean() - b_.mean())
+    rng = np.random.default_rng(seed)
+    perms = np.stack([rng.permutation(pooled) for _ in range(n)])
+    diffs = np.abs(perms[:, : len(a_)].mean(1) - perms[:, len(a_) :].mean(1))
+    return float((np.sum(diffs >= observed - 1e-12) + 1) / (n + 1))
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of ys against xs (nan with fewer than two distinct xs)."""
+    if len(set(xs)) < 2:
+        return float("nan")
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
+def pooled_comparison(runs: dict[str, dict]) -> list[str]:
+    """The T-maze runs of each cell pooled over noise levels: conversion loss, its trend with noise,
+    and the difference between the cells with a permutation test; all runs, then solved nets only."""
+    lines = [
+        "| runs | cell | n | conversion loss (mean) | runs losing ≥ 0.1 | loss vs noise (slope) "
+        "| agreement (mean) | final agreement (mean) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    notes = []
+    for subset, keep in (
+        ("all", lambda r: True),
+        ("analog ≥ 0.95", lambda r: r["analog_success"] >= 0.95),
+    ):
+        losses = {}
+        for core in CORES:
+            sel = [
+                rec
+                for rec in runs.values()
+                if rec["task"] == "tmaze" and rec["core"] == core and keep(rec["result"])
+            ]
+            loss = [rec["result"]["analog_success"] - rec["result"]["spiking_success"] for rec in sel]
+            losses[core] = loss
+            if not sel:
+                continue
+            lines.append(
+                f"| {subset} | {core} | {len(sel)} | {statistics.fmean(loss):+.3f} | "
+                f"{sum(x >= 0.1 for x in loss)} | {slope([rec['noise'] for rec in sel], loss):+.3f} | "
+                f"{statistics.fmean(rec['result']['agreement'] for rec in sel):.3f} | "
+                f"{statistics.fmean(rec['result']['agreement_final'] for rec in sel):.3f} |"
+            )
+        a, b = losses[CORES[1]], losses[CORES[0]]
+        if a and b:
+            diff = statistics.fmean(a) - statistics.fmean(b)
+            notes.append(
+                f"- {subset}: mean loss {CORES[1]} − {CORES[0]} = {diff:+.3f}, "
+                f"permutation p = {permutation_p(a, b):.2f} (two-sided, 20,000 permutations)"
+            )
+    return [*lines, "", *notes]
+
+
 def make_figure(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -395,19 +461,27 @@ def make_figure(rows: list[dict], path: Path) -> None:
         for key, style, label, ax in (
             ("spiking_success", "o-", f"{core} ({GATING[core]}), spiking", axes[0]),
             ("analog_success", "s--", f"{core}, analog", axes[0]),
-            ("agreement", "o-", f"{core} ({GATING[core]})", axes[1]),
+            ("agreement", "o-", f"{core} ({GATING[core]}), every decision", axes[1]),
+            ("agreement_final", "^:", f"{core}, final decision", axes[1]),
         ):
             stats = [mean_sd(r[key]) for r in sel]
             ax.errorbar(
                 xs, [m for m, _ in stats], yerr=[s for _, s in stats], fmt=style, color=colors[core],
-                capsize=3, label=label, alpha=0.9 if "spiking" in key or key == "agreement" else 0.6,
+                capsize=3, label=label, alpha=0.9 if style.endswith("-") else 0.6,
+            )  # fmt: skip
+        # every seed's spiking success, shifted sideways per cell: the spread is bimodal
+        shift = 0.015 if core == CORES[1] else -0.015
+        for r in sel:
+            axes[0].scatter(
+                [r["noise"] + shift] * len(r["spiking_success"]), r["spiking_success"], s=10,
+                color=colors[core], alpha=0.35, zorder=1,
             )  # fmt: skip
     axes[0].set(
-        xlabel="corridor noise", ylabel="success rate (test episodes)", ylim=(-0.02, 1.05),
-        title="T-maze (corridor 10): success, mean ± sd over seeds",
+        xlabel="corridor noise", ylabel="success rate (test episodes)", ylim=(0.3, 1.05),
+        title="T-maze (corridor 10): success, mean ± sd; dots: seeds (spiking)",
     )  # fmt: skip
     axes[1].set(
-        xlabel="corridor noise", ylabel="decision agreement, teacher-forced",
+        xlabel="corridor noise", ylabel="decision agreement, teacher-forced", ylim=(0.3, 1.05),
         title="Spiking twin vs analog net, same observations",
     )  # fmt: skip
     axes[0].axhline(0.5, color="gray", lw=0.8, ls=":")
@@ -525,11 +599,19 @@ def render(runs_dir: Path, doc: Path, figure: Path, budget: dict, quick: bool) -
     lines += gap_line(rows, "tmaze")
     lines += [
         "",
+        "Pooled over noise levels (the T-maze runs of each cell; *conversion loss* = analog − spiking "
+        "success of one run; *slope*: least-squares trend of the loss with noise, per unit of noise; "
+        "second block: only runs whose analog net reached 0.95 on the test episodes):",
+        "",
+        *pooled_comparison(runs),
+    ]
+    lines += [
+        "",
         "## Sequence prediction (p = 10)",
         "",
         "| task | cell | analog final-symbol accuracy | spiking final-symbol accuracy | agreement (all "
-        "steps) | final agreement | rate (Hz) | updates (median) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "steps) | final agreement | spiking final prediction is X or Y | rate (Hz) | updates (median) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         if r["task"] == "tmaze":
@@ -537,6 +619,7 @@ def render(runs_dir: Path, doc: Path, figure: Path, budget: dict, quick: bool) -
         lines.append(
             f"| {r['task']} | {r['core']} | {fmt_ms(r['analog_success'])} | {fmt_ms(r['spiking_success'])} "
             f"| {fmt_ms(r['agreement'], '.3f')} | {fmt_ms(r['agreement_final'])} | "
+            f"{fmt_ms(r['spiking_final_xy'])} | "
             f"{fmt_ms(r['mean_rate_hz'], '.0f')} | {statistics.median(r['updates']):,.0f} |"
         )
     lines += ["", "## Reading", "", read_reading(doc), "", "## Every run", ""]
