@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # scripts/ is no package: find spiking_doc
 from spiking_doc import machine, md_table, write_block  # noqa: E402
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-doc", default=None, help="markdown file to write the block into")
     ap.add_argument("--fresh", action="store_true", help="retrain and recompare every seed")
     args = ap.parse_args(argv)
+    torch.set_num_threads(1)  # as in the train/compare runs it starts, so the machine line says so
     if args.episodes < 1:
         ap.error(f"--episodes must be >= 1, got {args.episodes}")
     runs = Path(args.runs)
