@@ -123,6 +123,7 @@ def run_experiment(name: str, seeds: list[int], max_wall_s: float) -> None:
         "max_wall_s": max_wall_s,
         "rows": rows,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "hyperparams": asdict(Hyperparams()) if kind == "rl" else None,
         "command": f"python scripts/validate_agent.py --experiment {name} --seeds {' '.join(map(str, seeds))}"
         + (f" --max-wall-s {max_wall_s:g}" if kind == "rl" else ""),
     }
@@ -178,6 +179,29 @@ def render_seq(record: dict) -> list[str]:
     return lines
 
 
+#: RL records stored before they carried their hyperparameters and before noise-aware training
+#: became the default (commit 04bd023): they were trained with train_noise=0, train_cell_noise=0.
+BEFORE_NOISE_TRAINING = {"noisy20", "noisy10-rate"}
+
+
+def provenance(name: str, record: dict) -> list[str]:
+    """A line saying how a block's hyperparameters differ from today's defaults, if they do."""
+    if record["kind"] != "rl":
+        return []
+    used = record.get("hyperparams")
+    if used is None:
+        if name not in BEFORE_NOISE_TRAINING:
+            return []
+        return ["Measured before noise-aware training became the default (`train_noise=0`, "
+                "`train_cell_noise=0`; everything else as today).", ""]
+    today = asdict(Hyperparams())
+    changed = {k: v for k, v in used.items() if today.get(k) != v}
+    if not changed:
+        return []
+    return ["Hyperparameters that differ from today's defaults: "
+            + ", ".join(f"`{k}={v}`" for k, v in changed.items()) + ".", ""]
+
+
 def render_section() -> str:
     lines = [
         SECTION,
@@ -201,6 +225,7 @@ def render_section() -> str:
             continue
         record = json.loads(path.read_text())
         lines += [f"### {title}", "", f"`{record['command']}` ({record['machine']})", ""]
+        lines += provenance(name, record)
         lines += render_rl(record) if kind == "rl" else render_seq(record)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
