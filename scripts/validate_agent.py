@@ -155,7 +155,7 @@ def render_rl(record: dict) -> list[str]:
     lines += [
         "",
         f"Seeds at ≥ 95 % success: **{len(ok)} of {len(rows)}**; median wall-clock to 95 %: "
-        f"**{fmt(None if median_wall == float('inf') else median_wall, '.0f')} s**"
+        + ("**not reached**" if median_wall == float("inf") else f"**{median_wall:.0f} s**")
         + (
             f"; median predicted rate {statistics.median(r['rate_hz'] for r in rows):.1f} Hz."
             if spiking
