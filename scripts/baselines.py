@@ -226,9 +226,8 @@ def _wandb_start(mode: str, out: Path, config: dict):
 
 def _wandb_writer():
     """An SB3 logger output that forwards each dump to wandb.log (numbers only)."""
-    from stable_baselines3.common.logger import KVWriter
-
     import wandb
+    from stable_baselines3.common.logger import KVWriter
 
     class WandbWriter(KVWriter):
         def write(self, key_values, key_excluded, step=0) -> None:
@@ -259,9 +258,8 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     eval_seed = cfg["seed"] + 20_000  # the same evaluation episodes at every evaluation of a run
 
     run_ = _wandb_start(cfg["wandb"], out, cfg)
-    from wandb.integration.sb3 import WandbCallback
-
     import wandb
+    from wandb.integration.sb3 import WandbCallback
 
     model.set_logger(Logger(folder=None, output_formats=[_wandb_writer()]))
 
