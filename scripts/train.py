@@ -25,6 +25,7 @@ import csv
 import json
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -388,6 +389,10 @@ def run_sequence(args: argparse.Namespace, out: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # A process started from a background shell job inherits SIGINT as ignored, and Python then
+    # raises no KeyboardInterrupt: Ctrl-C (or the SIGINT of scripts/bench.py's wall-clock limit)
+    # must still save the checkpoint and exit.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     torch.set_num_threads(args.threads)
     out = Path(args.out or f"runs/{args.task}-{args.core}-seed{args.seed}")
     out.mkdir(parents=True, exist_ok=True)
