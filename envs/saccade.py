@@ -8,6 +8,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from ._step_checks import checked_action
+
 FIXATE, LEFT, RIGHT = 0, 1, 2
 ACTION_NAMES = ("fixate", "left", "right")
 TRIAL_TYPES = ("pro-left", "pro-right", "anti-left", "anti-right")  # index = 2 * anti + right
@@ -160,13 +162,7 @@ class SaccadeAntisaccadeEnv(gym.Env):
         return self._observe(), self._info(success=False)
 
     def step(self, action):
-        if not self._started:
-            raise RuntimeError("SaccadeAntisaccadeEnv.step() called before reset()")
-        if self._done:
-            raise RuntimeError("SaccadeAntisaccadeEnv.step() called after the episode ended; call reset()")
-        if not self.action_space.contains(action):
-            raise ValueError(f"action {action!r} is not in the action space {self.action_space}")
-        action = int(action)
+        action = checked_action(self, self._started, self._done, action)
         self._gaze = action
         phase = self._phase(self._t)
         self._t += 1

@@ -18,6 +18,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from ._step_checks import checked_action
+
 X, Y = 0, 1
 STEP_REWARD = 0.1  # a correct intermediate prediction
 FINAL_REWARD = 1.0  # a correct final (memory) prediction
@@ -145,13 +147,7 @@ class SequencePredictionEnv(gym.Env):
         return self._eye[self._seq[0]].copy(), info
 
     def step(self, action):
-        if not self._started:
-            raise RuntimeError("SequencePredictionEnv.step() called before reset()")
-        if self._done:
-            raise RuntimeError("SequencePredictionEnv.step() called after the episode ended; call reset()")
-        if not self.action_space.contains(action):
-            raise ValueError(f"action {action!r} is not in the action space {self.action_space}")
-        action = int(action)
+        action = checked_action(self, self._started, self._done, action)
         self._t += 1
         target = int(self._seq[self._t])
         correct = action == target

@@ -8,6 +8,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from ._step_checks import checked_action
+
 NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
 ACTION_NAMES = ("north", "east", "south", "west")
 GOALS = ("north", "south")
@@ -136,13 +138,7 @@ class TMazeEnv(gym.Env):
         return self._last_obs.copy(), self._info(success=False)
 
     def step(self, action):
-        if not self._started:
-            raise RuntimeError("TMazeEnv.step() called before reset()")
-        if self._done:
-            raise RuntimeError("TMazeEnv.step() called after the episode ended; call reset()")
-        if not self.action_space.contains(action):
-            raise ValueError(f"action {action!r} is not in the action space {self.action_space}")
-        action = int(action)
+        action = checked_action(self, self._started, self._done, action)
         self._steps += 1
         self._last_action = action
 
