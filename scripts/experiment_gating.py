@@ -83,6 +83,19 @@ TWIN_DELAY = "step"
 
 
 # -- one run ------------------------------------------------------------------------------------------
+def spiking_record(policy) -> dict:
+    """The twin's rates, spike counts and timing, as every run stores them."""
+    stats = policy.stats()
+    return {
+        "mean_rate_hz": stats["mean_rate_hz"],
+        "rate_hz": stats["rate_hz"],
+        "spikes_per_decision": stats["spikes_per_decision"],
+        "synops_per_decision": stats["synops_per_decision"],
+        "twin": {k: stats[k] for k in ("step_ms", "dt_ms", "readout_window_ms")}
+        | {"recurrent_delay": policy.network.recurrent_delay, "gating": policy.network.gating},
+    }
+
+
 def run_tmaze(core: str, noise: float, seed: int, budget: dict) -> dict:
     """Train an analog T-maze agent, convert it, measure both on the same test episodes."""
     import numpy as np
@@ -113,7 +126,6 @@ def run_tmaze(core: str, noise: float, seed: int, budget: dict) -> dict:
     policy.reset_stats()
     decider = SpikingDecider(policy, network, n, agent.device)
     spiking_run = rollout(agent.env_id, agent.env_kwargs, n, TEST_SEED, decider, agent.obs_dim)
-    stats = policy.stats()
     chosen = "mean" if policy.network.readout_window_ms > 0 else "end"
     return {
         "timesteps": agent.num_timesteps,
@@ -127,12 +139,7 @@ def run_tmaze(core: str, noise: float, seed: int, budget: dict) -> dict:
         "agreement_closed_loop": decider.agree / max(1, decider.count),
         "final_c_error": tf["final_c_error"],
         "final_c_abs": tf["final_c_abs"],
-        "mean_rate_hz": stats["mean_rate_hz"],
-        "rate_hz": stats["rate_hz"],
-        "spikes_per_decision": stats["spikes_per_decision"],
-        "synops_per_decision": stats["synops_per_decision"],
-        "twin": {k: stats[k] for k in ("step_ms", "dt_ms", "readout_window_ms")}
-        | {"recurrent_delay": policy.network.recurrent_delay, "gating": policy.network.gating},
+        **spiking_record(policy),
         "eval_wall_s": time.perf_counter() - t0,
     }
 
@@ -170,7 +177,6 @@ def run_sequence(core: str, noisy: bool, seed: int, budget: dict) -> dict:
         preds.append(q.argmax(-1).cpu())
     spiking_pred = torch.stack(preds)
     y = torch.from_numpy(targets)
-    stats = policy.stats()
     return {
         "updates": result.updates,
         "train_wall_s": result.wall_s,
@@ -184,12 +190,7 @@ def run_sequence(core: str, noisy: bool, seed: int, budget: dict) -> dict:
         "spiking_final_xy": float((spiking_pred[-1] <= 1).float().mean()),
         "analog_all_accuracy": float((analog_pred == y).float().mean()),
         "spiking_all_accuracy": float((spiking_pred == y).float().mean()),
-        "mean_rate_hz": stats["mean_rate_hz"],
-        "rate_hz": stats["rate_hz"],
-        "spikes_per_decision": stats["spikes_per_decision"],
-        "synops_per_decision": stats["synops_per_decision"],
-        "twin": {k: stats[k] for k in ("step_ms", "dt_ms", "readout_window_ms")}
-        | {"recurrent_delay": policy.network.recurrent_delay, "gating": policy.network.gating},
+        **spiking_record(policy),
         "eval_wall_s": time.perf_counter() - t0,
     }
 
