@@ -1,0 +1,58 @@
+"""The ``sublstm`` command: one subcommand per job, each a thin layer over the library.
+
+    sublstm train --config run.toml agent.learning_rate=1e-3
+    sublstm compare runs/x/agent.pt
+    sublstm demo
+
+Every subcommand lives in ``sublstm.experiments.commands.<name>`` and provides ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Bad input of any kind ends in one line
+``error: ...`` and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ("train", "compare", "demo", "baselines", "bench", "gating", "validate", "acceptance")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default and keeps the description's line breaks."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sublstm",
+        description="Working-memory RL with spiking subtractive LSTMs: train, convert, compare, measure.",
+        formatter_class=HelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"sublstm.experiments.commands.{name}")
+        p = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=module.__doc__,
+            formatter_class=HelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from sublstm.agents.checkpoint import CheckpointError
+
+    try:
+        return int(args._run(args) or 0)
+    except (ValueError, CheckpointError, FileNotFoundError, NotADirectoryError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
