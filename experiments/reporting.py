@@ -41,9 +41,7 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 
 def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):  # numpy / torch scalars
-        return obj.item()
-    if hasattr(obj, "tolist"):
+    if hasattr(obj, "tolist"):  # numpy / torch arrays and scalars
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
