@@ -10,7 +10,9 @@ Importing this package registers the ids below (once; re-imports are harmless), 
 | ``sublstm/SequencePrediction-v0`` | :class:`SequencePredictionEnv` (``noisy=True`` for 2b) |
 | ``sublstm/SaccadeAntisaccade-v0`` | :class:`SaccadeAntisaccadeEnv` |
 
-:func:`sequence_batch` generates the sequence task as supervised batches.
+:func:`sequence_batch` generates the sequence task as supervised batches. :func:`check_make_args`
+checks an env id and its kwargs before ``gymnasium.make`` (registered ids only, no module part,
+known keywords; near matches in the message).
 
 Every env ends its episodes itself (the T-maze truncates at ``max_steps``, the others have a
 fixed maximum length), so no gymnasium TimeLimit is added at registration.
@@ -18,12 +20,14 @@ fixed maximum length), so no gymnasium TimeLimit is added at registration.
 
 from gymnasium.envs.registration import register, registry
 
+from .checks import check_make_args
 from .saccade import FIXATE, LEFT, RIGHT, SaccadeAntisaccadeEnv
 from .sequence import SequencePredictionEnv, sequence_batch
 from .tmaze import EAST, NORTH, SOUTH, WEST, TMazeEnv
 
 __all__ = [
     "ENV_IDS",
+    "check_make_args",
     "TMazeEnv",
     "NORTH",
     "EAST",

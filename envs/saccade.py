@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ._step_checks import checked_action
+from .checks import check_int
 
 FIXATE, LEFT, RIGHT = 0, 1, 2
 ACTION_NAMES = ("fixate", "left", "right")
@@ -17,6 +18,9 @@ PHASES = ("fixation", "cue", "delay", "go")
 
 FIXATION_REWARD = 0.2  # for holding fixation until the go signal
 SACCADE_REWARD = 1.5  # for the correct saccade in the go phase
+# longest phase: far beyond the delays of the primate task (a few hundred ms, a few steps), small
+# enough that a trial of four maximal phases stays a sequence a recurrent agent can be trained on
+MAX_PHASE_STEPS = 10_000
 
 
 class SaccadeAntisaccadeEnv(gym.Env):
@@ -61,12 +65,14 @@ class SaccadeAntisaccadeEnv(gym.Env):
 
     ## Arguments
     - ``fixation_steps`` (int >= 0, default 1), ``cue_steps`` (int >= 1, default 1),
-      ``delay_steps`` (int >= 0, default 2), ``go_steps`` (int >= 1, default 3). The cue and go
-      phases must last at least one step, or the task cannot be solved.
+      ``delay_steps`` (int >= 0, default 2), ``go_steps`` (int >= 1, default 3); each at most
+      ``MAX_PHASE_STEPS`` = 10_000. The cue and go phases must last at least one step, or the
+      task cannot be solved.
     - ``render_mode``: None, "ansi" or "rgb_array".
 
-    Out-of-space actions raise ValueError; stepping before ``reset`` or after the end raises
-    RuntimeError.
+    Durations outside these ranges raise ValueError naming the argument and the range. Actions
+    must be integers (Python or numpy; bool is refused): out-of-space actions raise ValueError;
+    stepping before ``reset`` or after the end raises RuntimeError.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -88,10 +94,9 @@ class SaccadeAntisaccadeEnv(gym.Env):
             "go_steps": go_steps,
         }
         for name, value in values.items():
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minima[name]:
-                raise ValueError(f"{name} must be an integer >= {minima[name]}, got {value!r}")
-        self.fixation_steps, self.cue_steps = int(fixation_steps), int(cue_steps)
-        self.delay_steps, self.go_steps = int(delay_steps), int(go_steps)
+            values[name] = check_int(name, value, minima[name], MAX_PHASE_STEPS)
+        self.fixation_steps, self.cue_steps = values["fixation_steps"], values["cue_steps"]
+        self.delay_steps, self.go_steps = values["delay_steps"], values["go_steps"]
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"

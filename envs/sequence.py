@@ -19,10 +19,16 @@ import numpy as np
 from gymnasium import spaces
 
 from ._step_checks import checked_action
+from .checks import check_int
 
 X, Y = 0, 1
 STEP_REWARD = 0.1  # a correct intermediate prediction
 FINAL_REWARD = 1.0  # a correct final (memory) prediction
+# the longest lag of Hochreiter & Schmidhuber's experiment 2 (p = 1000); the env holds a
+# (p + 1) x (p + 1) one-hot table, 4 MB at this maximum
+MAX_P = 1000
+# one supervised batch holds p * batch_size * (p + 1) float32 inputs: at most 2**28 (1 GiB)
+MAX_BATCH_ELEMENTS = 2**28
 
 
 def symbol_name(index: int) -> str:
@@ -31,9 +37,7 @@ def symbol_name(index: int) -> str:
 
 
 def _check_p(p: Any) -> int:
-    if isinstance(p, bool) or not isinstance(p, int | np.integer) or p < 2:
-        raise ValueError(f"p must be an integer >= 2, got {p!r}")
-    return int(p)
+    return check_int("p", p, 2, MAX_P)
 
 
 def _check_noisy(noisy: Any) -> bool:
@@ -64,10 +68,16 @@ def sequence_batch(
     sequence, and ``targets``, int64 of shape (p, batch_size): the indices of symbols 1 .. p.
     ``targets[-1]`` is the final symbol, the one that needs memory. Symbol indices: ``X = 0``,
     ``Y = 1``, ``a_k = k + 1``. ``rng`` is a Generator or a seed (same seed, same batch).
+    ``p`` is at most ``MAX_P`` = 1000 and the inputs at most ``MAX_BATCH_ELEMENTS`` = 2**28 numbers
+    (ValueError naming ``batch_size`` beyond).
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    batch_size = check_int("batch_size", batch_size, 1)
     p, noisy = _check_p(p), _check_noisy(noisy)
+    if p * batch_size * (p + 1) > MAX_BATCH_ELEMENTS:
+        raise ValueError(
+            f"batch_size must be <= {MAX_BATCH_ELEMENTS // (p * (p + 1)):_} at p = {p} (the inputs "
+            f"would hold more than {MAX_BATCH_ELEMENTS:_} numbers), got {batch_size!r}"
+        )
     if not isinstance(rng, np.random.Generator):
         if rng is not None and (isinstance(rng, bool) or not isinstance(rng, int | np.integer)):
             raise ValueError(f"rng must be a numpy Generator, an int seed or None, got {rng!r}")
@@ -108,12 +118,14 @@ class SequencePredictionEnv(gym.Env):
     ``success`` (True only on the final step and only if the final prediction was right).
 
     ## Arguments
-    - ``p`` (int >= 2, default 10): sequence length minus one, the time lag to bridge.
+    - ``p`` (int, 2 .. ``MAX_P`` = 1000, default 10): sequence length minus one, the time lag to
+      bridge.
     - ``noisy`` (bool, default False): experiment 2b (random middle symbols) instead of 2a.
     - ``render_mode``: None, "ansi" or "rgb_array".
 
-    Out-of-space actions raise ValueError; stepping before ``reset`` or after the end raises
-    RuntimeError.
+    A ``p`` outside its range raises ValueError naming it and the range. Actions must be integers
+    (Python or numpy; bool is refused): out-of-space actions raise ValueError; stepping before
+    ``reset`` or after the end raises RuntimeError.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}

@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ._step_checks import checked_action
+from .checks import check_int
 
 NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
 ACTION_NAMES = ("north", "east", "south", "west")
@@ -24,11 +25,10 @@ CORRIDOR = np.array([1.0, 0.0, 1.0], dtype=np.float32)
 JUNCTION = np.array([0.0, 1.0, 0.0], dtype=np.float32)
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    # bool is an int subclass; True as a length is almost certainly a mistake
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+# far beyond any corridor a recurrent agent learns (benchmarks stop at 100), small enough that
+# rendering and the default time limit stay finite in memory and time
+MAX_CORRIDOR_LENGTH = 10_000
+MAX_STEPS = 1_000_000
 
 
 class TMazeEnv(gym.Env):
@@ -77,16 +77,19 @@ class TMazeEnv(gym.Env):
     iff the episode ended at the correct goal (False after a wrong turn or truncation).
 
     ## Arguments
-    - ``corridor_length`` (int >= 1, default 10): N, the number of steps from start to junction.
+    - ``corridor_length`` (int, 1 .. ``MAX_CORRIDOR_LENGTH`` = 10_000, default 10): N, the number
+      of steps from start to junction.
     - ``noise`` (float in [0, 1], default 0.0): corridor noise level, see above.
-    - ``max_steps`` (int >= 1 or None): time limit. Default ``10 * (N + 1)`` (110 at N = 10), ten
-      times the optimal episode length: a uniformly random policy ends a N = 10 episode at one of
-      the two goals within the limit in about 28 % of episodes (it reaches the junction more
-      often), while episodes stay short enough for backpropagation through time.
+    - ``max_steps`` (int, 1 .. ``MAX_STEPS`` = 1_000_000, or None): time limit. Default
+      ``10 * (N + 1)`` (110 at N = 10), ten times the optimal episode length: a uniformly random
+      policy ends a N = 10 episode at one of the two goals within the limit in about 28 % of
+      episodes (it reaches the junction more often), while episodes stay short enough for
+      backpropagation through time.
     - ``render_mode``: None, "ansi" (text) or "rgb_array" (uint8 image, H x W x 3).
 
-    Stepping an out-of-space action raises ValueError; stepping before ``reset`` or after the
-    episode ended raises RuntimeError.
+    Sizes outside these ranges raise ValueError naming the argument and the range. Actions must be
+    integers (Python or numpy; bool is refused): an out-of-space action raises ValueError;
+    stepping before ``reset`` or after the episode ended raises RuntimeError.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -99,7 +102,7 @@ class TMazeEnv(gym.Env):
         render_mode: str | None = None,
     ) -> None:
         super().__init__()
-        self.corridor_length = _check_int("corridor_length", corridor_length, 1)
+        self.corridor_length = check_int("corridor_length", corridor_length, 1, MAX_CORRIDOR_LENGTH)
         if isinstance(noise, bool) or not isinstance(noise, int | float | np.integer | np.floating):
             raise ValueError(f"noise must be a number in [0, 1], got {noise!r}")
         if not 0.0 <= noise <= 1.0:  # also rejects NaN, for which every comparison is False
@@ -107,7 +110,7 @@ class TMazeEnv(gym.Env):
         self.noise = float(noise)
         if max_steps is None:
             max_steps = 10 * (self.corridor_length + 1)
-        self.max_steps = _check_int("max_steps", max_steps, 1)
+        self.max_steps = check_int("max_steps", max_steps, 1, MAX_STEPS)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
