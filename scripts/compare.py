@@ -30,7 +30,12 @@ from sublstm.agents.agent import AdvantageAgent
 from sublstm.agents.neuron import af
 from sublstm.spiking.asn import SpikeRecorder, simulate_constant
 from sublstm.spiking.network import POPULATIONS
-from sublstm.spiking.policy import DEFAULT_DELAY, DEFAULT_READOUT_WINDOW_MS, DEFAULT_STEP_MS, SpikingPolicy
+from sublstm.spiking.policy import SpikingPolicy
+from sublstm.spiking.timing import TwinTiming
+
+_DEFAULTS = TwinTiming()
+DEFAULT_STEP_MS, DEFAULT_READOUT_WINDOW_MS = _DEFAULTS.step_ms, _DEFAULTS.readout_window_ms
+DEFAULT_DELAY = _DEFAULTS.recurrent_delay_ms
 
 DEFAULT_SWEEP = (20, 50, 100, 200, 300, 500, 1000)
 #: an analog decision is "decisive" when its best action value leads the second by this much
@@ -177,7 +182,7 @@ def sweep(policy, agent, analog_run, step_values, window_ms, delays, args) -> li
     """Teacher-forced and closed-loop measurements for every (recurrent delay, step_ms) pair."""
     rows = []
     for delay, step_ms in ((d, s) for d in delays for s in step_values):
-        policy.network.set_timing(step_ms, min(window_ms, step_ms), delay)
+        policy.network.set_timing(TwinTiming(policy.dt_ms, step_ms, min(window_ms, step_ms), delay))
         t0 = time.perf_counter()
         tf = teacher_forced_agreement(policy, analog_run)
         run, stats, closed = spiking_run(policy, agent, args)
@@ -561,7 +566,7 @@ def main(argv=None) -> dict:
     network = agent.network.eval()
     policy = SpikingPolicy.from_agent(
         agent,
-        dt_ms=args.dt_ms,
+        dt=args.dt_ms,
         step_ms=args.step_ms,
         readout_window_ms=args.window_ms,
         recurrent_delay_ms=args.recurrent_delay,
@@ -624,7 +629,7 @@ def main(argv=None) -> dict:
     result["shortest_step_ms_98_closed"] = {
         str(d): shortest_step(rows, d, "closed_loop") for d in args.delays
     }
-    policy.network.set_timing(args.step_ms, args.window_ms, args.recurrent_delay)
+    policy.network.set_timing(TwinTiming(args.dt_ms, args.step_ms, args.window_ms, args.recurrent_delay))
 
     plots = []
     if args.plots:

@@ -30,7 +30,6 @@ delay), which is what lets a recurrent net be stepped without ordering its neuro
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -39,7 +38,8 @@ from sublstm.agents.cores import ASNSubLSTM
 from sublstm.agents.neuron import DEFAULT_ASN, ASNParams
 from torch import Tensor, nn
 
-from .asn import ASNState, asn_step, check_dt, initial_state, reset_where
+from .asn import ASNState, asn_step, initial_state, reset_where
+from .timing import TwinTiming, resolve_timing
 
 POPULATIONS = ("input", "hidden", "cell_input", "input_gate", "output_gate", "output_cell")
 #: how a gate acts on the memory cell: "subtractive" (asn-sublstm) or "multiplicative" (asn-lstm)
@@ -77,16 +77,6 @@ class StepResult(NamedTuple):
     spikes: Tensor
 
 
-def check_step_ms(step_ms: float, dt: float) -> int:
-    """Number of dt steps in one decision; step_ms must be a positive multiple of dt."""
-    if isinstance(step_ms, bool) or not isinstance(step_ms, int | float) or not math.isfinite(step_ms):
-        raise ValueError(f"step_ms must be a positive finite number of ms, got {step_ms!r}")
-    n = round(step_ms / dt)
-    if n < 1 or abs(n * dt - step_ms) > 1e-6 * max(1.0, step_ms):
-        raise ValueError(f"step_ms must be a positive multiple of dt={dt}, got {step_ms!r}")
-    return n
-
-
 class SpikingNetwork(nn.Module):
     """Continuous-time twin of an asn-sublstm (or asn-lstm) AdvantageNetwork; build it with
     :meth:`from_analog`.
@@ -97,16 +87,12 @@ class SpikingNetwork(nn.Module):
         w_rec: the gates' recurrent weights, (3H, H).
         w_head, b_head: the linear head, (n_actions, n_hidden + H) and (n_actions,).
         params: ASN parameters (the analog network's).
-        dt: simulation step (ms).
-        step_ms: simulated time of one analog step / decision (ms), a multiple of dt.
-        readout_window_ms: length of the window at the end of each step over which ``q_mean``
-            averages the action values (0 = last dt only).
-        recurrent_delay_ms: transmission delay of the recurrent synapses (memory-cell output to
-            the gates), a multiple of dt, or "step" for one decision step_ms. 0 (default) is the plain
-            conversion: the loop closes within a step, whereas the analog gates at step t see h of
-            step t-1; a delay of one step restores that order (measured in docs/results.md).
-            "hold" samples h over the previous step's readout window and holds it on the gates
-            for the whole next step: the gates see the settled h_{t-1}, not its time course.
+        timing: dt, decision time ``step_ms``, readout window and recurrent delay
+            (:class:`TwinTiming`, whose defaults every entry point shares). With a recurrent delay
+            of 0 the loop closes within a step, whereas the analog gates at step t see h of step
+            t-1; "step" delays the recurrent synapses by one step_ms; "hold" samples h over the
+            previous step's readout window and holds it on the gates for the whole next step, so
+            the gates see the settled h_{t-1}, not its time course.
         gating: "subtractive" (asn-sublstm, the default) or "multiplicative" (asn-lstm): whether
             the gates inhibit (differences of traces) or scale (products of traces) at the memory
             cell, see the module docstring.
@@ -122,10 +108,7 @@ class SpikingNetwork(nn.Module):
         w_head: Tensor,
         b_head: Tensor,
         params: ASNParams = DEFAULT_ASN,
-        dt: float = 1.0,
-        step_ms: float = 100.0,
-        readout_window_ms: float = 0.0,
-        recurrent_delay_ms: float | str = 0.0,
+        timing: TwinTiming | None = None,
         gating: str = "subtractive",
     ) -> None:
         super().__init__()
@@ -143,7 +126,6 @@ class SpikingNetwork(nn.Module):
         if w_head.shape[1] != n_hidden + n_cells:
             raise ValueError(f"w_head must have {n_hidden + n_cells} columns, got {tuple(w_head.shape)}")
         self.params = params
-        self.dt = check_dt(dt)
         self.obs_dim, self.n_hidden, self.n_cells, self.n_actions = (
             obs_dim,
             n_hidden,
@@ -154,7 +136,7 @@ class SpikingNetwork(nn.Module):
         starts = [sum(sizes[:k]) for k in range(len(sizes))]
         self.slices = {p: slice(s, s + n) for p, s, n in zip(POPULATIONS, starts, sizes, strict=True)}
         self.n_neurons = sum(sizes)
-        self.set_timing(step_ms, readout_window_ms, recurrent_delay_ms)
+        self.set_timing(TwinTiming() if timing is None else timing)
 
         sl = self.slices
         n = self.n_neurons
@@ -233,13 +215,12 @@ class SpikingNetwork(nn.Module):
 
     # --- construction ---------------------------------------------------------------------------
     @classmethod
-    def from_analog(
-        cls, network: nn.Module, dt: float = 1.0, step_ms: float = 100.0, **kwargs
-    ) -> SpikingNetwork:
+    def from_analog(cls, network: nn.Module, timing: TwinTiming | None = None, **changes) -> SpikingNetwork:
         """Convert an AdvantageNetwork; its core must be spiking-convertible (asn-sublstm, asn-lstm).
 
-        The twin's gating follows the core's ``gating`` attribute ("subtractive" or
-        "multiplicative"); ``kwargs`` may not override it.
+        ``timing`` defaults to :class:`TwinTiming`; ``changes`` (TwinTiming field names: dt, step_ms,
+        readout_window_ms, recurrent_delay_ms) replace single fields of it. The twin's gating
+        follows the core's ``gating`` attribute ("subtractive" or "multiplicative").
         """
         core = getattr(network, "core", None)
         gating = getattr(core, "gating", None)
@@ -251,8 +232,9 @@ class SpikingNetwork(nn.Module):
                 "activation (AF), without a forget gate (asn-sublstm, asn-lstm), can be converted; "
                 "sigmoid/tanh units have no ASN counterpart"
             )
-        if "gating" in kwargs:
+        if "gating" in changes:
             raise ValueError(f"gating is set by the core ({gating!r}), not by an argument")
+        timing = resolve_timing(timing, **changes)
         with torch.no_grad():
             return cls(
                 network.hidden.weight,
@@ -263,41 +245,30 @@ class SpikingNetwork(nn.Module):
                 network.head.weight,
                 network.head.bias,
                 params=network.asn,
-                dt=dt,
-                step_ms=step_ms,
+                timing=timing,
                 gating=gating,
-                **kwargs,
             ).to(network.head.weight.device)
 
-    def set_timing(
-        self, step_ms: float, readout_window_ms: float = 0.0, recurrent_delay_ms: float | str | None = None
-    ) -> None:
-        """Change the decision time T, the readout window and the recurrent delay (None: keep it).
-
-        No weights depend on them; states made before a change of the delay are refused by step.
-        """
-        self.steps_per_decision = check_step_ms(step_ms, self.dt)
+    def set_timing(self, timing: TwinTiming) -> None:
+        """Change the twin's timing (no weights depend on it; states made before a change of the
+        recurrent delay are refused by :meth:`step`)."""
+        if not isinstance(timing, TwinTiming):
+            raise ValueError(f"timing must be a TwinTiming, got {type(timing).__name__}")
+        self.timing = timing.validate()
+        self.dt = float(timing.dt)
+        self.steps_per_decision = round(timing.step_ms / self.dt)
         self.step_ms = self.steps_per_decision * self.dt
-        if not isinstance(readout_window_ms, int | float) or not 0 <= readout_window_ms <= self.step_ms:
-            raise ValueError(
-                f"readout_window_ms must be in [0, step_ms={self.step_ms}], got {readout_window_ms!r}"
-            )
-        self.readout_window_ms = float(readout_window_ms)
-        self.window_steps = max(1, round(readout_window_ms / self.dt))
-        if recurrent_delay_ms is None:
-            recurrent_delay_ms = self.recurrent_delay
-        self.hold = recurrent_delay_ms == "hold"
-        if recurrent_delay_ms == "step":
+        self.readout_window_ms = float(timing.readout_window_ms)
+        self.window_steps = max(1, round(self.readout_window_ms / self.dt))
+        delay = timing.recurrent_delay_ms
+        self.hold = delay == "hold"
+        if delay == "step":
             self.delay_steps = self.steps_per_decision
         elif self.hold:
             self.delay_steps = 1  # one slot: the held h
-        elif isinstance(recurrent_delay_ms, str):
-            raise ValueError(
-                f"recurrent_delay_ms must be a number of ms, 'step' or 'hold', got {recurrent_delay_ms!r}"
-            )
         else:
-            self.delay_steps = 0 if recurrent_delay_ms == 0 else check_step_ms(recurrent_delay_ms, self.dt)
-        self.recurrent_delay = recurrent_delay_ms
+            self.delay_steps = round(delay / self.dt)
+        self.recurrent_delay = delay
 
     # --- state ------------------------------------------------------------------------------------
     @property

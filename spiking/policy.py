@@ -15,20 +15,7 @@ import torch
 from torch import Tensor
 
 from .network import POPULATIONS, SpikingNetwork, SpikingState
-
-# Defaults chosen by measurement on trained noisy T-maze agents, see docs/results.md "Spiking twin".
-#: decision time (ms of simulated time per environment step): the shortest T that kept >= 98%
-#: decision agreement was 200 ms; 300 ms leaves a margin
-DEFAULT_STEP_MS = 300.0
-#: action values averaged over the last 10 ms of a step: as good as the last dt's values at short
-#: steps, and robust to the spike-phase ripple that can flip near-ties at long steps
-DEFAULT_READOUT_WINDOW_MS = 10.0
-#: the gates see the previous step's settled memory output h_{t-1}, held all step (the analog
-#: order). The plain conversion (0) lost the noisy T-maze on the agents measured; a delay line of
-#: one step ("step") feeds the gates h's whole time course during the previous step, so the memory
-#: cell integrates a per-step error that random-walks along the corridor (|c| error 0.73 against
-#: 0.09 with "hold" at the junction, agreement 0.962 against 0.998 on the agent measured)
-DEFAULT_DELAY: float | str = "hold"
+from .timing import TwinTiming
 
 
 class SpikingPolicy:
@@ -54,33 +41,26 @@ class SpikingPolicy:
     def from_network(
         cls,
         network,
-        dt_ms: float = 1.0,
-        step_ms: float = DEFAULT_STEP_MS,
-        readout_window_ms: float = DEFAULT_READOUT_WINDOW_MS,
-        recurrent_delay_ms: float | str = DEFAULT_DELAY,
+        timing: TwinTiming | None = None,
         device: torch.device | str | None = None,
-        **kwargs,
+        temperature: float = 1.0,
+        **changes,
     ) -> SpikingPolicy:
         """Convert an analog AdvantageNetwork (ValueError if its core has no spiking twin).
 
-        See :class:`SpikingNetwork` for the timing arguments.
+        ``timing`` defaults to :class:`TwinTiming`; ``changes`` (dt, step_ms, readout_window_ms,
+        recurrent_delay_ms) replace single fields of it, as in :meth:`SpikingNetwork.from_analog`.
         """
-        twin = SpikingNetwork.from_analog(
-            network,
-            dt=dt_ms,
-            step_ms=step_ms,
-            readout_window_ms=readout_window_ms,
-            recurrent_delay_ms=recurrent_delay_ms,
-        )
+        twin = SpikingNetwork.from_analog(network, timing, **changes)
         if device is not None:
             twin = twin.to(device)
-        return cls(twin, analog_macs_per_step=network.macs_per_step(), **kwargs)
+        return cls(twin, analog_macs_per_step=network.macs_per_step(), temperature=temperature)
 
     @classmethod
-    def from_agent(cls, agent, **kwargs) -> SpikingPolicy:
-        """Convert a trained AdvantageAgent (uses its ``.network`` and ``.device``)."""
-        kwargs.setdefault("device", getattr(agent, "device", None))
-        return cls.from_network(agent.network, **kwargs)
+    def from_agent(cls, agent, timing: TwinTiming | None = None, **kwargs) -> SpikingPolicy:
+        """Convert a trained AdvantageAgent (its ``.network``, on the network's device); ``kwargs``
+        as for :meth:`from_network`."""
+        return cls.from_network(agent.network, timing, **kwargs)
 
     @property
     def step_ms(self) -> float:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 from sublstm.agents.network import AdvantageNetwork
-from sublstm.spiking.policy import DEFAULT_DELAY, SpikingPolicy
+from sublstm.spiking import SpikingPolicy, TwinTiming
 
 
 def drifting_network(seed: int) -> AdvantageNetwork:
@@ -34,7 +34,7 @@ def test_hold_tracks_the_analog_memory_cell_better_than_a_delay_line(seed):
 
 
 def test_hold_is_the_default_and_keeps_one_slot():
-    assert DEFAULT_DELAY == "hold"
+    assert TwinTiming().recurrent_delay_ms == "hold"
     net = drifting_network(0)
     policy = SpikingPolicy.from_network(net, step_ms=20.0)
     state = policy.initial_state(5)
@@ -42,4 +42,4 @@ def test_hold_is_the_default_and_keeps_one_slot():
     _, result, state = policy.act(torch.rand(5, 3), state)
     assert state.h_delay.shape == (5, 1, 3) and state.h_delay.abs().sum() > 0
     with pytest.raises(ValueError, match="hold"):
-        policy.network.set_timing(20.0, 10.0, "later")
+        policy.network.set_timing(TwinTiming(step_ms=20.0, recurrent_delay_ms="later"))

@@ -10,6 +10,7 @@ from sublstm.agents.neuron import af
 from sublstm.spiking.asn import simulate_constant
 from sublstm.spiking.network import SpikingNetwork
 from sublstm.spiking.policy import SpikingPolicy
+from sublstm.spiking.timing import TwinTiming
 
 CORRIDOR = [1.0, 0.0, 1.0]
 
@@ -229,8 +230,8 @@ def test_delay_buffer_shape_reset_and_validation(tmaze_network):
     assert state.t == 60 and state.h_delay.abs().sum() > 0
     state = twin.reset(state, torch.tensor([True, False]))
     assert state.h_delay[0].abs().sum() == 0 and state.h_delay[1].abs().sum() > 0
-    twin.set_timing(20.0, 0.0, 0.0)
+    twin.set_timing(TwinTiming(step_ms=20.0, readout_window_ms=0.0, recurrent_delay_ms=0.0))
     with pytest.raises(ValueError, match="delay"):
         twin.step(obs, state)  # a state made for another delay
     with pytest.raises(ValueError, match="recurrent_delay_ms"):
-        twin.set_timing(20.0, 0.0, "soon")
+        twin.set_timing(TwinTiming(step_ms=20.0, recurrent_delay_ms="soon"))
