@@ -1,0 +1,257 @@
+"""Tensor-native versions of the registered tasks: B episodes stepped at once as torch operations.
+
+:func:`make_tensor_env` builds one from a registered id; the id's registered kwargs (e.g.
+``noise=1.0`` for ``sublstm/NoisyTMaze-v0``) apply first, then the caller's. The gymnasium envs
+stay the reference: each tensor env follows the same rules, rewards, noise distribution,
+truncation and ``success``, validates its kwargs by building that env, and takes its constants
+from that env's module.
+
+Interface (all tensors on ``env.device``; B = ``num_envs``):
+
+- ``reset(seed=None) -> obs`` (B, obs_dim) float32; ``seed`` reseeds the env's
+  ``torch.Generator``, so a seed fixes every draw that follows (goals, noise, sequences, trials).
+- ``step(actions) -> (obs, reward, terminated, truncated, info)``; actions (B,) integer tensor;
+  reward (B,) float32, terminated / truncated (B,) bool. Episodes that ended in this step start a
+  new episode at once: ``obs`` is then the new episode's first observation and
+  ``info["final_obs"]`` the ended episode's last one (elsewhere the same as ``obs``).
+  ``info["done"]`` = terminated | truncated; ``info["success"]`` True only where an episode ended
+  in success; ``info["episode_return"]`` / ``["episode_length"]`` are the totals of the episode
+  each env was in during this step: complete where ``done``, the running totals elsewhere.
+- ``num_envs``, ``obs_dim``, ``n_actions``, ``device``, ``env_id``, ``env_kwargs`` (resolved, so
+  ``gymnasium.make(env.env_id, **env.env_kwargs)`` is the reference env), and
+  ``single_observation_space`` / ``single_action_space`` (gymnasium spaces of one env).
+- ``check_actions`` (default True): refuse out-of-range actions with ValueError. It costs a
+  device-to-host sync per step; a trusted caller (a policy sampling from ``n_actions`` logits)
+  may set it to False.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import time
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+#: ids with a tensor version -> "module:class" (imported on first use, so that the env modules can
+#: import :class:`TensorEnv` from here)
+TENSOR_ENVS = {
+    "sublstm/TMaze-v0": "sublstm.envs.tensor_tmaze:TensorTMaze",
+    "sublstm/NoisyTMaze-v0": "sublstm.envs.tensor_tmaze:TensorTMaze",
+    "sublstm/SequencePrediction-v0": "sublstm.envs.tensor_sequence:TensorSequencePrediction",
+    "sublstm/SaccadeAntisaccade-v0": "sublstm.envs.tensor_saccade:TensorSaccadeAntisaccade",
+}
+TENSOR_ENV_IDS = tuple(TENSOR_ENVS)
+_MODULE_PREFIX = "sublstm.envs:"
+
+
+class TensorEnv:
+    """Base of the batched envs: seeding, action checks, auto-reset bookkeeping, the info dict.
+
+    Subclasses set ``reference`` (the gymnasium env they mirror, built from the same kwargs) in
+    ``__init__`` before calling :meth:`_setup`, and implement :meth:`_reset` (all envs) and
+    :meth:`_step`.
+    """
+
+    env_id: str = ""
+
+    def __init__(self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"seed must be an int or None, got {seed!r}")
+        try:
+            self.device = torch.device(device)
+            self.generator = torch.Generator(device=self.device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"device {device!r} is not a usable torch device: {err}") from None
+        self.num_envs = num_envs
+        self.check_actions = True
+        if seed is None:
+            self.generator.seed()
+        else:
+            self.generator.manual_seed(seed)
+        self._started = False
+        self._return = torch.zeros(num_envs, device=self.device)
+        self._length = torch.zeros(num_envs, dtype=torch.long, device=self.device)
+
+    def _setup(self, reference: gym.Env, env_kwargs: dict[str, Any]) -> None:
+        """Spaces and sizes from the reference env."""
+        self.reference = reference
+        self.env_kwargs = dict(env_kwargs)
+        self.single_observation_space = reference.observation_space
+        self.single_action_space = reference.action_space
+        self.obs_dim = int(reference.observation_space.shape[0])
+        self.n_actions = int(reference.action_space.n)
+
+    def _table(self, values, dtype=torch.float32) -> torch.Tensor:
+        """A constant lookup table on the env's device."""
+        return torch.as_tensor(values, dtype=dtype, device=self.device)
+
+    def _uniform(self, *shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=self.generator, device=self.device)
+
+    def _integers(self, low: int, high: int, *shape: int) -> torch.Tensor:
+        return torch.randint(low, high, shape, generator=self.generator, device=self.device)
+
+    # -- the public interface ---------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> torch.Tensor:
+        """Start a new episode in every env; returns the first observations, (B, obs_dim) float32."""
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise ValueError(f"seed must be an int or None, got {seed!r}")
+            self.generator.manual_seed(seed)
+        self._return.zero_()
+        self._length.zero_()
+        self._started = True
+        return self._reset()
+
+    def step(self, actions: torch.Tensor):
+        """Step every env once; see the module docstring for what comes back."""
+        if not self._started:
+            raise RuntimeError(f"{type(self).__name__}.step() called before reset()")
+        actions = self._checked(actions)
+        obs, final_obs, reward, terminated, truncated, success, done = self._step(actions)
+        episode_return = self._return + reward
+        episode_length = self._length + 1
+        running = ~done
+        self._return = episode_return * running
+        self._length = episode_length * running
+        info = {
+            "final_obs": final_obs,
+            "done": done,
+            "success": success,
+            "episode_return": episode_return,
+            "episode_length": episode_length,
+        }
+        return obs, reward, terminated, truncated, info
+
+    def _checked(self, actions) -> torch.Tensor:
+        if not isinstance(actions, torch.Tensor):
+            actions = torch.as_tensor(actions, device=self.device)
+        integer = not (
+            actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool
+        )
+        if actions.shape != (self.num_envs,) or not integer:
+            raise ValueError(
+                f"actions must be an integer tensor of shape ({self.num_envs},), "
+                f"got {actions.dtype} of shape {tuple(actions.shape)}"
+            )
+        if actions.device != self.device:
+            actions = actions.to(self.device)
+        if actions.dtype != torch.long:
+            actions = actions.long()
+        if self.check_actions:
+            low, high = torch.aminmax(actions)
+            if low < 0 or high >= self.n_actions:
+                raise ValueError(
+                    f"actions must lie in 0 .. {self.n_actions - 1}, got values {int(low)} .. {int(high)}"
+                )
+        return actions
+
+    # -- what each env implements -----------------------------------------------------------------
+    def _reset(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _step(self, actions: torch.Tensor):
+        """-> obs, final_obs, reward, terminated, truncated, success, done (all (B,) or (B, D))."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.env_id!r}, num_envs={self.num_envs}, device={self.device})"
+
+
+def _env_class(env_id: Any) -> tuple[str, type[TensorEnv]]:
+    if isinstance(env_id, str) and env_id.startswith(_MODULE_PREFIX):
+        env_id = env_id[len(_MODULE_PREFIX) :]
+    if not isinstance(env_id, str) or env_id not in TENSOR_ENVS:
+        close = difflib.get_close_matches(str(env_id), TENSOR_ENV_IDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"no tensor version of env id {env_id!r}{hint} Ids with one: {', '.join(TENSOR_ENV_IDS)}"
+        )
+    module, name = TENSOR_ENVS[env_id].split(":")
+    return env_id, getattr(importlib.import_module(module), name)
+
+
+def _check_kwargs(env_id: str, cls: type[TensorEnv], env_kwargs: dict[str, Any]) -> None:
+    allowed = [
+        name for name, p in inspect.signature(cls.__init__).parameters.items() if p.kind is p.KEYWORD_ONLY
+    ]
+    for name in env_kwargs:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"{env_id} has no argument {name!r}{hint}; its tensor version takes: {', '.join(allowed)}"
+            )
+
+
+def make_tensor_env(
+    env_id: str, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None, **env_kwargs
+) -> TensorEnv:
+    """A batched tensor version of a registered env, ``num_envs`` episodes stepped at once on ``device``.
+
+    ``env_kwargs`` are those of the gymnasium env (rendering aside), checked the same way; an id
+    without a tensor version or an unknown kwarg raises ValueError naming it and what is allowed.
+    ``seed`` seeds the env's torch.Generator (None: a random seed); call ``reset()`` before ``step``.
+    """
+    env_id, cls = _env_class(env_id)
+    if "render_mode" in env_kwargs:
+        raise ValueError("tensor envs do not render; drop render_mode (render the gymnasium env instead)")
+    _check_kwargs(env_id, cls, env_kwargs)
+    kwargs = {**gym.spec(env_id).kwargs, **env_kwargs}
+    env = cls(num_envs, device, seed, **kwargs)
+    env.env_id = env_id
+    return env
+
+
+# -- throughput -----------------------------------------------------------------------------------------
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure_tensor_env_rate(
+    env_id: str, batch: int, steps: int, device: str | torch.device = "cpu", seed: int = 0, **env_kwargs
+) -> float:
+    """Env steps per second (``batch * steps / seconds``) of the tensor env under random actions.
+
+    Actions are drawn in advance on the device, uniformly over the action space, and action checks
+    are off (as in a training loop that samples its own actions); ``steps`` steps of the whole batch
+    are timed after 10 untimed ones.
+    """
+    env = make_tensor_env(env_id, batch, device=device, seed=seed, **env_kwargs)
+    env.check_actions = False
+    gen = torch.Generator(device=env.device).manual_seed(seed)
+    actions = torch.randint(env.n_actions, (steps + 10, batch), generator=gen, device=env.device)
+    env.reset()
+    for a in actions[:10]:
+        env.step(a)
+    _sync(env.device)
+    start = time.perf_counter()
+    for a in actions[10:]:
+        env.step(a)
+    _sync(env.device)
+    return batch * steps / (time.perf_counter() - start)
+
+
+def measure_gym_vector_rate(env_id: str, batch: int, steps: int, seed: int = 0, **env_kwargs) -> float:
+    """Env steps per second of gymnasium's sync vector env of the same id, random actions in advance."""
+    import numpy as np
+
+    envs = gym.make_vec(env_id, num_envs=batch, vectorization_mode="sync", **env_kwargs)
+    try:
+        actions = np.random.default_rng(seed).integers(envs.single_action_space.n, size=(steps + 10, batch))
+        envs.reset(seed=seed)
+        for a in actions[:10]:
+            envs.step(a)
+        start = time.perf_counter()
+        for a in actions[10:]:
+            envs.step(a)
+        return batch * steps / (time.perf_counter() - start)
+    finally:
+        envs.close()
