@@ -126,3 +126,57 @@ def test_config_must_be_json(tmp_path):
     with pytest.raises(ValueError, match="JSON"):
         save_checkpoint(tmp_path / "c.pt", {"f": object()}, {})
     assert not (tmp_path / "c.pt").exists()
+
+
+def killed_save(path):
+    """Run a save in a child process that dies just before the rename; return the finished child."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "from sublstm.agents import checkpoint as c\n"
+        "c.os.replace = lambda *a: os._exit(9)\n"
+        "c.save_checkpoint(sys.argv[1], {'a': 1}, {'x': 1})\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(path)])
+    assert child.wait() == 9
+    return child
+
+
+def test_temp_files_of_killed_saves_are_removed_by_the_next_save(tmp_path):
+    path = tmp_path / "agent.pt"
+    first = killed_save(path)
+    (left,) = os.listdir(tmp_path)
+    assert left.startswith(f".agent.pt.{first.pid}.") and left.endswith(".tmp")  # the writer's pid
+    second = killed_save(path)  # the next writer removes the dead one's temp file ...
+    (left,) = os.listdir(tmp_path)
+    assert left.startswith(f".agent.pt.{second.pid}.")
+    save_checkpoint(path, {"a": 2}, {"x": 2})  # ... and so does a save that completes
+    assert sorted(os.listdir(tmp_path)) == ["agent.pt"]
+    assert load_checkpoint(path)[0]["a"] == 2
+
+
+def test_stale_temp_cleanup_keeps_live_writers_and_other_targets(tmp_path):
+    import time
+
+    old = time.time() - 2 * ckpt_mod.STALE_TEMP_SECONDS
+
+    def temp(name, age=None):
+        p = tmp_path / name
+        p.write_bytes(b"partial")
+        if age is not None:
+            os.utime(p, (age, age))
+        return p
+
+    live_fresh = temp(f".c.pt.{os.getppid()}.abc123.tmp")  # a live writer mid-save
+    own_fresh = temp(f".c.pt.{os.getpid()}.def456.tmp")
+    live_old = temp(f".c.pt.{os.getppid()}.ghi789.tmp", age=old)  # pid reused by now
+    legacy_fresh = temp(".c.pt.k2j3h4.tmp")  # name from before the pid was embedded
+    legacy_old = temp(".c.pt.x9y8z7.tmp", age=old)
+    other_target = temp(f".c.pt.bak.{2**22 + 7}.q1w2e3.tmp", age=old)
+    unrelated = temp("notes.tmp", age=old)
+    removed = ckpt_mod.remove_stale_temp_files(tmp_path / "c.pt")
+    assert sorted(removed) == sorted([live_old, legacy_old])
+    for kept in (live_fresh, own_fresh, legacy_fresh, other_target, unrelated):
+        assert kept.exists(), kept.name
