@@ -1,14 +1,16 @@
 """Everything analog and trained by gradient: the ASN activation, recurrent cores, the advantage
 network, advantage(lambda) learning (:class:`AdvantageAgent`), checkpoints and the supervised path."""
 
-from .agent import AdvantageAgent, Hyperparams, make_env
+from .agent import AdvantageAgent, make_env
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .network import AdvantageNetwork, predicted_mean_rate_hz
 from .neuron import ASNParams, af, predicted_rate_hz
+from .settings import Hyperparams, LearnSettings
 
 __all__ = [
     "AdvantageAgent",
     "Hyperparams",
+    "LearnSettings",
     "make_env",
     "CheckpointError",
     "load_checkpoint",

@@ -51,6 +51,7 @@ class AdvantageNetwork(nn.Module):
         resets: Tensor | None = None,
         noise_std: float = 0.0,
         cell_noise_std: float = 0.0,
+        generator: torch.Generator | None = None,
     ) -> tuple[Tensor, State, dict[str, Tensor]]:
         """obs (T, B, obs_dim) -> advantages (T, B, n_actions), final state, activations by population.
 
@@ -59,7 +60,8 @@ class AdvantageNetwork(nn.Module):
         way to the head and back into the gates), ``cell_noise_std`` to each step's increment of the
         memory cell c: noise-aware training, so that the decisions survive the twin's rate errors
         (spike ripple, the AF/ASN mismatch at low activations). The returned activations stay
-        noise-free (they estimate firing rates).
+        noise-free (they estimate firing rates). The noise is drawn from ``generator`` (None: torch's
+        global generator).
         """
         if noise_std < 0 or cell_noise_std < 0:
             raise ValueError(f"noise stds must be >= 0, got {noise_std!r} and {cell_noise_std!r}")
@@ -69,14 +71,20 @@ class AdvantageNetwork(nn.Module):
             hs, state, acts = self.core(x, state, resets)
         else:
             hs, state, acts = self._noisy_core(
-                x + noise_std * torch.randn_like(x), state, resets, noise_std, cell_noise_std
+                x + _noise(x, noise_std, generator), state, resets, noise_std, cell_noise_std, generator
             )
-        a_read = a + noise_std * torch.randn_like(a) if noise_std else a
+        a_read = a + _noise(a, noise_std, generator) if noise_std else a
         q = self.head(torch.cat([a_read, hs], dim=-1))
         return q, state, {"input": x, "hidden": a, **acts}
 
     def _noisy_core(
-        self, xs: Tensor, state: State | None, resets: Tensor | None, noise_std: float, cell_noise_std: float
+        self,
+        xs: Tensor,
+        state: State | None,
+        resets: Tensor | None,
+        noise_std: float,
+        cell_noise_std: float,
+        generator: torch.Generator | None = None,
     ) -> tuple[Tensor, State, dict[str, Tensor]]:
         """The core's time loop (as Core.forward) with noise on h and on the cell increments."""
         core = self.core
@@ -89,9 +97,9 @@ class AdvantageNetwork(nn.Module):
                 state = tuple(s * keep for s in state)  # type: ignore[assignment]
             h, (_, c), a = core.step(xs[t], state)
             if noise_std:
-                h = h + noise_std * torch.randn_like(h)
+                h = h + _noise(h, noise_std, generator)
             if cell_noise_std:
-                c = c + cell_noise_std * torch.randn_like(c)
+                c = c + _noise(c, cell_noise_std, generator)
             state = (h, c)
             outs.append(h)
             acts.append(a)
@@ -108,6 +116,11 @@ class AdvantageNetwork(nn.Module):
         return sum(m.in_features * m.out_features for m in self.modules() if isinstance(m, nn.Linear)) + sum(
             m.weight_ih.numel() + m.weight_hh.numel() for m in self.modules() if isinstance(m, nn.LSTMCell)
         )
+
+
+def _noise(like: Tensor, std: float, generator: torch.Generator | None) -> Tensor:
+    """Gaussian noise of standard deviation ``std`` shaped like ``like``, drawn from ``generator``."""
+    return std * torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
 
 
 def predicted_mean_rate_hz(acts: dict[str, Tensor], asn: ASNParams = DEFAULT_ASN) -> dict[str, float]:

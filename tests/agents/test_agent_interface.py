@@ -73,8 +73,8 @@ def test_discrete_observations_are_one_hot():
     assert agent.num_episodes > 0
 
 
-class ImageEnv(DiscreteObsEnv):
-    observation_space = spaces.Box(0, 1, (2, 2))
+class TextObsEnv(DiscreteObsEnv):
+    observation_space = spaces.Text(5)
 
 
 class ContinuousActionEnv(DiscreteObsEnv):
@@ -82,8 +82,8 @@ class ContinuousActionEnv(DiscreteObsEnv):
 
 
 def test_bad_spaces_are_refused():
-    with pytest.raises(ValueError, match=r"observation space Box"):
-        AdvantageAgent(ImageEnv())
+    with pytest.raises(ValueError, match=r"observation space Text"):
+        AdvantageAgent(TextObsEnv())
     with pytest.raises(ValueError, match=r"action space Box"):
         AdvantageAgent(ContinuousActionEnv())
 

@@ -1,0 +1,62 @@
+"""One gradient step of advantage(lambda) learning on a batch of whole episodes.
+
+The batch is padded to the longest episode and unrolled from a zero state (BPTT); targets come
+from :mod:`.advantage`, bootstrapped by the target network where there is one (else by the online
+network, without gradient). Optional penalties on AF activations keep firing rates low.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .advantage import advantage_loss, advantage_targets, bootstrap_values, lambda_returns
+from .network import AdvantageNetwork
+from .replay import Episode, pad_episodes
+from .settings import Hyperparams
+
+
+def _mean_activation(acts: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real steps and units of each population's activation, averaged over populations."""
+    return sum((a[:-1] * mask).sum() / (mask.sum() * a.shape[-1]) for a in acts) / len(acts)
+
+
+def gradient_step(
+    network: AdvantageNetwork,
+    target_network: AdvantageNetwork | None,
+    optimizer: torch.optim.Optimizer,
+    episodes: list[Episode],
+    hp: Hyperparams,
+    device: torch.device,
+    generator: torch.Generator | None = None,
+) -> dict[str, float]:
+    """Update ``network`` once on ``episodes``; return the TD loss and the gradient norm.
+
+    ``generator`` supplies the noise of noise-aware training (``hp.train_noise``,
+    ``hp.train_cell_noise``), which makes the decisions robust to the spiking twin's errors.
+    """
+    batch = pad_episodes(episodes, device)
+    q, _, acts = network(
+        batch["obs"], noise_std=hp.train_noise, cell_noise_std=hp.train_cell_noise, generator=generator
+    )  # (T+1, B, A) from a zero state
+    with torch.no_grad():
+        q_boot = target_network(batch["obs"])[0] if target_network is not None else q
+        values = q_boot.max(-1).values  # V = max_a A, (T+1, B)
+        next_values = bootstrap_values(values, batch["terminated"])
+        returns = lambda_returns(batch["rewards"], next_values, batch["continues"], hp.gamma, hp.lam)
+        targets = advantage_targets(values[:-1], returns, hp.kappa)
+    mask = batch["mask"]
+    loss = advantage_loss(q[:-1], batch["actions"], targets, mask, hp.huber_delta or None)
+    td_loss = float(loss.detach())
+    m = mask.to(q.dtype).unsqueeze(-1)
+    if hp.rate_penalty > 0.0:
+        # mean AF activation over the units that become spiking neurons, real steps only
+        loss = loss + hp.rate_penalty * _mean_activation(list(acts.values()), m)
+    if hp.gate_rate_penalty > 0.0:
+        zi = [acts[k] for k in ("cell_input", "input_gate") if k in acts]
+        if zi:
+            loss = loss + hp.gate_rate_penalty * _mean_activation(zi, m)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(network.parameters(), hp.max_grad_norm)
+    optimizer.step()
+    return {"loss": td_loss, "grad_norm": float(grad_norm)}

@@ -1,0 +1,126 @@
+"""The agent's settings as dataclasses: :class:`Hyperparams` (what shapes learning) and
+:class:`LearnSettings` (how long to train, how often to evaluate, when to stop).
+
+Both validate themselves: ``.validate()`` raises ValueError naming the bad field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from .advantage import check_unit_interval
+
+
+def check_int(name: str, value: Any, minimum: int, *, numpy_ok: bool = True) -> int:
+    """An int >= ``minimum`` (bools refused; numpy ints unless not ``numpy_ok``), else ValueError."""
+    types = (int, np.integer) if numpy_ok else int
+    if isinstance(value, bool) or not isinstance(value, types) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+def check_number(name: str, value: Any, *, minimum: float | None = None, strict: bool = False) -> float:
+    """A finite real number (bools refused), optionally >= (or > with ``strict``) ``minimum``."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and minimum is not None:
+        ok = value > minimum if strict else value >= minimum
+    if not ok:
+        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum:g}"
+        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
+    return float(value)
+
+
+@dataclass
+class Hyperparams:
+    """Everything that shapes learning. Defaults solve the noisy T-maze (corridor 10); see docs/results.md."""
+
+    n_hidden: int = 16
+    n_cells: int = 8
+    n_envs: int = 16
+    learning_rate: float = 3e-3
+    batch_episodes: int = 32
+    buffer_episodes: int = 2000
+    learning_starts: int = 64  # episodes in the buffer before the first update
+    train_every: int = 1  # vector steps between rounds of updates
+    gradient_steps: int = 1
+    gamma: float = 0.98
+    lam: float = 0.8
+    kappa: float = 0.5
+    eps_start: float = 1.0
+    eps_end: float = 0.05
+    eps_decay_steps: int = 30_000  # timesteps over which epsilon falls linearly
+    max_grad_norm: float = 1.0
+    target_update_interval: int = 0  # updates between target-network copies; 0: no target network
+    huber_delta: float = 0.0  # 0: squared error
+    rate_penalty: float = 0.0  # coefficient of the mean AF activation in the loss
+    # coefficient of the mean cell-input and input-gate activation (z, i) in the loss: where both
+    # are ~0 the memory cell cannot drift, neither in the analog net nor in its spiking twin
+    gate_rate_penalty: float = 0.0
+    # noise-aware training (online network, loss only; acting and evaluation stay noise-free):
+    # std of Gaussian noise on the signals the spiking twin carries as traces (x, a, h) ...
+    train_noise: float = 0.1
+    # ... and on each step's memory-cell increment z - i; both widen the analog decision margins,
+    # so that the twin's rate errors flip fewer near-ties
+    train_cell_noise: float = 0.05
+
+    def validate(self) -> None:
+        for name in (
+            "n_hidden",
+            "n_cells",
+            "n_envs",
+            "batch_episodes",
+            "buffer_episodes",
+            "train_every",
+            "gradient_steps",
+        ):
+            check_int(name, getattr(self, name), 1, numpy_ok=False)  # plain ints: the config is JSON
+        for name in ("learning_starts", "eps_decay_steps", "target_update_interval"):
+            check_int(name, getattr(self, name), 0, numpy_ok=False)
+        for name in ("learning_rate", "max_grad_norm"):
+            check_number(name, getattr(self, name), minimum=0.0, strict=True)
+        for name in ("huber_delta", "rate_penalty", "gate_rate_penalty", "train_noise", "train_cell_noise"):
+            check_number(name, getattr(self, name), minimum=0.0)
+        for name in ("gamma", "lam", "eps_start", "eps_end"):
+            check_unit_interval(name, getattr(self, name))
+        check_unit_interval("kappa", self.kappa, open_low=True)
+        if self.batch_episodes > self.buffer_episodes:
+            raise ValueError(
+                f"batch_episodes ({self.batch_episodes}) must not exceed "
+                f"buffer_episodes ({self.buffer_episodes})"
+            )
+
+
+HYPERPARAM_NAMES = tuple(f.name for f in fields(Hyperparams))
+
+
+@dataclass
+class LearnSettings:
+    """Arguments of :meth:`AdvantageAgent.learn`: ``agent.learn(**dataclasses.asdict(settings))``.
+
+    ``total_timesteps`` more steps are trained; every ``eval_interval`` timesteps (0: never)
+    ``eval_episodes`` deterministic episodes are evaluated. Training stops early once the success
+    rate reaches ``stop_at_success`` (None: never) or the mean return reaches ``stop_at_return``
+    (None: never) in ``stop_patience`` evaluations in a row.
+    """
+
+    total_timesteps: int = 300_000
+    eval_interval: int = 5_000
+    eval_episodes: int = 100
+    stop_at_success: float | None = 0.95
+    stop_patience: int = 2
+    stop_at_return: float | None = None
+
+    def validate(self) -> None:
+        check_int("total_timesteps", self.total_timesteps, 1)
+        check_int("eval_interval", self.eval_interval, 0)
+        check_int("eval_episodes", self.eval_episodes, 1)
+        check_int("stop_patience", self.stop_patience, 1)
+        if self.stop_at_success is not None:
+            check_unit_interval("stop_at_success", self.stop_at_success)
+        if self.stop_at_return is not None:
+            check_number("stop_at_return", self.stop_at_return)
