@@ -485,3 +485,22 @@ def compare(
         else {},
         wall_s=time.perf_counter() - t_start,
     )
+
+
+# -- one episode at every dt (for plots) ---------------------------------------------------------------
+def episode_trace(policy: SpikingPolicy, obs_seq) -> dict[str, np.ndarray]:
+    """Simulate one episode (its observations, (T, obs_dim)) from rest, recording at every dt the
+    spikes (``raster``, (T * steps, N) bool) and the memory cells (``c``, (T * steps, H))."""
+    net = policy.network
+    frames: list[Tensor] = []
+    cells: list[Tensor] = []
+
+    def on_dt(spikes: Tensor, state) -> None:
+        frames.append(spikes[0].to("cpu", torch.bool))
+        cells.append(state.c[0].cpu())
+
+    state = policy.initial_state(1)
+    with torch.no_grad():
+        for obs in torch.as_tensor(np.asarray(obs_seq), dtype=torch.float32):
+            _, state = net.step(obs[None], state, on_dt=on_dt)
+    return {"raster": torch.stack(frames).numpy(), "c": torch.stack(cells).numpy()}

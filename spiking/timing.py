@@ -8,6 +8,7 @@ twin") has the measurements behind the defaults.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -72,6 +73,20 @@ class TwinTiming:
     step_ms: float = 300.0
     readout_window_ms: float = 10.0
     recurrent_delay_ms: float | str = "hold"
+
+    def __post_init__(self) -> None:
+        # numbers as floats and delays given as text ("5") as numbers, so equal timings compare
+        # equal; anything else is left for validate() to refuse
+        for name in ("dt", "step_ms", "readout_window_ms", "recurrent_delay_ms"):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
+        delay = self.recurrent_delay_ms
+        if isinstance(delay, str) and delay.strip() not in DELAY_NAMES:
+            with contextlib.suppress(ValueError):
+                object.__setattr__(self, "recurrent_delay_ms", float(delay))
+        elif isinstance(delay, str):
+            object.__setattr__(self, "recurrent_delay_ms", delay.strip())
 
     def validate(self) -> TwinTiming:
         """Raise :class:`TimingError` naming the first bad field; returns self."""

@@ -1,4 +1,4 @@
-"""Shared pieces of the spiking tests."""
+"""Shared test pieces: the hand-set T-maze solution (spiking twin and comparison tests)."""
 
 import pytest
 import torch
