@@ -48,7 +48,11 @@ Log = Callable[[str], None]
 
 # -- the agent's side ----------------------------------------------------------------------------------
 def episode_envs(agent, n: int) -> list:
-    """``n`` copies of the agent's env (the user's wrappers kept), one per side-by-side episode."""
+    """``n`` copies of the agent's env (the user's wrappers kept), one per side-by-side episode:
+    the agent's own ``make_envs(n)`` where it has one (an env made by a factory), else deep copies."""
+    make = getattr(agent, "make_envs", None)
+    if callable(make):
+        return list(make(n))
     return [copy.deepcopy(agent.env) for _ in range(n)]
 
 
