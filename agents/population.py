@@ -1,0 +1,471 @@
+"""A population of advantage agents trained side by side in one process, as one batched computation.
+
+    pop = Population("sublstm/NoisyTMaze-v0", n_agents=32, seeds=range(32))
+    pop.learn(total_timesteps_per_agent=300_000, stop_at_success=0.95, stop_patience=2)
+    pop.steps_to()                  # per member: timesteps of the first evaluation at >= 95 %
+    agent = pop.member(3)           # an ordinary AdvantageAgent: save, load, predict, twin
+
+Each member is an independent agent as :class:`~sublstm.agents.agent.AdvantageAgent` defines it:
+its own seed (initial weights as ``AdvantageAgent(seed=...)`` draws them, and its own generators
+for envs, exploration, replay sampling, training noise and evaluation), its own weights and Adam
+moments, its own replay of its own episodes, its own stop rule. What is shared is the computation:
+the weights are stacked along a member dimension (:mod:`.population_network`), the envs are one
+tensor env of S * n_envs episodes (:mod:`.population_envs`), the replay is a few tensors
+(:mod:`.population_replay`). Every random draw of a member comes from its own streams
+(:mod:`.population_random`), so a member's run does not depend on which other members share the
+population (up to float rounding of the batched products).
+
+One vector step: every member acts on its ``n_envs`` episodes (epsilon-greedy), the env steps, the
+step is stored; every ``train_every`` vector steps, ``gradient_steps`` updates, each on a batch of
+``batch_episodes`` whole episodes per member (one forward and backward for all members, the loss
+summed over members, gradient norms clipped per member). A member that has stopped is frozen: its
+weights, moments and counters stay as they were when it stopped (its envs still run, unused).
+
+Defaults that differ from the single agent, for long memories (issue 10, point 4):
+
+- ``learning_starts`` counts steps per member, like the epsilon schedule (the single agent counts
+  episodes): a member's updates begin once it has taken ``learning_starts`` steps and finished
+  ``n_envs`` episodes, so a long corridor whose first episodes all time out does not use up the
+  epsilon schedule before the first update.
+- ``replay_steps`` bounds each member's replay in steps as well as in episodes
+  (``buffer_episodes``), so the long time-outs of the first episodes leave it as new steps come.
+- ``bptt_steps`` (None: whole episodes) cuts replayed episodes after that many steps for the
+  update; the cut bootstraps from the value at the cut, computed from the episode's start. For a
+  T-maze it must exceed the corridor length by a few steps, or the turn is never trained.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import torch
+
+from .advantage import (
+    advantage_targets,
+    bootstrap_values,
+    check_unit_interval,
+    lambda_returns,
+    linear_schedule,
+)
+from .agent import AdvantageAgent
+from .network import AdvantageNetwork
+from .neuron import ASNParams
+from .population_envs import MemberEnv
+from .population_network import CELLS, StackedAdam, StackedNetwork
+from .population_random import MemberStreams, check_seed, derived_seed, member_generators
+from .population_replay import MemberReplay
+from .runtime import seeded_torch
+from .settings import HYPERPARAM_NAMES, Hyperparams, check_int
+
+#: success rate whose first evaluation :meth:`Population.steps_to` reports by default
+TARGET = 0.95
+
+
+class Population:
+    """S independent advantage agents trained as one batched computation; see the module docstring.
+
+    Args:
+        env_id: a registered id with a tensor version (``sublstm.envs.tensor.TENSOR_ENV_IDS``).
+        n_agents: S, the number of members.
+        core: "asn-sublstm" (default), "asn-lstm", "sublstm" or "lstm".
+        seeds: one non-negative integer per member (default 0 .. S-1); duplicates are allowed
+            (such members run the same course).
+        env_kwargs: keyword arguments of the env (e.g. ``corridor_length``).
+        device: torch device of everything (weights, envs, replay).
+        asn: neuron parameters of the AF units.
+        replay_steps: replay capacity per member in steps (besides ``buffer_episodes``); it must
+            hold the env's longest episode.
+        bptt_steps: cut replayed episodes after this many steps (None: whole episodes).
+        **hyperparams: fields of :class:`~sublstm.agents.agent.Hyperparams`, shared by all members.
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        n_agents: int,
+        core: str = "asn-sublstm",
+        seeds: Iterable[int] | None = None,
+        env_kwargs: dict | None = None,
+        device: str | torch.device = "cpu",
+        asn: ASNParams | None = None,
+        replay_steps: int = 50_000,
+        bptt_steps: int | None = None,
+        **hyperparams: Any,
+    ) -> None:
+        n_agents = check_int("n_agents", n_agents, 1)
+        unknown = sorted(set(hyperparams) - set(HYPERPARAM_NAMES))
+        if unknown:
+            raise ValueError(f"unknown hyperparameters {unknown}; known: {list(HYPERPARAM_NAMES)}")
+        if core not in CELLS:
+            raise ValueError(f"unknown core {core!r}; choose one of {sorted(CELLS)}")
+        seeds = list(range(n_agents)) if seeds is None else [check_seed(s) for s in seeds]
+        if len(seeds) != n_agents:
+            raise ValueError(f"got {len(seeds)} seeds for n_agents={n_agents}")
+        if bptt_steps is not None:
+            bptt_steps = check_int("bptt_steps", bptt_steps, 1)
+        self.hp = Hyperparams(**hyperparams)
+        self.hp.validate()
+        self.env_id, self.env_kwargs = env_id, dict(env_kwargs or {})
+        self.core, self.seeds, self.n_agents = core, seeds, n_agents
+        self.asn = asn or ASNParams()
+        self.device = torch.device(device)
+        self.bptt_steps = bptt_steps
+        hp, dev = self.hp, self.device
+
+        self.envs = MemberEnv(env_id, seeds, hp.n_envs, dev, self.env_kwargs)
+        self.obs_dim, self.n_actions = self.envs.obs_dim, self.envs.n_actions
+        self.replay_steps = check_int("replay_steps", replay_steps, 1)
+        longest = self.envs.max_steps
+        if longest is not None and self.replay_steps < hp.n_envs * (longest + 1):
+            raise ValueError(
+                f"replay_steps={replay_steps} cannot hold n_envs={hp.n_envs} episodes of the env's "
+                f"{longest} steps; use at least {hp.n_envs * (longest + 1)}"
+            )
+        networks = []
+        for seed in seeds:
+            with seeded_torch(seed):  # the initial weights AdvantageAgent(seed=seed) draws
+                networks.append(
+                    AdvantageNetwork(self.obs_dim, self.n_actions, core, hp.n_hidden, hp.n_cells, self.asn)
+                )
+        self.network = StackedNetwork(networks, dev)
+        self.target_network = StackedNetwork(networks, dev) if hp.target_update_interval else None
+        self.optimizer = StackedAdam(self.network.params, hp.learning_rate, hp.max_grad_norm)
+        self.replay = MemberReplay(
+            n_agents, hp.n_envs, self.obs_dim, self.replay_steps, hp.buffer_episodes, dev
+        )
+        self._explore = MemberStreams(seeds, "explore", dev)
+        self._sampling = MemberStreams(seeds, "replay", dev)
+        self._noise_generators = member_generators(seeds, "noise", dev)
+        self._eval_rngs = [np.random.default_rng(derived_seed(s, "eval")) for s in seeds]
+        self._eval_env: MemberEnv | None = None
+
+        self.num_timesteps = 0  # steps per member taken by the members still learning
+        self.timesteps = np.zeros(n_agents, dtype=np.int64)  # per member (frozen once stopped)
+        self.episodes = np.zeros(n_agents, dtype=np.int64)
+        self.updates = np.zeros(n_agents, dtype=np.int64)
+        self.started = np.zeros(n_agents, dtype=bool)  # updates have begun
+        self.stopped = np.zeros(n_agents, dtype=bool)
+        self.stop_reason: list[str | None] = [None] * n_agents
+        self.history: list[list[dict[str, Any]]] = [[] for _ in range(n_agents)]
+        self.train_wall_s = 0.0
+        self._obs = self._state = self._starts = None
+        self._vec_steps = 0
+
+    # --- acting ------------------------------------------------------------------------------------
+    def epsilon(self) -> float:
+        hp = self.hp
+        return linear_schedule(hp.eps_start, hp.eps_end, 1.0, self.num_timesteps / max(1, hp.eps_decay_steps))
+
+    def _vector_step(self) -> None:
+        self._act_and_store()
+        if self._vec_steps % self.hp.train_every == 0:
+            for _ in range(self.hp.gradient_steps):
+                self._update()
+
+    @torch.no_grad()
+    def _act_and_store(self) -> None:
+        hp = self.hp
+        if self._obs is None:
+            self._obs = self.envs.reset()
+            self._state = self.network.initial_state(hp.n_envs)
+            self._starts = torch.ones(self.n_agents, hp.n_envs, dtype=torch.bool, device=self.device)
+        q, self._state = self.network.step(self._obs, self._state, self._starts)
+        u = self._explore.uniform(hp.n_envs, 2)
+        random_actions = (u[..., 1] * self.n_actions).long().clamp_(max=self.n_actions - 1)
+        actions = torch.where(u[..., 0] < self.epsilon(), random_actions, q.argmax(-1))
+        obs, reward, terminated, _, info = self.envs.step(actions)
+        done = info["done"]
+        self.replay.add(self._obs, actions, reward, done, terminated, info["final_obs"])
+        self._obs, self._starts = obs, done
+        self._vec_steps += 1
+        active = ~self.stopped
+        self.num_timesteps += hp.n_envs
+        self.timesteps[active] += hp.n_envs
+        if not self.started.all() or self._vec_steps % 64 == 0:
+            self.episodes[active] = self.replay.n_episodes.cpu().numpy()[active]
+        ready = (self.timesteps >= hp.learning_starts) & (self.episodes >= hp.n_envs)
+        self.started |= ready & active
+
+    # --- learning ----------------------------------------------------------------------------------
+    def _training_noise(self, lengths: torch.Tensor, learning: np.ndarray) -> dict[str, torch.Tensor] | None:
+        """Noise-aware training signals, each member's from its own generator (None if off)."""
+        hp = self.hp
+        if hp.train_noise == 0 and hp.train_cell_noise == 0:
+            return None
+        s, b = lengths.shape
+        t_len = int(lengths.max()) + 1
+        sizes = {"x": self.obs_dim, "a": hp.n_hidden, "h": hp.n_cells, "c": hp.n_cells}
+        width = sum(sizes.values())
+        blocks = []
+        for k, t_k in enumerate(lengths.max(1).values.tolist()):
+            block = torch.zeros(t_len, b, width, device=self.device)
+            if learning[k]:
+                block[: t_k + 1] = torch.randn(
+                    t_k + 1, b, width, generator=self._noise_generators[k], device=self.device
+                )
+            blocks.append(block)
+        parts = torch.stack(blocks).split(list(sizes.values()), dim=-1)
+        stds = {"x": hp.train_noise, "a": hp.train_noise, "h": hp.train_noise, "c": hp.train_cell_noise}
+        return {name: stds[name] * part for name, part in zip(sizes, parts, strict=True) if stds[name] > 0}
+
+    def _member_losses(self, batch: dict[str, torch.Tensor], noise) -> torch.Tensor:
+        """Per-member loss (S,) of advantage(lambda) learning on a batch, as AdvantageAgent computes it."""
+        hp = self.hp
+        penalties = hp.rate_penalty > 0 or hp.gate_rate_penalty > 0
+        q, _, acts = self.network.forward(batch["obs"], noise=noise, with_acts=penalties)
+        with torch.no_grad():
+            boot = self.target_network.forward(batch["obs"], with_acts=False)[0] if self.target_network else q
+            values = boot.max(-1).values.transpose(0, 1)  # time-major (T+1, S, B)
+            next_values = bootstrap_values(values, batch["terminated"].transpose(0, 1))
+            returns = lambda_returns(
+                batch["rewards"].transpose(0, 1),
+                next_values,
+                batch["continues"].transpose(0, 1),
+                hp.gamma,
+                hp.lam,
+            )
+            targets = advantage_targets(values[:-1], returns, hp.kappa).transpose(0, 1)
+        taken = q[:, :-1].gather(-1, batch["actions"].unsqueeze(-1)).squeeze(-1)
+        if hp.huber_delta:
+            per_step = torch.nn.functional.huber_loss(taken, targets, reduction="none", delta=hp.huber_delta)
+        else:
+            per_step = 0.5 * (taken - targets).pow(2)
+        m = batch["mask"].to(q.dtype)
+        count = m.sum((1, 2)).clamp(min=1.0)
+        loss = (per_step * m).sum((1, 2)) / count
+        m4 = m.unsqueeze(-1)
+
+        def mean_rate(names):
+            found = [acts[k][:, :-1] for k in names if k in acts]
+            if not found:
+                return 0.0
+            return sum((a * m4).sum((1, 2, 3)) / (count * a.shape[-1]) for a in found) / len(found)
+
+        if hp.rate_penalty > 0:
+            loss = loss + hp.rate_penalty * mean_rate([k for k in acts])
+        if hp.gate_rate_penalty > 0:
+            loss = loss + hp.gate_rate_penalty * mean_rate(("cell_input", "input_gate"))
+        return loss
+
+    def _update(self) -> None:
+        """One update of every learning member (the replay draw is taken whether or not any learns,
+        so that each member's stream does not depend on the others)."""
+        u = self._sampling.uniform(self.hp.batch_episodes)
+        learning = self.started & ~self.stopped
+        if not learning.any():
+            return
+        self.update_on(self.replay.sample(u), learning)
+
+    def update_on(self, idx: torch.Tensor, learning: np.ndarray) -> torch.Tensor:
+        """One gradient step of the ``learning`` (S,) members on replay entries ``idx`` (S, B).
+
+        Returns each member's loss (S,) before the step (0 for members not learning).
+        """
+        learning_t = torch.as_tensor(learning, device=self.device)
+        batch = self.replay.gather(idx, learning_t, self.bptt_steps)
+        noise = self._training_noise(batch["lengths"], learning)
+        losses = self._member_losses(batch, noise) * learning_t
+        names = list(self.network.params)
+        grads = torch.autograd.grad(losses.sum(), [self.network.params[n] for n in names])
+        self.optimizer.step(dict(zip(names, grads, strict=True)), learning_t)
+        self.updates += learning
+        interval = self.hp.target_update_interval
+        if self.target_network is not None:
+            due = learning & (self.updates % interval == 0)
+            if due.any():
+                self.target_network.copy_from(self.network, torch.as_tensor(due, device=self.device))
+        return losses.detach()
+
+    # --- evaluation --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(
+        self, n_episodes: int = 100, members: Iterable[int] | None = None, max_steps: int = 100_000
+    ) -> list[dict[str, float] | None]:
+        """Deterministic evaluation, ``n_episodes`` episodes per member, all members at once.
+
+        Each evaluated member draws its episodes' seed from its own evaluation generator. Returns
+        per member {success_rate, mean_return, mean_length}, None for members not in ``members``.
+        """
+        n_episodes = check_int("n_episodes", n_episodes, 1)
+        chosen = np.zeros(self.n_agents, dtype=bool)
+        chosen[list(range(self.n_agents)) if members is None else list(members)] = True
+        if self._eval_env is None or self._eval_env.n_envs != n_episodes:
+            self._eval_env = MemberEnv(
+                self.env_id, self.seeds, n_episodes, self.device, self.env_kwargs, "eval"
+            )
+        env = self._eval_env
+        seeds = [
+            int(self._eval_rngs[k].integers(2**31 - 1)) if chosen[k] else 0 for k in range(self.n_agents)
+        ]
+        obs = env.reset(seeds)
+        state = self.network.initial_state(n_episodes)
+        shape = (self.n_agents, n_episodes)
+        alive = torch.ones(shape, dtype=torch.bool, device=self.device)
+        success = torch.zeros(shape, dtype=torch.bool, device=self.device)
+        returns = torch.zeros(shape, device=self.device)
+        lengths = torch.zeros(shape, device=self.device)
+        limit = min(max_steps, env.max_steps or max_steps)
+        for _ in range(limit):
+            q, state = self.network.step(obs, state)
+            obs, reward, _, _, info = env.step(q.argmax(-1))
+            returns += reward * alive
+            lengths += alive
+            success |= info["success"] & alive
+            alive &= ~info["done"]
+            if not alive.any():
+                break
+        rates = success.float().mean(1).tolist()
+        mean_returns, mean_lengths = returns.mean(1).tolist(), lengths.mean(1).tolist()
+        return [
+            {"success_rate": rates[k], "mean_return": mean_returns[k], "mean_length": mean_lengths[k]}
+            if chosen[k]
+            else None
+            for k in range(self.n_agents)
+        ]
+
+    # --- the training loop -------------------------------------------------------------------------
+    def learn(
+        self,
+        total_timesteps_per_agent: int,
+        eval_interval: int = 5_000,
+        eval_episodes: int = 100,
+        stop_at_success: float | None = 0.95,
+        stop_patience: int = 2,
+        callback: Callable[[dict[str, Any]], bool | None] | None = None,
+        progress_bar: bool = False,
+    ) -> Population:
+        """Train every member ``total_timesteps_per_agent`` more steps, or until it stops.
+
+        Every ``eval_interval`` steps (0: never) the members still learning are evaluated on
+        ``eval_episodes`` episodes each; a member stops (is frozen) once its success rate has
+        reached ``stop_at_success`` (None: never) in ``stop_patience`` evaluations in a row.
+        ``callback(event)`` gets {"event": "eval", "member": k, **record} for each member's
+        evaluation and {"event": "stop", "member": k, "reason": ...}; returning False ends training
+        for all. Training ends early once every member has stopped.
+        """
+        total = check_int("total_timesteps_per_agent", total_timesteps_per_agent, 1)
+        stop_patience = check_int("stop_patience", stop_patience, 1)
+        eval_episodes = check_int("eval_episodes", eval_episodes, 1)
+        check_int("eval_interval", eval_interval, 0)
+        if stop_at_success is not None:
+            check_unit_interval("stop_at_success", stop_at_success)
+        end = self.num_timesteps + total
+        next_eval = (self.num_timesteps // eval_interval + 1) * eval_interval if eval_interval else None
+        bar = None
+        if progress_bar:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, unit="step/agent")
+        t0 = time.perf_counter()
+        start_wall = self.train_wall_s
+        halted = False
+        try:
+            while self.num_timesteps < end and not self.stopped.all() and not halted:
+                self._vector_step()
+                if bar is not None:
+                    bar.update(self.hp.n_envs)
+                if next_eval is not None and self.num_timesteps >= next_eval:
+                    next_eval += eval_interval
+                    wall = start_wall + time.perf_counter() - t0
+                    halted = self._periodic_eval(
+                        eval_episodes, wall, stop_at_success, stop_patience, callback
+                    )
+                    if bar is not None:
+                        bar.set_postfix(learning=int((~self.stopped).sum()), eps=f"{self.epsilon():.2f}")
+        finally:
+            self.train_wall_s = start_wall + time.perf_counter() - t0
+            if bar is not None:
+                bar.close()
+        return self
+
+    def _periodic_eval(self, n_episodes, wall_s, target, patience, callback) -> bool:
+        """Evaluate the members still learning; stop those at the target. True: a callback said stop."""
+        self.episodes[~self.stopped] = self.replay.n_episodes.cpu().numpy()[~self.stopped]
+        active = np.flatnonzero(~self.stopped)
+        results = self.evaluate(n_episodes, members=active)
+        halted = False
+        for k in active:
+            record = {
+                "event": "eval",
+                "timesteps": int(self.timesteps[k]),
+                "episodes": int(self.episodes[k]),
+                "wall_s": wall_s,
+                "epsilon": self.epsilon(),
+                **results[k],
+            }
+            self.history[k].append(record)
+            if callback is not None and callback({"member": int(k), **record}) is False:
+                halted = True
+            if target is not None and self._streak(k, target) >= patience:
+                self.stopped[k] = True
+                self.stop_reason[k] = f"success >= {target} in {patience} evaluations in a row"
+                if callback is not None:
+                    event = {**record, "event": "stop", "member": int(k), "reason": self.stop_reason[k]}
+                    halted = callback(event) is False or halted
+        return halted
+
+    def _streak(self, k: int, target: float) -> int:
+        streak = 0
+        for record in reversed(self.history[k]):
+            if math.isnan(record["success_rate"]) or record["success_rate"] < target:
+                break
+            streak += 1
+        return streak
+
+    # --- results -----------------------------------------------------------------------------------
+    def steps_to(self, threshold: float = TARGET, key: str = "timesteps") -> list[float | None]:
+        """Per member: ``key`` ("timesteps" or "wall_s") of its first evaluation at >= threshold."""
+        out = []
+        for records in self.history:
+            hit = next((r for r in records if r["success_rate"] >= threshold), None)
+            out.append(None if hit is None else hit[key])
+        return out
+
+    def summary(self, threshold: float = TARGET) -> dict[str, Any]:
+        """Per-member outcome and the share of members that reached ``threshold``."""
+        steps = self.steps_to(threshold)
+        return {
+            "env_id": self.env_id,
+            "env_kwargs": self.env_kwargs,
+            "core": self.core,
+            "n_agents": self.n_agents,
+            "seeds": self.seeds,
+            "threshold": threshold,
+            "steps_to_target": steps,
+            "wall_s_to_target": self.steps_to(threshold, key="wall_s"),
+            "reached": sum(s is not None for s in steps),
+            "final_success": [h[-1]["success_rate"] if h else None for h in self.history],
+            "timesteps": self.timesteps.tolist(),
+            "train_wall_s": self.train_wall_s,
+        }
+
+    def member(self, k: int) -> AdvantageAgent:
+        """Member ``k`` as an ordinary AdvantageAgent: its weights, Adam moments, counters, history."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < self.n_agents:
+            raise ValueError(f"member index must be an integer in 0 .. {self.n_agents - 1}, got {k!r}")
+        agent = AdvantageAgent(
+            self.env_id,
+            core=self.core,
+            seed=self.seeds[k],
+            env_kwargs=self.env_kwargs,
+            device=self.device,
+            asn=self.asn,
+            **asdict(self.hp),
+        )
+        agent.network.load_state_dict(self.network.member_state(k))
+        if agent.target_network is not None and self.target_network is not None:
+            agent.target_network.load_state_dict(self.target_network.member_state(k))
+        names = [name for name, _ in agent.network.named_parameters()]
+        optim_state = agent.optimizer.state_dict()
+        optim_state["state"] = self.optimizer.member_state(k, names)
+        agent.optimizer.load_state_dict(optim_state)
+        agent.num_timesteps = int(self.timesteps[k])
+        agent.num_episodes = int(self.episodes[k])
+        agent.num_updates = int(self.updates[k])
+        agent.history = [dict(record) for record in self.history[k]]
+        return agent

@@ -1,0 +1,249 @@
+"""S advantage networks as one: weights stacked along a leading member dimension, run with batched
+matrix products (one ``baddbmm`` per layer for all members), and the optimiser that trains them.
+
+:class:`StackedNetwork` computes exactly what :class:`~sublstm.agents.network.AdvantageNetwork`
+computes for each member (same parameter names, same noise-aware training signals), on tensors
+shaped member-first: obs (S, T, B, obs_dim) -> advantages (S, T, B, n_actions). The input
+projections of the hidden layer, the core and the head are computed for all T steps at once; only
+the recurrent product and the cell update run inside the time loop.
+
+torch.func.vmap over the AdvantageNetwork cannot be used instead: the AF activation is an
+``autograd.Function`` without ``setup_context``, which functorch transforms refuse.
+
+:class:`StackedAdam` is torch's Adam (elementwise, so per-member moments come for free from the
+stacking) with gradient-norm clipping per member and a mask of the members that update.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .network import AdvantageNetwork
+from .neuron import ASNParams, af
+
+State = tuple[Tensor, Tensor]
+Noise = dict[str, Tensor]  # "x", "a", "h", "c": additive noise shaped like those signals, or absent
+
+
+def _asn_sublstm(pre: Tensor, c: Tensor, asn: ASNParams):
+    z, i, o = af(pre, asn).chunk(3, dim=-1)
+    c = c + z - i
+    out_cell = af(c, asn)
+    return out_cell - o, c, {"cell_input": z, "input_gate": i, "output_gate": o, "output_cell": out_cell}
+
+
+def _asn_lstm(pre: Tensor, c: Tensor, asn: ASNParams):
+    z, i, o = af(pre, asn).chunk(3, dim=-1)
+    c = c + z * i
+    out_cell = af(c, asn)
+    return out_cell * o, c, {"cell_input": z, "input_gate": i, "output_gate": o, "output_cell": out_cell}
+
+
+def _sublstm(pre: Tensor, c: Tensor, asn: ASNParams):
+    z, i, f, o = torch.sigmoid(pre).chunk(4, dim=-1)
+    c = f * c + z - i
+    out_cell = torch.sigmoid(c)
+    acts = {"cell_input": z, "input_gate": i, "forget_gate": f, "output_gate": o, "output_cell": out_cell}
+    return out_cell - o, c, acts
+
+
+def _lstm(pre: Tensor, c: Tensor, asn: ASNParams):
+    i, f, g, o = pre.chunk(4, dim=-1)  # torch.nn.LSTMCell's gate order
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h = torch.sigmoid(o) * torch.tanh(c)
+    return h, c, {"output": h}
+
+
+# core name -> (cell update, input weight, input biases, recurrent weight) in AdvantageNetwork's names
+_LINEAR_CORE = ("core.w_in.weight", ("core.w_in.bias",), "core.w_rec.weight")
+_LSTM_CORE = ("core.cell.weight_ih", ("core.cell.bias_ih", "core.cell.bias_hh"), "core.cell.weight_hh")
+CELLS = {
+    "asn-sublstm": (_asn_sublstm, *_LINEAR_CORE),
+    "asn-lstm": (_asn_lstm, *_LINEAR_CORE),
+    "sublstm": (_sublstm, *_LINEAR_CORE),
+    "lstm": (_lstm, *_LSTM_CORE),
+}
+
+
+def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """Per-member linear layer: x (S, N, in), weight (S, out, in), bias (S, out) -> (S, N, out)."""
+    if bias is None:
+        return torch.bmm(x, weight.transpose(1, 2))
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+
+class StackedNetwork:
+    """The parameters of S AdvantageNetworks of one shape, stacked: ``params[name]`` is (S, *shape).
+
+    ``params`` uses the AdvantageNetwork state-dict names, so :meth:`member_state` is a state dict
+    that an AdvantageNetwork loads as it is.
+    """
+
+    def __init__(self, networks: list[AdvantageNetwork], device: torch.device | str = "cpu") -> None:
+        if not networks:
+            raise ValueError("StackedNetwork needs at least one network")
+        first = networks[0]
+        shape = (first.obs_dim, first.n_actions, first.core_name, first.n_hidden, first.n_cells, first.asn)
+        for net in networks[1:]:
+            other = (net.obs_dim, net.n_actions, net.core_name, net.n_hidden, net.n_cells, net.asn)
+            if other != shape:
+                raise ValueError(f"networks differ in shape: {other} vs {shape}")
+        if first.core_name not in CELLS:
+            raise ValueError(f"no stacked version of core {first.core_name!r}; known: {sorted(CELLS)}")
+        self.obs_dim, self.n_actions, self.core_name, self.n_hidden, self.n_cells, self.asn = shape
+        self.n_members = len(networks)
+        self.device = torch.device(device)
+        states = [net.state_dict() for net in networks]
+        self.params: dict[str, Tensor] = {
+            name: torch.stack([s[name].detach() for s in states]).to(self.device).requires_grad_()
+            for name in states[0]
+        }
+        self._cell, self._w_in, self._b_in, self._w_rec = CELLS[self.core_name]
+
+    # --- members ---------------------------------------------------------------------------------
+    def member_state(self, k: int) -> dict[str, Tensor]:
+        """Member ``k``'s weights as an AdvantageNetwork state dict (detached copies)."""
+        return {name: p[k].detach().clone() for name, p in self.params.items()}
+
+    def copy_from(self, other: StackedNetwork, where: Tensor | None = None) -> None:
+        """Copy ``other``'s weights into this one (only members where ``where`` (S,) is True)."""
+        with torch.no_grad():
+            for name, p in self.params.items():
+                src = other.params[name]
+                if where is None:
+                    p.copy_(src)
+                else:
+                    p.copy_(torch.where(where.view(-1, *[1] * (p.dim() - 1)), src, p))
+
+    def initial_state(self, batch_size: int) -> State:
+        zeros = torch.zeros(self.n_members, batch_size, self.n_cells, device=self.device)
+        return zeros, zeros.clone()
+
+    # --- computing -------------------------------------------------------------------------------
+    def forward(
+        self,
+        obs: Tensor,
+        state: State | None = None,
+        resets: Tensor | None = None,
+        noise: Noise | None = None,
+        with_acts: bool = True,
+    ) -> tuple[Tensor, State, dict[str, Tensor]]:
+        """obs (S, T, B, obs_dim) -> advantages (S, T, B, n_actions), final state, activations.
+
+        ``resets`` (S, T, B) bool zeroes the state before a step (an episode start). ``noise``
+        holds additive noise for the noise-aware training of AdvantageNetwork.forward: "x" on the
+        core's input units (S, T, B, obs_dim), "a" on the hidden layer as the head reads it,
+        "h" and "c" on each step's memory output and cell (S, T, B, n_cells). The activations
+        (S, T, B, ·) per population are noise-free, as AdvantageNetwork returns them; with
+        ``with_acts`` False only "input" and "hidden" are returned (the loop skips the rest).
+        """
+        p, asn = self.params, self.asn
+        s, t_len, b, d = obs.shape
+        noise = noise or {}
+        x = af(obs, asn)
+        a = af(_linear(x.reshape(s, t_len * b, d), p["hidden.weight"], p["hidden.bias"]), asn)
+        x_core = x + noise["x"] if "x" in noise else x
+        bias = sum(p[name] for name in self._b_in)
+        pre_in = _linear(x_core.reshape(s, t_len * b, d), p[self._w_in], bias).view(s, t_len, b, -1)
+        w_rec_t = p[self._w_rec].transpose(1, 2)
+        h, c = self.initial_state(b) if state is None else state
+        outs, acts = [], []
+        for t in range(t_len):
+            if resets is not None:
+                keep = (~resets[:, t]).to(obs.dtype).unsqueeze(-1)
+                h, c = h * keep, c * keep
+            h, c, step_acts = self._cell(torch.baddbmm(pre_in[:, t], h, w_rec_t), c, asn)
+            if "h" in noise:
+                h = h + noise["h"][:, t]
+            if "c" in noise:
+                c = c + noise["c"][:, t]
+            outs.append(h)
+            if with_acts:
+                acts.append(step_acts)
+        hs = torch.stack(outs, dim=1)  # (S, T, B, C)
+        a_read = a.view(s, t_len, b, -1)
+        if "a" in noise:
+            a_read = a_read + noise["a"]
+        features = torch.cat([a_read, hs], dim=-1).view(s, t_len * b, -1)
+        q = _linear(features, p["head.weight"], p["head.bias"]).view(s, t_len, b, -1)
+        out_acts = {"input": x, "hidden": a.view(s, t_len, b, -1)}
+        if with_acts and acts:
+            out_acts.update({k: torch.stack([st[k] for st in acts], dim=1) for k in acts[0]})
+        return q, (h, c), out_acts
+
+    @torch.no_grad()
+    def step(self, obs: Tensor, state: State, resets: Tensor | None = None) -> tuple[Tensor, State]:
+        """One acting step: obs (S, B, obs_dim) -> advantages (S, B, n_actions), next state."""
+        q, state, _ = self.forward(
+            obs.unsqueeze(1), state, None if resets is None else resets.unsqueeze(1), with_acts=False
+        )
+        return q[:, 0], state
+
+
+def _member_view(mask: Tensor, like: Tensor) -> Tensor:
+    return mask.view(-1, *[1] * (like.dim() - 1))
+
+
+class StackedAdam:
+    """Adam over stacked parameters with per-member gradient-norm clipping and an update mask.
+
+    Equal, member by member, to ``clip_grad_norm_(member params, max_grad_norm)`` followed by
+    ``torch.optim.Adam(lr, betas, eps)``; members outside ``active`` keep weights, moments and step
+    count unchanged, as if they had not taken part.
+    """
+
+    def __init__(
+        self,
+        params: dict[str, Tensor],
+        lr: float,
+        max_grad_norm: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = params
+        self.lr, self.max_grad_norm, self.betas, self.eps = lr, max_grad_norm, betas, eps
+        first = next(iter(params.values()))
+        self.steps = torch.zeros(first.shape[0], device=first.device)  # per member
+        self.exp_avg = {k: torch.zeros_like(p) for k, p in params.items()}
+        self.exp_avg_sq = {k: torch.zeros_like(p) for k, p in params.items()}
+
+    def clip(self, grads: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
+        """Scale each member's gradients to a total norm of at most max_grad_norm; -> grads, norms (S,)."""
+        sq = sum(g.pow(2).flatten(1).sum(1) for g in grads.values())
+        norms = sq.sqrt()
+        coef = (self.max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+        return {k: g * _member_view(coef, g) for k, g in grads.items()}, norms
+
+    @torch.no_grad()
+    def step(self, grads: dict[str, Tensor], active: Tensor) -> Tensor:
+        """Clip per member, then one Adam step for the ``active`` (S,) bool members; -> grad norms (S,)."""
+        grads, norms = self.clip(grads)
+        beta1, beta2 = self.betas
+        self.steps = self.steps + active.to(self.steps.dtype)
+        steps = self.steps.clamp(min=1.0)
+        step_size = self.lr / (1.0 - beta1**steps)
+        bias2_sqrt = (1.0 - beta2**steps).sqrt()
+        for name, p in self.params.items():
+            g, m, v = grads[name], self.exp_avg[name], self.exp_avg_sq[name]
+            on = _member_view(active, p)
+            new_m = m.lerp(g, 1.0 - beta1)
+            new_v = v * beta2 + (1.0 - beta2) * g * g
+            denom = new_v.sqrt() / _member_view(bias2_sqrt, p) + self.eps
+            new_p = p - _member_view(step_size, p) * new_m / denom
+            m.copy_(torch.where(on, new_m, m))
+            v.copy_(torch.where(on, new_v, v))
+            p.copy_(torch.where(on, new_p, p))
+        return norms
+
+    def member_state(self, k: int, names: list[str]) -> dict[int, dict[str, Tensor]]:
+        """Member ``k``'s moments as the ``state`` of a torch Adam over parameters in ``names`` order."""
+        step = torch.tensor(float(self.steps[k]))
+        return {
+            i: {
+                "step": step,
+                "exp_avg": self.exp_avg[n][k].clone(),
+                "exp_avg_sq": self.exp_avg_sq[n][k].clone(),
+            }
+            for i, n in enumerate(names)
+        }

@@ -1,0 +1,242 @@
+"""The population engine: stacked networks equal separate ones, a stacked update equals separate
+updates, members do not depend on each other, members export as ordinary agents."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sublstm.agents import AdvantageAgent, AdvantageNetwork
+from sublstm.agents import network as network_module
+from sublstm.agents.advantage import advantage_loss, advantage_targets, bootstrap_values, lambda_returns
+from sublstm.agents.population import Population
+from sublstm.agents.population_network import CELLS, StackedAdam, StackedNetwork
+from sublstm.agents.population_random import MemberStreams
+from sublstm.agents.population_replay import MemberReplay
+
+ENV = "sublstm/NoisyTMaze-v0"
+# a short corridor and small batches: a few hundred steps exercise every part in about a second
+SMALL = dict(n_envs=4, batch_episodes=8, learning_starts=20, eps_decay_steps=400)
+KW = {"corridor_length": 3}
+
+
+def small_population(seeds, **extra):
+    return Population(ENV, len(seeds), seeds=seeds, env_kwargs=KW, **{**SMALL, **extra})
+
+
+@pytest.mark.parametrize("core", sorted(CELLS))
+def test_stacked_forward_equals_each_network(core):
+    torch.manual_seed(0)
+    nets = [AdvantageNetwork(3, 4, core=core) for _ in range(3)]
+    stacked = StackedNetwork(nets)
+    obs = torch.rand(3, 7, 5, 3)
+    resets = torch.rand(3, 7, 5) < 0.2
+    q, (h, c), acts = stacked.forward(obs, resets=resets)
+    for k, net in enumerate(nets):
+        q_k, (h_k, c_k), acts_k = net(obs[k], resets=resets[k])
+        torch.testing.assert_close(q[k], q_k, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(c[k], c_k, atol=1e-6, rtol=1e-6)
+        assert set(acts) == set(acts_k)
+        for name in acts_k:
+            torch.testing.assert_close(acts[name][k], acts_k[name], atol=1e-6, rtol=1e-6)
+
+
+def test_stacked_noise_is_the_networks_noise(monkeypatch):
+    """Noise injected where AdvantageNetwork injects it (x into the core, a at the head, h and c)."""
+    torch.manual_seed(1)
+    net = AdvantageNetwork(3, 4)
+    stacked = StackedNetwork([net])
+    t_len, b = 4, 2
+    obs = torch.rand(1, t_len, b, 3)
+    noise = {
+        "x": torch.randn(1, t_len, b, 3),
+        "h": torch.randn(1, t_len, b, 8),
+        "c": torch.randn(1, t_len, b, 8),
+        "a": torch.randn(1, t_len, b, 16),
+    }
+    q, _, _ = stacked.forward(obs, noise={k: 0.1 * v for k, v in noise.items()})
+    # AdvantageNetwork draws, in order: x (T, B, D), then h and c at every step, then a (T, B, H)
+    draws = (
+        [noise["x"][0]] + [n[0, t] for t in range(t_len) for n in (noise["h"], noise["c"])] + [noise["a"][0]]
+    )
+    queue = iter(draws)
+    monkeypatch.setattr(network_module, "_noise", lambda like, std, generator: std * next(queue))
+    q_ref, _, _ = net(obs[0], noise_std=0.1, cell_noise_std=0.1)
+    torch.testing.assert_close(q[0], q_ref, atol=1e-6, rtol=1e-6)
+
+
+def _fill(pop, vector_steps):
+    for _ in range(vector_steps):
+        pop._act_and_store()
+
+
+def test_stacked_update_equals_separate_updates():
+    """One population step on a batch = clip_grad_norm_ + torch Adam per member on its share."""
+    pop = small_population([0, 1, 2], train_noise=0.0, train_cell_noise=0.0, max_grad_norm=0.5)
+    _fill(pop, 30)
+    learning = np.array([True, False, True])  # member 1 sits this update out
+    idx = pop.replay.sample(pop._sampling.uniform(pop.hp.batch_episodes))
+    batch = pop.replay.gather(idx, torch.as_tensor(learning))
+    before = [pop.network.member_state(k) for k in range(3)]
+    for _ in range(2):  # the second step exercises the Adam moments
+        pop.update_on(idx, learning)
+    hp = pop.hp
+    for k in range(3):
+        net = AdvantageNetwork(3, 4, n_hidden=hp.n_hidden, n_cells=hp.n_cells)
+        net.load_state_dict(before[k])
+        if learning[k]:
+            opt = torch.optim.Adam(net.parameters(), lr=hp.learning_rate)
+            for _ in range(2):
+                q, _, _ = net(batch["obs"][k])  # (T+1, B, D): a member's share is time-major
+                with torch.no_grad():
+                    values = q.max(-1).values
+                    nxt = bootstrap_values(values, batch["terminated"][k])
+                    ret = lambda_returns(batch["rewards"][k], nxt, batch["continues"][k], hp.gamma, hp.lam)
+                    targets = advantage_targets(values[:-1], ret, hp.kappa)
+                loss = advantage_loss(q[:-1], batch["actions"][k], targets, batch["mask"][k])
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), hp.max_grad_norm)
+                opt.step()
+        for name, value in net.state_dict().items():
+            torch.testing.assert_close(pop.network.params[name][k].detach(), value, atol=1e-5, rtol=1e-5)
+    assert pop.updates.tolist() == [2, 0, 2]
+
+
+def test_stacked_adam_masks_members():
+    params = {"w": torch.ones(2, 3, requires_grad=True)}
+    opt = StackedAdam(params, lr=0.1, max_grad_norm=1.0)
+    norms = opt.step({"w": torch.tensor([[3.0, 0.0, 4.0], [1.0, 1.0, 1.0]])}, torch.tensor([True, False]))
+    torch.testing.assert_close(norms, torch.tensor([5.0, 3.0**0.5]))
+    assert torch.equal(params["w"][1], torch.ones(3)) and opt.steps.tolist() == [1.0, 0.0]
+    assert not torch.equal(params["w"][0], torch.ones(3))
+
+
+def test_member_runs_do_not_depend_on_the_others():
+    """Same seed -> same episodes, updates and weights, whoever else is in the population."""
+    a = small_population([5, 7])
+    b = small_population([9, 5, 3])
+    a.learn(400, eval_interval=200, eval_episodes=10, stop_at_success=None)
+    b.learn(400, eval_interval=200, eval_episodes=10, stop_at_success=None)
+    assert a.updates[0] > 0 and a.updates[0] == b.updates[1]
+    assert a.replay.n_episodes[0] == b.replay.n_episodes[1]
+    assert torch.equal(a.replay.actions[0], b.replay.actions[1])
+    torch.testing.assert_close(a.replay.obs[0], b.replay.obs[1], atol=1e-5, rtol=0)
+    for name, p in a.network.params.items():
+        torch.testing.assert_close(p[0], b.network.params[name][1], atol=1e-5, rtol=1e-5)
+    assert [r["success_rate"] for r in a.history[0]] == [r["success_rate"] for r in b.history[1]]
+    assert not torch.equal(a.replay.actions[0], a.replay.actions[1])  # seeds do differ
+
+
+def test_exported_member_acts_like_the_population():
+    """Without updates, a member acts exactly as an agent with its weights (greedy, state, resets)."""
+    pop = small_population([3, 4, 5])
+    agents = [pop.member(k) for k in range(3)]
+    gen = torch.Generator().manual_seed(0)
+    state = pop.network.initial_state(2)
+    agent_states = [None] * 3
+    for t in range(6):
+        obs = torch.rand(3, 2, 3, generator=gen)
+        starts = torch.tensor([[t == 0, t == 3]] * 3)
+        q, state = pop.network.step(obs, state, starts)
+        for k, agent in enumerate(agents):
+            action, agent_states[k] = agent.predict(obs[k].numpy(), agent_states[k], starts[k].numpy())
+            assert action.tolist() == q[k].argmax(-1).tolist()
+            np.testing.assert_allclose(agent_states[k][1], state[1][k].numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_member_export_save_load_and_twin(tmp_path):
+    from sublstm.spiking import SpikingPolicy
+
+    pop = small_population([0, 11])
+    pop.learn(200, eval_interval=100, eval_episodes=5, stop_at_success=None)
+    agent = pop.member(1)
+    assert agent.seed == 11 and agent.num_timesteps == 200 and len(agent.history) == 2
+    for name, value in agent.network.state_dict().items():
+        assert torch.equal(value, pop.network.params[name][1].detach())
+    path = tmp_path / "member.pt"
+    agent.save(path)
+    loaded = AdvantageAgent.load(path)
+    obs = np.random.default_rng(0).random((5, 3)).astype(np.float32)
+    assert np.array_equal(agent.predict(obs)[0], loaded.predict(obs)[0])
+    twin = SpikingPolicy.from_agent(loaded)
+    values, _, _ = twin.act(torch.as_tensor(obs))
+    assert values.shape == (5, 4)
+    with pytest.raises(ValueError, match="member index"):
+        pop.member(2)
+
+
+def test_stopped_members_are_frozen_and_the_stop_rule_records():
+    pop = small_population([0, 1])
+    pop.stopped[0] = True
+    frozen = pop.network.member_state(0)
+    pop.learn(300, eval_interval=100, eval_episodes=5, stop_at_success=None)
+    assert all(torch.equal(v, pop.network.params[k][0]) for k, v in frozen.items())
+    assert pop.timesteps.tolist() == [0, 300] and pop.updates[0] == 0 < pop.updates[1]
+    assert pop.history[0] == [] and len(pop.history[1]) == 3
+
+    events = []
+    pop = small_population([0, 1])
+    pop.learn(
+        10_000,
+        eval_interval=100,
+        eval_episodes=5,
+        stop_at_success=0.0,
+        stop_patience=2,
+        callback=events.append,
+    )
+    assert pop.stopped.all() and pop.num_timesteps == 200  # every member at "0 %" twice
+    assert pop.steps_to(0.0) == [100, 100] and pop.summary(0.0)["reached"] == 2
+    assert [e["event"] for e in events].count("stop") == 2
+
+
+def test_replay_batches_cut_and_forget():
+    replay = MemberReplay(1, 1, 1, capacity_steps=6, max_episodes=4, device=torch.device("cpu"))
+
+    def step(t, done=False, term=False):
+        one = torch.ones(1, 1, dtype=torch.bool)
+        replay.add(
+            torch.full((1, 1, 1), float(t)),
+            torch.full((1, 1), t),
+            torch.full((1, 1), 0.5 * t),
+            one & done,
+            one & term,
+            torch.full((1, 1, 1), 100.0 + t),
+        )
+
+    for t in range(3):  # an episode of 3 steps that terminates
+        step(t, done=t == 2, term=True)
+    idx = torch.zeros(1, 1, dtype=torch.long)
+    on = torch.ones(1, dtype=torch.bool)
+    batch = replay.gather(idx, on)
+    assert batch["obs"][0, :, 0, 0].tolist() == [0.0, 1.0, 2.0, 102.0]  # final obs after the last step
+    assert batch["terminated"][0, :, 0].tolist() == [False, False, True]
+    assert batch["continues"][0, :, 0].tolist() == [True, True, False]
+    cut = replay.gather(idx, on, max_len=2)  # cut: no termination, bootstrap from the stored obs
+    assert cut["obs"][0, :, 0, 0].tolist() == [0.0, 1.0, 2.0]
+    assert not cut["terminated"].any() and cut["mask"].all()
+    for t in range(3, 7):  # 4 more steps overwrite the first episode's slots (6 per row)
+        step(t, done=t == 6)
+    assert replay.valid()[0].tolist() == [False, True, False, False]
+
+
+def test_streams_serve_each_member_its_own_numbers():
+    both = MemberStreams([1, 2], "explore")
+    alone = MemberStreams([2], "explore")
+    for shape in ((3,), (5, 2), (20_000,)):
+        assert torch.equal(both.uniform(*shape)[1], alone.uniform(*shape)[0])
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="unknown hyperparameters"):
+        small_population([0], learnig_rate=1e-3)
+    with pytest.raises(ValueError, match="unknown core"):
+        Population(ENV, 1, core="gru")
+    with pytest.raises(ValueError, match="seeds"):
+        Population(ENV, 2, seeds=[0])
+    with pytest.raises(ValueError, match="non-negative"):
+        Population(ENV, 1, seeds=[-1])
+    with pytest.raises(ValueError, match="no tensor version"):
+        Population("CartPole-v1", 1)
+    with pytest.raises(ValueError, match="replay_steps"):
+        Population(ENV, 1, replay_steps=100)
