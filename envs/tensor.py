@@ -76,7 +76,6 @@ class TensorEnv:
             self.generator.manual_seed(seed)
         self._started = False
         self._return = torch.zeros(num_envs, device=self.device)
-        self._length = torch.zeros(num_envs, dtype=torch.long, device=self.device)
 
     def _setup(self, reference: gym.Env, env_kwargs: dict[str, Any]) -> None:
         """Spaces and sizes from the reference env."""
@@ -105,7 +104,6 @@ class TensorEnv:
                 raise ValueError(f"seed must be an int or None, got {seed!r}")
             self.generator.manual_seed(seed)
         self._return.zero_()
-        self._length.zero_()
         self._started = True
         return self._reset()
 
@@ -114,12 +112,9 @@ class TensorEnv:
         if not self._started:
             raise RuntimeError(f"{type(self).__name__}.step() called before reset()")
         actions = self._checked(actions)
-        obs, final_obs, reward, terminated, truncated, success, done = self._step(actions)
+        obs, final_obs, reward, terminated, truncated, success, done, episode_length = self._step(actions)
         episode_return = self._return + reward
-        episode_length = self._length + 1
-        running = ~done
-        self._return = episode_return * running
-        self._length = episode_length * running
+        self._return = episode_return * ~done
         info = {
             "final_obs": final_obs,
             "done": done,
@@ -157,11 +152,83 @@ class TensorEnv:
         raise NotImplementedError
 
     def _step(self, actions: torch.Tensor):
-        """-> obs, final_obs, reward, terminated, truncated, success, done (all (B,) or (B, D))."""
+        """-> obs, final_obs, reward, terminated, truncated, success, done, episode_length (steps taken
+        in the episode each env was in, this one included): (B, D) or (B,) tensors."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.env_id!r}, num_envs={self.num_envs}, device={self.device})"
+
+
+class TableEnv(TensorEnv):
+    """A task that, its clock aside, is a small deterministic state machine, stepped by table lookups.
+
+    Each env is in one of ``S`` states (``state``, (B,) long) and has a clock (``steps``, steps
+    taken in the episode). A subclass describes the task once, as tables indexed by
+    ``state * n_actions + action`` (:meth:`_set_tables`): the next state, the reward, whether the
+    episode terminates, whether that is a success, the observation returned (plus, optionally,
+    ``noise * U[0, 1)`` per component, drawn afresh at every step) and the start states (drawn
+    uniformly) with their first observations. The next state of a pair that ends the episode is
+    never used (a start state replaces it). A step is then a handful of gathers, whatever the task;
+    ``max_steps`` (None: none) truncates episodes on the clock.
+    """
+
+    def _set_tables(
+        self,
+        *,
+        next_state: torch.Tensor,
+        reward: torch.Tensor,
+        terminated: torch.Tensor,
+        success: torch.Tensor,
+        obs: torch.Tensor,
+        start_states: torch.Tensor,
+        start_obs: torch.Tensor,
+        obs_noise: torch.Tensor | None = None,
+        max_steps: int | None = None,
+    ) -> None:
+        to = self.device
+        self._next = next_state.to(to, torch.long)
+        self._reward = reward.to(to, torch.float32)
+        self._terminated = terminated.to(to, torch.bool)
+        self._success = success.to(to, torch.bool)
+        self._obs = obs.to(to, torch.float32)
+        self._obs_noise = (
+            None if obs_noise is None or not obs_noise.any() else obs_noise.to(to, torch.float32)
+        )
+        self.start_states = start_states.to(to, torch.long)  # start index (goal, trial type) -> state
+        self._start_obs = start_obs.to(to, torch.float32)
+        self._max_steps = max_steps
+        self.state = self.start_states[torch.zeros(self.num_envs, dtype=torch.long, device=to)]
+        self.steps = torch.zeros(self.num_envs, dtype=torch.long, device=to)
+
+    def _draw_starts(self) -> torch.Tensor:
+        return self._integers(0, len(self.start_states), self.num_envs)
+
+    def _reset(self) -> torch.Tensor:
+        start = self._draw_starts()
+        self.state = self.start_states[start]
+        self.steps.zero_()
+        return self._start_obs[start]
+
+    def _step(self, actions: torch.Tensor):
+        i = torch.add(actions, self.state, alpha=self.n_actions)
+        reward, terminated, success = self._reward[i], self._terminated[i], self._success[i]
+        final_obs = self._obs[i]
+        if self._obs_noise is not None:
+            final_obs = torch.addcmul(
+                final_obs, self._obs_noise[i], self._uniform(self.num_envs, self.obs_dim)
+            )
+        steps = self.steps + 1
+        if self._max_steps is None:
+            truncated, done = torch.zeros_like(terminated), terminated
+        else:
+            truncated = (steps >= self._max_steps) & ~terminated
+            done = terminated | truncated
+        start = self._draw_starts()  # used only where an episode ended
+        self.state = torch.where(done, self.start_states[start], self._next[i])
+        obs = torch.where(done[:, None], self._start_obs[start], final_obs)
+        self.steps = steps * ~done
+        return obs, final_obs, reward, terminated, truncated, success, done, steps
 
 
 def _env_class(env_id: Any) -> tuple[str, type[TensorEnv]]:

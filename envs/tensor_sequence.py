@@ -54,8 +54,9 @@ class TensorSequencePrediction(TensorEnv):
         final = self.t == self.p
         ended = torch.full((self.num_envs,), final, dtype=torch.bool, device=self.device)
         truncated = torch.zeros_like(ended)  # episodes never run out of time
+        length = torch.full((self.num_envs,), self.t, device=self.device)
         if not final:
             no_success = torch.zeros_like(ended)
-            return final_obs, final_obs, correct * STEP_REWARD, ended, truncated, no_success, ended
+            return final_obs, final_obs, correct * STEP_REWARD, ended, truncated, no_success, ended, length
         obs = self._reset()  # every episode ends here: all B restart
-        return obs, final_obs, correct * FINAL_REWARD, ended, truncated, correct, ended
+        return obs, final_obs, correct * FINAL_REWARD, ended, truncated, correct, ended, length

@@ -27,6 +27,10 @@ def _full(env, action):
 # -- lockstep against the gymnasium envs -------------------------------------------------------------
 # Each case: the gymnasium env, the tensor env's id and kwargs, how the episode's hidden draw (goal,
 # trial type, first symbol) is read from gymnasium's info and read / written in the tensor env.
+def _set_start(env, i, start):
+    env.state[i] = env.start_states[start]  # start index = goal index / trial index
+
+
 def _set_first_symbol(env, i, value):
     env.sequences[i, 0] = env.sequences[i, -1] = value
 
@@ -37,21 +41,21 @@ CASES = {
         ("sublstm/TMaze-v0", {"corridor_length": 3, "max_steps": 8}),
         lambda info: info["goal_index"],
         lambda env, i: int(env.goal[i]),
-        lambda env, i, v: env.goal.__setitem__(i, v),
+        _set_start,
     ),
     "noisy-tmaze": (
         lambda: TMazeEnv(corridor_length=3, noise=1.0, max_steps=8),
         ("sublstm/NoisyTMaze-v0", {"corridor_length": 3, "max_steps": 8}),
         lambda info: info["goal_index"],
         lambda env, i: int(env.goal[i]),
-        lambda env, i, v: env.goal.__setitem__(i, v),
+        _set_start,
     ),
     "saccade": (
         lambda: SaccadeAntisaccadeEnv(fixation_steps=1, cue_steps=1, delay_steps=2, go_steps=3),
         ("sublstm/SaccadeAntisaccade-v0", {}),
         lambda info: info["trial_index"],
         lambda env, i: int(env.trial[i]),
-        lambda env, i, v: env.trial.__setitem__(i, v),
+        _set_start,
     ),
     "sequence-2a": (
         lambda: SequencePredictionEnv(p=4),
