@@ -475,12 +475,21 @@ class AdvantageAgent:
 
     @classmethod
     def load(
-        cls, path, env: gym.Env | str | None = None, device: str | torch.device = "cpu"
+        cls,
+        path,
+        env: gym.Env | str | None = None,
+        device: str | torch.device = "cpu",
+        allow_module_import: bool = False,
     ) -> AdvantageAgent:
-        """Rebuild an agent from a checkpoint; ``env`` defaults to the stored env id and kwargs."""
-        from .checkpoint import CheckpointError
+        """Rebuild an agent from a checkpoint; ``env`` defaults to the stored env id and kwargs.
+
+        A stored id ``module:Env-v0`` would import ``module``: refused unless ``allow_module_import``
+        (trusted files only). Inconsistent content raises CheckpointError naming file and field.
+        """
+        from .checkpoint import CheckpointError, check_agent_config, check_agent_state
 
         config, state = load_checkpoint(path, map_location=device)
+        check_agent_config(path, config, env_given=env is not None, allow_module_import=allow_module_import)
         if config.get("kind") != "AdvantageAgent":
             raise CheckpointError(path, f"holds a {config.get('kind')!r}, not an AdvantageAgent")
         env_kwargs = None
@@ -498,6 +507,10 @@ class AdvantageAgent:
                 asn=ASNParams(**config["asn"]),
                 **config["hyperparams"],
             )
+            check_agent_state(
+                path, config, state, obs_dim=agent.obs_dim, n_actions=agent.n_actions,
+                network=agent.network, optimizer=agent.optimizer, target_network=agent.target_network,
+            )  # fmt: skip
             if (agent.obs_dim, agent.n_actions) != (config["obs_dim"], config["n_actions"]):
                 raise ValueError(
                     f"env has obs_dim {agent.obs_dim} and {agent.n_actions} actions; the checkpoint "
