@@ -23,6 +23,10 @@ Interface (all tensors on ``env.device``; B = ``num_envs``):
 - ``check_actions`` (default True): refuse out-of-range actions with ValueError. It costs a
   device-to-host sync per step; a trusted caller (a policy sampling from ``n_actions`` logits)
   may set it to False.
+
+:class:`TableEnv` steps a task that is a small state machine (the T-maze, the saccade task) by
+table lookups. :func:`measure_tensor_env_rate`, :func:`measure_gym_vector_rate` and
+:func:`compare_rates` time env steps per second, the tensor env beside gymnasium's sync vector.
 """
 
 from __future__ import annotations
@@ -30,10 +34,13 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import numbers
+import statistics
 import time
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 
 #: ids with a tensor version -> "module:class" (imported on first use, so that the env modules can
@@ -48,32 +55,40 @@ TENSOR_ENV_IDS = tuple(TENSOR_ENVS)
 _MODULE_PREFIX = "sublstm.envs:"
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_seed(seed: Any) -> None:
+    if seed is not None and not _is_int(seed):
+        raise ValueError(f"seed must be an int or None, got {seed!r}")
+
+
 class TensorEnv:
     """Base of the batched envs: seeding, action checks, auto-reset bookkeeping, the info dict.
 
-    Subclasses set ``reference`` (the gymnasium env they mirror, built from the same kwargs) in
-    ``__init__`` before calling :meth:`_setup`, and implement :meth:`_reset` (all envs) and
-    :meth:`_step`.
+    A subclass takes its task's kwargs as keyword-only arguments, builds the gymnasium env it
+    mirrors from them (which validates them) and hands it to :meth:`_setup`; it implements
+    :meth:`_reset` (all envs) and :meth:`_step`.
     """
 
     env_id: str = ""
 
     def __init__(self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+        if not _is_int(num_envs) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"seed must be an int or None, got {seed!r}")
+        _check_seed(seed)
         try:
             self.device = torch.device(device)
             self.generator = torch.Generator(device=self.device)
         except (RuntimeError, TypeError) as err:
             raise ValueError(f"device {device!r} is not a usable torch device: {err}") from None
-        self.num_envs = num_envs
+        self.num_envs = int(num_envs)
         self.check_actions = True
         if seed is None:
             self.generator.seed()
         else:
-            self.generator.manual_seed(seed)
+            self.generator.manual_seed(int(seed))
         self._started = False
         self._return = torch.zeros(num_envs, device=self.device)
 
@@ -99,10 +114,9 @@ class TensorEnv:
     # -- the public interface ---------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> torch.Tensor:
         """Start a new episode in every env; returns the first observations, (B, obs_dim) float32."""
+        _check_seed(seed)
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, int):
-                raise ValueError(f"seed must be an int or None, got {seed!r}")
-            self.generator.manual_seed(seed)
+            self.generator.manual_seed(int(seed))
         self._return.zero_()
         self._started = True
         return self._reset()
@@ -308,8 +322,6 @@ def measure_tensor_env_rate(
 
 def measure_gym_vector_rate(env_id: str, batch: int, steps: int, seed: int = 0, **env_kwargs) -> float:
     """Env steps per second of gymnasium's sync vector env of the same id, random actions in advance."""
-    import numpy as np
-
     envs = gym.make_vec(env_id, num_envs=batch, vectorization_mode="sync", **env_kwargs)
     try:
         actions = np.random.default_rng(seed).integers(envs.single_action_space.n, size=(steps + 10, batch))
@@ -322,3 +334,32 @@ def measure_gym_vector_rate(env_id: str, batch: int, steps: int, seed: int = 0, 
         return batch * steps / (time.perf_counter() - start)
     finally:
         envs.close()
+
+
+def compare_rates(
+    env_id: str,
+    batches: tuple[int, ...] = (1, 64, 1024),
+    steps: int = 1000,
+    gym_env_steps: int = 20_000,
+    repeats: int = 3,
+    device: str | torch.device = "cpu",
+    **env_kwargs,
+) -> list[dict[str, float]]:
+    """Tensor env beside gymnasium's sync vector env, one row per batch size (env steps per second).
+
+    Each figure is the median of ``repeats`` runs: ``steps`` batched steps of the tensor env, and
+    ``max(20, gym_env_steps // batch)`` steps of the vector env (it is much slower at large batch).
+    Rows: {"batch", "tensor", "gym_sync", "speedup"}.
+    """
+    rows = []
+    for batch in batches:
+        tensor = [
+            measure_tensor_env_rate(env_id, batch, steps, device, r, **env_kwargs) for r in range(repeats)
+        ]
+        vec_steps = max(20, gym_env_steps // batch)
+        gym_sync = [
+            measure_gym_vector_rate(env_id, batch, vec_steps, r, **env_kwargs) for r in range(repeats)
+        ]
+        t, g = statistics.median(tensor), statistics.median(gym_sync)
+        rows.append({"batch": batch, "tensor": t, "gym_sync": g, "speedup": t / g})
+    return rows

@@ -11,6 +11,7 @@ from sublstm.envs.saccade import FIXATION_REWARD, SACCADE_REWARD, TRIAL_TYPES
 from sublstm.envs.sequence import X, Y
 from sublstm.envs.tensor import (
     TENSOR_ENV_IDS,
+    compare_rates,
     make_tensor_env,
     measure_gym_vector_rate,
     measure_tensor_env_rate,
@@ -418,6 +419,9 @@ def test_bad_actions_and_step_before_reset():
     assert env.position.tolist() == [1, 1, 1]
 
 
-def test_measured_rates_are_positive():
-    assert measure_tensor_env_rate("sublstm/TMaze-v0", 4, 5) > 0
-    assert measure_gym_vector_rate("sublstm/TMaze-v0", 2, 5) > 0
+def test_rates_measured_side_by_side():
+    assert measure_tensor_env_rate("sublstm/TMaze-v0", 4, 5, corridor_length=2) > 0
+    assert measure_gym_vector_rate("sublstm/TMaze-v0", 2, 5, corridor_length=2) > 0
+    rows = compare_rates("sublstm/SaccadeAntisaccade-v0", batches=(1, 8), steps=5, gym_env_steps=5, repeats=1)
+    assert [row["batch"] for row in rows] == [1, 8]
+    assert all(row["speedup"] == pytest.approx(row["tensor"] / row["gym_sync"]) for row in rows)
