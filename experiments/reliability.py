@@ -1,0 +1,222 @@
+"""Bad input of every kind the package takes, tried one case at a time and counted: docs/reliability.md.
+
+    python -m sublstm.experiments.reliability [--doc docs/reliability.md]
+
+A case is refused *clearly* when it raises the expected exception (ValueError and its subclasses
+such as CheckpointError, or FileNotFoundError) whose message names what is wrong (the file and
+field, the argument, the option), leaves no side effect (no planted module ran, no folder was
+made), and - on the command line - when ``sublstm ...`` exits with code 2 and its last line of
+output is the one-line ``error: ...`` (argparse's own errors print the usage first), no traceback.
+The cases live in :mod:`.reliability_cases`; command-line cases of a subcommand that does not
+import yet are reported as not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import io
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .reliability_cases import CLASSES, CLI_CLASS, CLI_WHAT, Case, CliCase, Scratch, cli_cases
+
+DOC = Path("docs/reliability.md")
+COMMAND = "python -m sublstm.experiments.reliability"
+
+
+@dataclass
+class Outcome:
+    klass: str
+    case: str
+    clear: bool
+    detail: str  # the refusal's message, or what went wrong
+
+
+def _available_commands() -> tuple[tuple[str, ...], dict[str, str]]:
+    """The subcommands that import, and why the others do not."""
+    from sublstm.experiments import cli
+
+    ok, missing = [], {}
+    for name in cli.COMMANDS:
+        try:
+            importlib.import_module(f"sublstm.experiments.commands.{name}")
+            ok.append(name)
+        except Exception as exc:  # a command module being written right now
+            missing[name] = f"{type(exc).__name__}: {exc}"
+    return tuple(ok), missing
+
+
+def run_cli_case(case: CliCase, scratch: Scratch, commands: tuple[str, ...]) -> Outcome:
+    """``cli.main(argv)``: clear when exit code 2, last line ``error: ...`` naming the mentions,
+    no traceback, and nothing created in the case's folder."""
+    from sublstm.experiments import cli
+
+    base = str(scratch.base_checkpoint()) if any("{base}" in a for a in case.argv) else ""
+    folder = scratch.folder()
+    if case.prepare is not None:
+        case.prepare(folder)
+    before = sorted(folder.rglob("*"))
+    argv = [a.replace("{dir}", str(folder)).replace("{base}", base) for a in case.argv]
+    err, outs = io.StringIO(), io.StringIO()
+    saved = cli.COMMANDS
+    cli.COMMANDS = commands  # leave out subcommands that do not import yet
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(outs):
+            try:
+                code = cli.main(argv)
+            except SystemExit as exc:
+                code = exc.code
+    except Exception as exc:
+        return Outcome("", case.name, False, f"raised {type(exc).__name__}: {exc}")
+    finally:
+        cli.COMMANDS = saved
+    lines = [line for line in err.getvalue().splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    made = sorted(set(folder.rglob("*")) - set(before))
+    problems = []
+    if code != 2:
+        problems.append(f"exit code {code!r}")
+    if "Traceback" in err.getvalue():
+        problems.append("a traceback")
+    if "error: " not in last:
+        problems.append("no one-line 'error: ...' at the end")
+    problems += [f"the error does not name {m!r}" for m in case.mentions if m not in last]
+    if made:
+        problems.append(f"made {[str(p.relative_to(folder)) for p in made]}")
+    detail = last.replace(str(folder), "<dir>")
+    return Outcome("", case.name, not problems, "; ".join(problems + [detail]) if problems else detail)
+
+
+# --- running ------------------------------------------------------------------------------------------
+def run_case(case: Case, scratch: Scratch) -> Outcome:
+    try:
+        case.attempt(scratch)
+    except case.expect as exc:
+        message = str(exc)
+        problems = [
+            f"does not name {m!r}" for m in case.mentions if m.format(path=scratch.path) not in message
+        ]
+    except Exception as exc:  # the wrong kind of refusal is not a clear one
+        message, problems = f"{type(exc).__name__}: {exc}", ["raised the wrong kind of error"]
+    else:
+        message, problems = "accepted", ["accepted"]
+    if case.side_effect is not None:
+        effect = case.side_effect(scratch)
+        if effect:
+            problems.append(effect)
+    detail = message.replace(str(scratch.root), "<tmp>").splitlines()[0] if message else ""
+    return Outcome("", case.name, not problems, "; ".join(problems + [detail]) if problems else detail)
+
+
+# class title -> (what it covers, the function listing its cases)
+@dataclass
+class Report:
+    outcomes: list[Outcome]
+    not_run: dict[str, str]  # command-line cases (or subcommands) that could not run, and why
+    seconds: float
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        for o in self.outcomes:
+            tried, clear = out.get(o.klass, (0, 0))
+            out[o.klass] = (tried + 1, clear + int(o.clear))
+        return out
+
+    @property
+    def unclear(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.clear]
+
+
+def run_all(root: str | Path | None = None) -> Report:
+    """Try every case in scratch folders under ``root`` (a new temp folder by default)."""
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        if root is None:
+            root = stack.enter_context(tempfile.TemporaryDirectory(prefix="sublstm-reliability-"))
+        scratch = Scratch(Path(root))
+        outcomes: list[Outcome] = []
+        for klass, (_, cases) in CLASSES.items():
+            for case in cases():
+                outcome = run_case(case, scratch)
+                outcome.klass = klass
+                outcomes.append(outcome)
+        commands, missing = _available_commands()
+        not_run = {}
+        for case in cli_cases():
+            if case.argv[0] not in commands:
+                not_run[case.name] = missing.get(case.argv[0], "no such subcommand")
+                continue
+            outcome = run_cli_case(case, scratch, commands)
+            outcome.klass = CLI_CLASS
+            outcomes.append(outcome)
+    return Report(outcomes, not_run, time.perf_counter() - t0)
+
+
+def render(report: Report) -> str:
+    from .reporting import markdown_table
+
+    counts = report.counts()
+    described = {**{k: v[0] for k, v in CLASSES.items()}, CLI_CLASS: CLI_WHAT}
+    rows = [[k, described[k], tried, clear] for k, (tried, clear) in counts.items()]
+    tried = sum(t for t, _ in counts.values())
+    clear = sum(c for _, c in counts.values())
+    verdict = "all were refused clearly" if tried == clear else f"{tried - clear} were NOT refused clearly"
+    lines = [
+        "# Reliability: bad input, refused clearly",
+        "",
+        f"Written by `{COMMAND}` (also by `pytest tests/test_reliability.py`); {tried} bad inputs in "
+        f"{len(counts)} classes, {verdict}.",
+        "",
+        "A case is refused clearly when it raises ValueError (CheckpointError for checkpoints, "
+        "FileNotFoundError for a missing file) whose message names the file and field, the argument or "
+        "the option, with no side effect (no planted code ran, no folder was made); on the command line "
+        "when it exits with code 2 and ends in one line `error: ...`, no traceback.",
+        "",
+        markdown_table(["class", "what", "tried", "refused clearly"], rows),
+        "",
+    ]
+    if report.unclear:
+        lines += ["## Not refused clearly", ""]
+        lines += [f"- {o.klass}: {o.case}: {o.detail}" for o in report.unclear]
+        lines.append("")
+    if report.not_run:
+        lines += ["## Command-line cases not run (their subcommand does not import yet)", ""]
+        lines += [f"- {name}: {why}" for name, why in report.not_run.items()]
+        lines.append("")
+    lines += ["## Cases", ""]
+    for klass in counts:
+        lines += [f"### {klass}", ""]
+        lines += [
+            f"- {'ok' if o.clear else 'NOT CLEAR'} {o.case}" for o in report.outcomes if o.klass == klass
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_doc(report: Report, path: str | Path = DOC) -> Path:
+    from .reporting import write_text_atomic
+
+    write_text_atomic(path, render(report))
+    return Path(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--doc", default=str(DOC), help="the markdown file to write")
+    args = parser.parse_args(argv)
+    report = run_all()
+    path = write_doc(report, args.doc)
+    tried, clear = len(report.outcomes), len(report.outcomes) - len(report.unclear)
+    print(f"{clear} of {tried} bad inputs refused clearly in {report.seconds:.0f} s; wrote {path}")
+    for o in report.unclear:
+        print(f"NOT CLEAR {o.klass}: {o.case}: {o.detail}")
+    return 0 if not report.unclear else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
