@@ -1,138 +1,176 @@
-"""scripts/experiment_gating.py: the grid, resuming from stored runs, and the doc rendered from them.
+"""The gating grid (sublstm.experiments.gating): cells, resuming from stored runs, the doc rendered
+from them (the committed docs/gating.md from docs/gating_runs/), the command, and a tiny real grid.
 
-Training is replaced by fakes (the real runs are minutes each); what is tested is the bookkeeping
-that makes the grid resumable and the doc reproducible, plus one real sequence run end to end.
+Most tests replace training by fakes (a real run takes minutes); one runs a tiny grid for real.
 """
 
-import importlib.util
+import argparse
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+from sublstm.experiments import gating
+from sublstm.experiments.commands import gating as command
+from sublstm.experiments.gating import FULL, QUICK, GatingBudget, GatingGrid, GridStore, run_grid
+from sublstm.experiments.gating_report import render
 
 ROOT = Path(__file__).resolve().parents[2]
+TINY = GatingBudget(rl_cap_timesteps=32, test_episodes=2, seq_updates=20, test_sequences=4)
 
 
 @pytest.fixture()
-def script(monkeypatch):
-    spec = importlib.util.spec_from_file_location(
-        "experiment_gating_under_test", ROOT / "scripts" / "experiment_gating.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def fake(monkeypatch):
+    """Training and measuring replaced by a fake whose asn-lstm twin loses 0.1 success."""
     calls = []
 
-    def fake(kind):
-        def run(core, noise_or_noisy, seed, budget):
-            calls.append((kind, core, noise_or_noisy, seed))
-            gap = 0.1 if core == "asn-lstm" else 0.0
-            result = {
-                "analog_success": 1.0,
-                "spiking_success": 1.0 - gap,
-                "agreement": 1.0 - gap / 2,
-                "agreement_final": 1.0 - gap,
-                "mean_rate_hz": 50.0 + seed,
-                "twin": {
-                    "step_ms": 300.0,
-                    "dt_ms": 1.0,
-                    "readout_window_ms": 10.0,
-                    "recurrent_delay": "step",
-                },
-            }
-            if kind == "tmaze":
-                result |= {"timesteps": 20_000, "timesteps_to_stop": 20_000 if seed else None}
-            else:
-                result |= {"updates": budget["seq_updates"]}
-            return result
+    def run(cell):
+        p = cell.params
+        calls.append(cell.name)
+        gap = 0.1 if p["core"] == "asn-lstm" else 0.0
+        result = {
+            "analog_success": 1.0,
+            "spiking_success": 1.0 - gap,
+            "agreement": 1.0 - gap / 2,
+            "agreement_final": 1.0 - gap,
+            "mean_rate_hz": 50.0 + p["seed"],
+            "twin": {"step_ms": 300.0, "dt_ms": 1.0, "readout_window_ms": 10.0, "recurrent_delay": "step"},
+        }
+        if p["task"] == "tmaze":
+            return result | {"timesteps": 20_000, "timesteps_to_stop": 20_000 if p["seed"] else None}
+        return result | {"updates": cell.settings["seq_updates"], "spiking_final_xy": 1.0}
 
-        return run
-
-    monkeypatch.setattr(module, "run_tmaze", fake("tmaze"))
-    monkeypatch.setattr(module, "run_sequence", fake("seq"))
-    module.calls = calls
-    return module
+    monkeypatch.setattr(gating, "run_tmaze", run)
+    monkeypatch.setattr(gating, "run_sequence", run)
+    return calls
 
 
-def test_grid_covers_both_cells_every_noise_and_seed(script):
-    cells = script.grid(quick=False)
+def stored(folder: Path) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith("_"))
+
+
+def test_grid_covers_both_cells_every_noise_and_seed():
+    cells = FULL.cells()
     assert len(cells) == 5 * 2 * 5 + 2 * 2 * 5
-    names = {script.run_name(c) for c in cells}
-    assert len(names) == len(cells)  # one stored file per run
-    tmaze = [c for c in cells if c["task"] == "tmaze"]
-    assert {c["noise"] for c in tmaze} == {0.0, 0.25, 0.5, 0.75, 1.0}
-    assert {c["core"] for c in cells} == {"asn-sublstm", "asn-lstm"}
-    assert len(script.grid(quick=True)) < len(cells)
+    assert len({c.name for c in cells}) == len(cells)  # one stored file per run
+    tmaze = [c for c in cells if c.params["task"] == "tmaze"]
+    assert {c.params["noise"] for c in tmaze} == {0.0, 0.25, 0.5, 0.75, 1.0}
+    assert {c.params["core"] for c in cells} == {"asn-sublstm", "asn-lstm"}
+    assert all(c.settings["corridor"] == 10 for c in tmaze)
+    assert len(QUICK.cells()) < len(cells)
 
 
-def test_runs_are_stored_resumed_and_rendered(script, tmp_path):
-    args = ["--quick", "--runs-dir", str(tmp_path / "runs"), "--doc", str(tmp_path / "gating.md")]
-    script.main(args)
-    n = len(script.grid(quick=True))
-    assert len(script.calls) == n
-    stored = sorted(p.name for p in (tmp_path / "runs").glob("*.json") if not p.name.startswith("_"))
-    assert len(stored) == n
-    doc = (tmp_path / "gating.md").read_text()
+def test_the_first_stored_runs_are_read_with_their_old_budget_dict():
+    """docs/gating_runs/ stored the budget as "budget"; the full grid still finds all 70 of them."""
+    store = GridStore(ROOT / "docs" / "gating_runs")
+    assert [c.name for c in FULL.cells() if store.get(c.name, c.settings) is None] == []
+    changed = dataclasses.replace(FULL, budget=dataclasses.replace(FULL.budget, test_episodes=99))
+    assert all(store.get(c.name, c.settings) is None for c in changed.cells())
+    longer = dataclasses.replace(FULL, corridor=20)
+    assert store.get(longer.cells()[0].name, longer.cells()[0].settings) is None
+
+
+def test_render_reproduces_the_committed_doc_from_the_stored_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the doc names the runs folder relative to the current folder
+    doc = tmp_path / "gating.md"
+    shutil.copy(ROOT / "docs" / "gating.md", doc)  # its hand-written reading is kept
+    render(FULL, ROOT / "docs" / "gating_runs", doc, tmp_path / "gating.png")
+    assert doc.read_text() == (ROOT / "docs" / "gating.md").read_text()
+    assert (tmp_path / "gating.png").stat().st_size > 0
+
+
+def test_runs_are_stored_resumed_and_rendered(fake, tmp_path):
+    runs, doc = tmp_path / "runs", tmp_path / "gating.md"
+    records = run_grid(QUICK, runs, verbose=False)
+    n = len(QUICK.cells())
+    assert len(fake) == n and len(records) == n and stored(runs) == sorted(records)
+    assert json.loads((runs / "_config.json").read_text())["budget"]["seq_updates"] == 500
+    render(QUICK, runs, doc)
+    text = doc.read_text()
     assert (tmp_path / "gating.png").stat().st_size > 0
     # the table is computed from the stored runs: asn-lstm's fake spiking success is 0.9
-    assert "| 1 | asn-lstm | 1.00 ± 0.00 | 0.90 ± 0.00 |" in doc
-    assert "asn-lstm (multiplicative): analog − spiking success by noise — 0: +0.10, 1: +0.10" in doc
+    assert "| 1 | asn-lstm | 1.00 ± 0.00 | 0.90 ± 0.00 |" in text
+    assert "asn-lstm (multiplicative): analog − spiking success by noise — 0: +0.10, 1: +0.10" in text
+    assert "Runs stored: 8 of 8." in text
 
     # a rerun does nothing; a deleted run is redone, alone
-    script.main(args)
-    assert len(script.calls) == n
-    victim = tmp_path / "runs" / stored[0]
+    run_grid(QUICK, runs, verbose=False)
+    assert len(fake) == n
+    victim = runs / f"{stored(runs)[0]}.json"
     victim.unlink()
-    script.main(args)
-    assert len(script.calls) == n + 1 and victim.exists()
-    sessions = json.loads((tmp_path / "runs" / "_sessions.json").read_text())
-    assert len(sessions) == 2  # sessions that ran nothing are not recorded
+    run_grid(QUICK, runs, verbose=False)
+    assert len(fake) == n + 1 and victim.exists()
+    sessions = json.loads((runs / "_sessions.json").read_text())
+    assert [s["runs"] for s in sessions] == [n, 1]  # sessions that ran nothing are not recorded
 
     # a changed budget makes every stored run stale
-    script.QUICK["test_episodes"] += 1
-    script.main(args)
-    assert len(script.calls) == 2 * n + 1
+    bigger = dataclasses.replace(QUICK, budget=dataclasses.replace(QUICK.budget, test_episodes=51))
+    run_grid(bigger, runs, verbose=False)
+    assert len(fake) == 2 * n + 1
 
 
-def test_hand_written_reading_survives_a_rerender(script, tmp_path):
-    args = ["--quick", "--runs-dir", str(tmp_path / "runs"), "--doc", str(tmp_path / "gating.md")]
-    script.main(args)
-    doc = tmp_path / "gating.md"
-    text = doc.read_text().replace("(not written yet)", "Gating matters here.")
-    doc.write_text(text)
-    script.main([*args, "--render"])
+def test_hand_written_reading_survives_a_rerender(fake, tmp_path):
+    runs, doc = tmp_path / "runs", tmp_path / "gating.md"
+    run_grid(QUICK, runs, verbose=False)
+    render(QUICK, runs, doc)
+    doc.write_text(doc.read_text().replace("(not written yet)", "Gating matters here."))
+    render(QUICK, runs, doc)
     assert "Gating matters here." in doc.read_text()
 
 
-def test_bad_jobs_rejected(script):
-    with pytest.raises(SystemExit):
-        script.parse_args(["--jobs", "0"])
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    return parser.parse_args(list(argv))
 
 
-def test_one_real_sequence_run_end_to_end(monkeypatch):
-    spec = importlib.util.spec_from_file_location(
-        "experiment_gating_real", ROOT / "scripts" / "experiment_gating.py"
+def test_command_runs_the_quick_grid_with_overrides_then_renders(fake, tmp_path, capsys):
+    runs, doc = tmp_path / "runs", tmp_path / "doc" / "gating.md"
+    args = parse("--quick", "--runs-dir", str(runs), "--doc", str(doc), "grid.noises=[0.5]", "grid.seeds=[3]")
+    assert command.run(args) == 0
+    assert stored(runs) == sorted(
+        ["tmaze-n0.50-asn-sublstm-s3", "tmaze-n0.50-asn-lstm-s3"]
+        + [f"{t}-{c}-s3" for t in ("seq2a", "seq2b") for c in ("asn-sublstm", "asn-lstm")]
     )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    budget = {**module.QUICK, "seq_updates": 20, "test_sequences": 4}
-    result = module.run_sequence("asn-lstm", False, 0, budget)
-    assert result["updates"] == 20 and result["twin"]["gating"] == "multiplicative"
-    for key in ("analog_success", "spiking_success", "agreement", "agreement_final"):
-        assert 0.0 <= result[key] <= 1.0
-    assert result["mean_rate_hz"] > 0
+    assert doc.is_file() and (doc.parent / "gating.png").is_file()
+    assert f"wrote {doc}" in capsys.readouterr().out
+    calls = len(fake)
+    assert command.run(parse(*vars(args)["overrides"], "--quick", "--render", "--runs-dir", str(runs),
+                             "--doc", str(doc))) == 0  # fmt: skip
+    assert len(fake) == calls  # --render runs nothing
 
 
-def test_one_real_tmaze_run_end_to_end():
-    spec = importlib.util.spec_from_file_location(
-        "experiment_gating_tmaze", ROOT / "scripts" / "experiment_gating.py"
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--jobs", "0"], "jobs must be a positive integer"),
+        (["grid.noises=[2.0]"], "noises must be numbers in [0, 1]"),
+        (["grid.cores=['asn-gru']"], "unknown cores"),
+        (["budget.rl_cap_timestep=5"], "did you mean 'rl_cap_timesteps'"),
+        (["gird.seeds=[0]"], "did you mean 'grid'"),
+        (["budget.test_episodes=0"], "test_episodes must be a positive integer"),
+        (["--render"], "no runs stored"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_made(fake, tmp_path, argv, message):
+    runs = tmp_path / "runs"
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        command.run(parse("--quick", "--runs-dir", str(runs), "--doc", str(tmp_path / "g.md"), *argv))
+    assert not runs.exists() and fake == []
+
+
+def test_a_tiny_real_grid_from_python(tmp_path):
+    """Training, conversion and measurement for real, on a corridor of 2 and a few steps."""
+    grid = GatingGrid(
+        noises=(0.5,), seeds=(0,), cores=("asn-lstm",), tasks=("tmaze", "seq2a"), corridor=2, budget=TINY
     )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.CORRIDOR = 2  # an untrained agent wanders until the time limit, 10 * (corridor + 1) steps
-    budget = {**module.QUICK, "rl_cap_timesteps": 32, "test_episodes": 2}
-    result = module.run_tmaze("asn-lstm", 0.5, 0, budget)
-    assert result["timesteps"] == 32 and result["timesteps_to_stop"] is None
-    assert result["twin"]["gating"] == "multiplicative" and result["twin"]["recurrent_delay"] == "step"
-    for key in ("analog_success", "spiking_success", "agreement", "agreement_final", "agreement_closed_loop"):
-        assert 0.0 <= result[key] <= 1.0
-    assert set(result["rate_hz"]) >= {"input", "output_cell", "overall"}
+    records = run_grid(grid, tmp_path, verbose=False)
+    tmaze, seq = records["tmaze-n0.50-asn-lstm-s0"]["result"], records["seq2a-asn-lstm-s0"]["result"]
+    assert tmaze["timesteps"] == 32 and tmaze["timesteps_to_stop"] is None
+    assert seq["updates"] == 20
+    for result in (tmaze, seq):
+        assert result["twin"]["gating"] == "multiplicative" and result["twin"]["recurrent_delay"] == "step"
+        for key in ("analog_success", "spiking_success", "agreement", "agreement_final"):
+            assert 0.0 <= result[key] <= 1.0
+        assert result["mean_rate_hz"] > 0 and set(result["rate_hz"]) >= {"input", "output_cell", "overall"}

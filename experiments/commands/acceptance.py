@@ -1,0 +1,86 @@
+"""The spiking twin's acceptance run: train agents with the defaults, convert, compare, tabulate.
+
+    sublstm acceptance                                   # seeds 0-4, then the block in docs/results.md
+    sublstm acceptance --seeds 0,1 --jobs 2 --episodes 100
+    sublstm acceptance --render                          # rewrite the block from the stored runs
+    sublstm acceptance train.learn.total_timesteps=100000 timing.step_ms=200
+
+Settings: the sections ``acceptance`` (seeds, success_gap), ``train`` (env, agent and learn
+sections of ``sublstm train``), ``timing`` (TwinTiming fields) and ``compare`` (episodes, seed,
+sweep_step_ms, sweep_delays, level, plots, wandb, device) of ``--config FILE`` and the overrides.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .options import add_config_arguments, given, option, resolve
+
+HELP = "acceptance of the spiking twin: train agents over seeds, compare each with its twin, tabulate"
+SECTIONS = ("acceptance", "train", "timing", "compare")
+OPTIONS = {"seeds": "acceptance.seeds", "episodes": "compare.episodes", "sweep": "compare.sweep_step_ms"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    option(parser, "--seeds", default="0,1,2,3,4", help="seeds, comma-separated: one agent each")
+    option(parser, "--episodes", default=200, type=int, help="closed-loop episodes per comparison")
+    option(parser, "--sweep", default="50,100,200,300", help="step_ms values swept, comma-separated")
+    parser.add_argument(
+        "--render", action="store_true", help="run nothing: rewrite the block from the stored runs"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="seeds side by side, one process and torch thread each"
+    )
+    parser.add_argument(
+        "--runs-dir", default="runs/twin-acceptance", help="folder of the per-seed runs and results"
+    )
+    parser.add_argument(
+        "--doc", default="docs/results.md", help="markdown file whose 'Spiking twin' block is written"
+    )
+    add_config_arguments(parser, "train.learn.total_timesteps=100000 timing.step_ms=200")
+
+
+def numbers(text, option_name: str, kind: type) -> tuple:
+    """``"0,1"`` -> ``(0, 1)``; lists (from a config file) pass; ValueError naming the option."""
+    if isinstance(text, (list, tuple)):
+        return tuple(text)
+    try:
+        return tuple(kind(part) for part in str(text).split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"{option_name} must be comma-separated numbers, got {text!r}") from None
+
+
+def settings_from(values: dict):
+    """AcceptanceSettings from the sections of ``values`` on top of the defaults."""
+    from ..acceptance import AcceptanceSettings
+    from ..comparing import CompareSettings
+    from ..config import ConfigError, build, near_match, to_dict
+
+    for section in values:
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"unknown section {section!r}{near_match(section, SECTIONS)}; sections: {SECTIONS}"
+            )
+    fields = dict(values.get("acceptance") or {})
+    if "seeds" in fields:
+        fields["seeds"] = numbers(fields["seeds"], "--seeds (acceptance.seeds)", int)
+    compare = dict(values.get("compare") or {})
+    if "sweep_step_ms" in compare:
+        compare["sweep_step_ms"] = numbers(compare["sweep_step_ms"], "--sweep (compare.sweep_step_ms)", float)
+    defaults = to_dict(AcceptanceSettings().compare)
+    fields["compare"] = build(CompareSettings, defaults | compare, "compare")
+    fields["train"], fields["timing"] = values.get("train") or {}, values.get("timing") or {}
+    return build(AcceptanceSettings, fields, "acceptance")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..acceptance import render, run_acceptance
+    from ..runner import executor_for
+
+    executor = executor_for(args.jobs)  # refuses a bad --jobs
+    settings = settings_from(resolve(args, given(args, OPTIONS)))
+    if not args.render:
+        run_acceptance(args.runs_dir, settings, executor=executor)
+    n = render(args.runs_dir, args.doc, settings)
+    print(f"wrote the acceptance block ({n} seeds) into {args.doc}")
+    return 0

@@ -1,0 +1,84 @@
+"""Subtractive against multiplicative gating under spiking conversion: run the grid, write its doc.
+
+    sublstm gating --jobs 2                        # the full grid (resumable), then docs/gating.md
+    sublstm gating --quick --jobs 2                # a reduced grid and budget, under runs/gating-quick/
+    sublstm gating --render                        # rebuild docs/gating.md from the stored runs only
+    sublstm gating --quick grid.noises=[0.5] budget.rl_cap_timesteps=20000
+
+Settings: the sections ``grid`` (noises, seeds, cores, tasks, corridor) and ``budget``
+(rl_cap_timesteps, rl_eval_interval, rl_eval_episodes, rl_stop_at_success, test_episodes,
+seq_updates, test_sequences) of ``--config FILE`` and of the overrides, applied to the preset.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .options import add_config_arguments, resolve
+
+HELP = "the gating grid (subtractive vs multiplicative gates under conversion) and docs/gating.md"
+SECTIONS = ("grid", "budget")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the reduced preset: noise 0 and 1, seed 0, a smaller budget (minutes with --jobs 2)",
+    )
+    parser.add_argument(
+        "--render", action="store_true", help="run nothing: rebuild the doc from the stored runs"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs side by side, one process and torch thread each"
+    )
+    parser.add_argument(
+        "--runs-dir",
+        default=None,
+        help="folder of the stored runs (None: docs/gating_runs, with --quick runs/gating-quick/runs)",
+    )
+    parser.add_argument(
+        "--doc",
+        default=None,
+        help="markdown page to write (None: docs/gating.md, with --quick runs/gating-quick/)",
+    )
+    parser.add_argument("--figure", default=None, help="figure of the page (None: gating.png beside the doc)")
+    parser.add_argument("--only", default=None, help="run only the cells whose name contains this text")
+    add_config_arguments(parser, "budget.rl_cap_timesteps=20000 grid.seeds=[0,1]")
+
+
+def grid_from(values: dict, quick: bool):
+    """The preset (full or quick) with the ``grid`` and ``budget`` sections of ``values`` applied."""
+    from ..config import ConfigError, build, near_match, to_dict
+    from ..gating import FULL, QUICK, GatingBudget, GatingGrid
+
+    for section in values:
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"unknown section {section!r}{near_match(section, SECTIONS)}; sections: {SECTIONS}"
+            )
+    preset = QUICK if quick else FULL
+    budget = build(GatingBudget, to_dict(preset.budget) | values.get("budget", {}), "budget")
+    grid = {k: v for k, v in to_dict(preset).items() if k != "budget"} | values.get("grid", {})
+    grid = {k: tuple(v) if isinstance(v, list) else v for k, v in grid.items()}
+    return build(GatingGrid, grid | {"budget": budget}, "grid")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..gating import run_grid
+    from ..gating_report import render
+    from ..runner import executor_for
+
+    executor = executor_for(args.jobs)  # refuses a bad --jobs
+    grid = grid_from(resolve(args, {}), args.quick)
+    base = Path("runs/gating-quick") if args.quick else Path("docs")
+    runs_dir = Path(args.runs_dir) if args.runs_dir else base / ("runs" if args.quick else "gating_runs")
+    doc = Path(args.doc) if args.doc else base / "gating.md"
+    figure = Path(args.figure) if args.figure else doc.with_name("gating.png")
+    if not args.render:
+        run_grid(grid, runs_dir, executor=executor, only=args.only)
+    render(grid, runs_dir, doc, figure)
+    print(f"wrote {doc} and {figure}")
+    return 0

@@ -1,0 +1,97 @@
+"""The analog agent's validation experiments: train each over seeds, tabulate them in docs/results.md.
+
+    sublstm validate --experiment noisy10                 # seeds 0-4, then its block in the doc
+    sublstm validate --experiment all --jobs 2            # every preset, two runs at a time
+    sublstm validate --render                             # rewrite the blocks from the stored runs
+    sublstm validate --experiment clean20,noisy20 --seeds 0,1 learn.total_timesteps=100000
+
+Settings: the sections ``validation`` (seeds, overrides, wandb) and ``experiments`` (one table per
+experiment: title, task, config with the sections of ``sublstm train``) of ``--config FILE`` and
+of the overrides; a new name under ``experiments`` defines a new experiment. ``learn.*``,
+``agent.*``, ``env.*`` and ``sequence.*`` overrides apply to every experiment that has the section.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .acceptance import numbers
+from .options import add_config_arguments, resolve
+
+HELP = "validation experiments of the analog agent (training over seeds) and their doc blocks"
+SHARED = ("learn", "agent", "env", "sequence")  # override sections applied to every experiment
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..validation import EXPERIMENTS
+
+    parser.add_argument(
+        "--experiment",
+        default="",
+        metavar="NAMES",
+        help=f"experiments to run, comma-separated, or 'all'; presets: {', '.join(EXPERIMENTS)}",
+    )
+    parser.add_argument(
+        "--seeds", default=None, help="seeds of every experiment, comma-separated (None: 0,1,2,3,4)"
+    )
+    parser.add_argument(
+        "--render", action="store_true", help="run nothing: rewrite the doc blocks of the stored runs"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs side by side, one process and torch thread each"
+    )
+    parser.add_argument(
+        "--runs-dir", default="runs/validate", help="folder of the runs and their stored results"
+    )
+    parser.add_argument(
+        "--doc", default="docs/results.md", help="markdown file whose 'Analog agent' section is written"
+    )
+    add_config_arguments(parser, "learn.total_timesteps=100000 experiments.noisy10.config.agent.core=lstm")
+
+
+def settings_from(values: dict, seeds: tuple[int, ...] | None):
+    """ValidationSettings and the experiments (presets with the ``experiments`` section applied)."""
+    from ..config import ConfigError, build, merge_overrides, near_match, to_dict
+    from ..validation import EXPERIMENTS, Experiment, ValidationSettings, dotted
+
+    values = dict(values)
+    shared = {s: values.pop(s) for s in SHARED if s in values}
+    for section in values:
+        if section not in ("validation", "experiments"):
+            known = ("validation", "experiments", *SHARED)
+            raise ConfigError(f"unknown section {section!r}{near_match(section, known)}; sections: {known}")
+    fields = dict(values.get("validation") or {})
+    fields["overrides"] = merge_overrides(fields.get("overrides") or {}, dotted(shared))
+    if seeds is not None:
+        fields["seeds"] = seeds
+    if isinstance(fields.get("seeds"), list):
+        fields["seeds"] = tuple(fields["seeds"])
+    settings = build(ValidationSettings, fields, "validation")
+    experiments = dict(EXPERIMENTS)
+    for name, table in (values.get("experiments") or {}).items():
+        base = to_dict(experiments[name]) if name in experiments else {}
+        if not isinstance(table, dict) or not (name in experiments or "title" in table):
+            raise ConfigError(
+                f"experiments.{name} must be a table with a title (a new experiment), got {table!r}"
+            )
+        experiments[name] = build(Experiment, merge_overrides(base, dotted(table)), f"experiments.{name}")
+    return settings, experiments
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..runner import executor_for
+    from ..validation import pick, render, run_validation
+
+    executor = executor_for(args.jobs)  # refuses a bad --jobs
+    seeds = None if args.seeds is None else numbers(args.seeds, "--seeds", int)
+    settings, experiments = settings_from(resolve(args, {}), seeds)
+    chosen = pick([n.strip() for n in args.experiment.split(",") if n.strip()], experiments)
+    if args.render:
+        written = render(args.runs_dir, args.doc, list(chosen) or None)
+        print(f"wrote the blocks of {', '.join(written) or 'no experiment'} into {args.doc}")
+        return 0
+    if not chosen:
+        raise ValueError("give --experiment NAMES (or 'all'), or --render")
+    run_validation(chosen, args.runs_dir, settings, doc=args.doc, executor=executor)
+    print(f"wrote the blocks of {', '.join(chosen)} into {args.doc}")
+    return 0

@@ -1,0 +1,105 @@
+"""The twin's acceptance run (sublstm.experiments.acceptance): a tiny run from Python trains, compares
+and stores each seed, resumes, renders the block from stored records only, and the command refuses
+bad input before anything is made."""
+
+import argparse
+import shutil
+from pathlib import Path
+
+import pytest
+from sublstm.experiments.acceptance import AcceptanceSettings, cells, render, run_acceptance
+from sublstm.experiments.commands import acceptance as command
+from sublstm.experiments.comparing import CompareSettings
+from sublstm.experiments.runner import sessions
+from sublstm.experiments.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = AcceptanceSettings(
+    seeds=(3,),
+    train={
+        "env": {"id": "sublstm/TMaze-v0", "kwargs": {"corridor_length": 2}},
+        "learn": {"total_timesteps": 32},
+    },
+    timing={"step_ms": 30.0},  # a short decision time keeps the simulation of the sweep short
+    compare=CompareSettings(episodes=3, sweep_step_ms=(10.0, 30.0), plots=False, wandb="disabled"),
+)
+
+
+def test_defaults_train_like_sublstm_train_and_compare_with_the_twin_defaults(tmp_path):
+    from sublstm.experiments.training_config import TrainConfig
+
+    todo = cells(AcceptanceSettings(), tmp_path / "runs")
+    assert [c.name for c in todo] == ["s0", "s1", "s2", "s3", "s4"] and not (tmp_path / "runs").exists()
+    train = todo[2].settings["train"]
+    default = TrainConfig().to_dict()
+    assert train["env"] == default["env"] and train["learn"] == default["learn"]
+    assert train["agent"] == default["agent"] | {"seed": 2}
+    assert todo[2].settings["compare"]["timing"] == {}  # the twin defaults, whatever they are
+    assert AcceptanceSettings().compare.sweep_step_ms == (50.0, 100.0, 200.0, 300.0)
+
+
+def test_a_tiny_acceptance_from_python_is_stored_resumed_and_rendered(tmp_path):
+    doc = tmp_path / "results.md"
+    shutil.copy(ROOT / "docs" / "results.md", doc)
+    before = doc.read_text()
+    records = run_acceptance(tmp_path / "runs", TINY, doc=doc, verbose=False)
+    result = records["s3"]["result"]
+    assert result["episodes"] == 3 and result["training"]["timesteps"] == 32
+    assert [r["step_ms"] for r in result["sweep"]] == [10.0, 30.0] and result["timing"]["step_ms"] == 30.0
+    assert 0 <= result["teacher_forced_agreement"] <= 1
+    assert (tmp_path / "runs" / "s3" / "agent.pt").is_file() and (
+        tmp_path / "runs" / "s3" / "compare.json"
+    ).is_file()
+    text = doc.read_text()
+    block = text.split("<!-- block:acceptance -->")[1].split("<!-- /block:acceptance -->")[0]
+    assert "| 3 | " in block and "3 closed-loop episodes" in block and "(at most 32 timesteps)" in block
+    assert "**1 of 1**" in block or "**0 of 1**" in block
+    assert text.split("<!-- block:acceptance -->")[0] == before.split("<!-- block:acceptance -->")[0]
+
+    assert run_acceptance(tmp_path / "runs", TINY, verbose=False) == records  # resumed: nothing rerun
+    assert len(sessions(RunStore(tmp_path / "runs"))) == 1
+    other = AcceptanceSettings(seeds=(3,), train=TINY.train, compare=CompareSettings(episodes=4))
+    with pytest.raises(ValueError, match="no acceptance runs stored"):  # other settings: not these runs
+        render(tmp_path / "runs", doc, other)
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_command_options_and_config_resolve_into_settings(tmp_path):
+    config = tmp_path / "acc.toml"
+    config.write_text("[acceptance]\nseeds = [4, 5]\n[compare]\nepisodes = 50\n[timing]\nstep_ms = 200\n")
+    args = parse("--config", str(config), "--sweep", "100,300", "train.learn.total_timesteps=1000")
+    settings = command.settings_from(command.resolve(args, command.given(args, command.OPTIONS)))
+    assert settings.seeds == (4, 5) and settings.compare.episodes == 50  # the file's, no option given
+    assert settings.compare.sweep_step_ms == (100.0, 300.0) and settings.timing == {"step_ms": 200}
+    assert settings.train == {"learn": {"total_timesteps": 1000}}
+    args = parse("--config", str(config), "--episodes", "7")
+    assert (
+        command.settings_from(command.resolve(args, command.given(args, command.OPTIONS))).compare.episodes
+        == 7
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seeds", "0,x"], "--seeds .* must be comma-separated numbers"),
+        (["--episodes", "0"], "episodes must be an integer >= 1"),
+        (["--jobs", "0"], "jobs must be a positive integer"),
+        (["timing.step_ms=-5"], "timing: step_ms"),
+        (["train.agent.learning_rte=0.1"], "did you mean 'learning_rate'"),
+        (["train.env.kwargs.corridor_length=0"], "corridor_length"),
+        (["trian.learn.total_timesteps=5"], "did you mean 'train'"),
+        (["train.run.out=x"], "sets only"),
+        (["--render"], "no acceptance runs stored"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_made(tmp_path, argv, message):
+    runs = tmp_path / "runs"
+    with pytest.raises(ValueError, match=message):
+        command.run(parse("--runs-dir", str(runs), "--doc", str(tmp_path / "r.md"), *argv))
+    assert not runs.exists() and not (tmp_path / "r.md").exists()
