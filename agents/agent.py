@@ -306,7 +306,7 @@ class AdvantageAgent:
         total = int(settings.total_timesteps)
         end = self.num_timesteps + total
         rule = StopRule(settings.stop_at_success, settings.stop_at_return, settings.stop_patience)
-        self._warn_once(rule.no_evaluations(settings.eval_interval, total))
+        self._warn_once("no evaluations", rule.no_evaluations(settings.eval_interval, total))
         if self._batch is None:
             self._batch = EnvBatch(self._env_source.make(hp.n_envs), self.encoder, self.rng)
             self._batch_state = self.network.initial_state(hp.n_envs, self.device)
@@ -379,7 +379,7 @@ class AdvantageAgent:
                     next_eval += interval
                     record = self._evaluation(settings.eval_episodes, t0, eps)
                     self._report(record, bar)
-                    self._warn_once(rule.unavailable(record, total))
+                    self._warn_once("no success", rule.unavailable(record, total))
                     if not callbacks.event(record):
                         self.stop_reason = "callback"
                     self.stop_reason = self.stop_reason or rule.reason(self.history)
@@ -434,9 +434,10 @@ class AdvantageAgent:
         else:
             print(line)
 
-    def _warn_once(self, message: str | None) -> None:
-        if message is not None and message not in self._warned:
-            self._warned.add(message)
+    def _warn_once(self, kind: str, message: str | None) -> None:
+        """Warn ``message`` (None: nothing to say) unless this agent has warned of ``kind`` before."""
+        if message is not None and kind not in self._warned:
+            self._warned.add(kind)
             warnings.warn(message, UserWarning, stacklevel=4)
 
     # --- persistence ---------------------------------------------------------------------------------
@@ -532,5 +533,5 @@ class AdvantageAgent:
             try:
                 agent.random.load_state_dict(state["rng"])
             except ValueError as exc:
-                raise CheckpointError(path, f"state.rng: {exc}") from exc
+                raise CheckpointError(path, str(exc), "state.rng") from exc
         return agent
