@@ -1,0 +1,225 @@
+"""Train the analog agent (or the supervised sequence predictor) into a run folder.
+
+    sublstm train                         # noisy T-maze, corridor 10, into runs/rl-asn-sublstm-seed0
+    sublstm train --env-kwargs corridor_length=20 --seed 3 --out runs/c20s3
+    sublstm train --config run.toml agent.learning_rate=1e-3 learn.total_timesteps=1e5
+    sublstm train --out runs/c20s3 --resume         # continue an interrupted run
+    sublstm train --task sequence --p 10 --noisy --out runs/seq2b
+
+The run folder gets agent.pt, config.json, metrics.csv (one row per episode), learning_curve.csv
+and .png (one row / point per evaluation), summary.json and wandb files (offline by default); see
+sublstm.experiments.training. Ctrl-C or SIGTERM stops training, saves and writes the summary.
+Settings resolve as: built-in defaults (or, with --resume, the run's config.json) <- --config FILE
+<- the options below <- KEY=VALUE overrides (sections env, agent, learn, run; or sequence, run).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .options import add_config_arguments, option
+
+HELP = "train an agent (or the sequence predictor) with logging into a run folder"
+
+# option dest -> config key, per task; options missing from a task's table are refused for it
+_RL_KEYS = {
+    "env": "env.id",
+    "env_kwargs": "env.kwargs",
+    "core": "agent.core",
+    "seed": "agent.seed",
+    "device": "agent.device",
+    "threads": "agent.threads",
+    "rate_penalty": "agent.rate_penalty",
+    "total_timesteps": "learn.total_timesteps",
+    "stop_at_success": "learn.stop_at_success",
+    "stop_patience": "learn.stop_patience",
+    "eval_interval": "learn.eval_interval",
+    "eval_episodes": "learn.eval_episodes",
+    "out": "run.out",
+    "wandb": "run.wandb",
+    "hp": "agent",
+}
+_SEQUENCE_KEYS = {
+    "p": "sequence.p",
+    "noisy": "sequence.noisy",
+    "core": "sequence.core",
+    "seed": "sequence.seed",
+    "device": "sequence.device",
+    "threads": "sequence.threads",
+    "rate_penalty": "sequence.rate_penalty",
+    "total_timesteps": "sequence.max_updates",
+    "eval_interval": "sequence.eval_every",
+    "eval_episodes": "sequence.eval_sequences",
+    "out": "run.out",
+    "wandb": "run.wandb",
+    "hp": "sequence",
+}
+_TEXT = ("env", "core", "device", "out", "wandb")  # taken as typed; other values parse as literals
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from sublstm.agents.settings import LearnSettings
+    from sublstm.experiments.training_config import DEFAULT_ENV, DEFAULT_ENV_KWARGS, SequenceSettings
+
+    learn, seq = LearnSettings(), SequenceSettings()
+    rl_and_seq = "rl: {}; sequence: {}"
+    option(
+        parser,
+        "--task",
+        default="rl",
+        metavar="{rl,sequence}",
+        help="reinforcement learning or the supervised sequence task (a config file's task key also sets it)",
+    )
+    option(parser, "--env", default=DEFAULT_ENV, metavar="ID", help="rl: gymnasium env id")
+    option(
+        parser,
+        "--env-kwargs",
+        nargs="*",
+        metavar="KEY=VALUE",
+        default=f"{DEFAULT_ENV_KWARGS} for the default env, else none",
+        help="rl: env keyword arguments",
+    )
+    option(parser, "--core", default=seq.core, help="recurrent core: asn-sublstm, asn-lstm, sublstm or lstm")
+    option(parser, "--seed", default=seq.seed, help="seed of the network, exploration and episodes")
+    option(parser, "--out", metavar="DIR", default="runs/<task>-<core>-seed<seed>", help="run folder")
+    option(
+        parser,
+        "--total-timesteps",
+        metavar="N",
+        default=rl_and_seq.format(learn.total_timesteps, seq.max_updates),
+        help="rl: env steps to train; sequence: most gradient updates",
+    )
+    option(
+        parser,
+        "--stop-at-success",
+        metavar="RATE",
+        default=learn.stop_at_success,
+        help="rl: stop once evaluations reach this success rate (none: never)",
+    )
+    option(
+        parser,
+        "--stop-patience",
+        metavar="N",
+        default=learn.stop_patience,
+        help="rl: evaluations in a row at --stop-at-success before stopping",
+    )
+    option(
+        parser,
+        "--eval-interval",
+        metavar="N",
+        default=rl_and_seq.format(learn.eval_interval, seq.eval_every),
+        help="rl: env steps between evaluations (0: none); sequence: updates between them",
+    )
+    option(
+        parser,
+        "--eval-episodes",
+        metavar="N",
+        default=rl_and_seq.format(learn.eval_episodes, seq.eval_sequences),
+        help="rl: episodes per evaluation and in the final one; sequence: sequences",
+    )
+    option(
+        parser,
+        "--rate-penalty",
+        metavar="C",
+        default=0.0,
+        help="coefficient of the mean AF activation in the loss",
+    )
+    option(
+        parser,
+        "--hp",
+        nargs="*",
+        metavar="KEY=VALUE",
+        default="none",
+        help="other hyperparameters: rl: "
+        "Hyperparams fields (n_hidden=32); sequence: train_sequence arguments (batch_size=32)",
+    )
+    option(parser, "--p", metavar="P", default=seq.p, help="sequence: the lag p")
+    option(
+        parser,
+        "--noisy",
+        action="store_true",
+        default=False,
+        help="sequence: task 2b (random middle symbols)",
+    )
+    option(parser, "--device", default=seq.device, help="torch device: cpu, cuda, cuda:N or mps")
+    option(
+        parser,
+        "--threads",
+        metavar="N",
+        default=seq.threads,
+        help="torch threads; 1 is fastest for these small networks on a busy machine",
+    )
+    option(
+        parser,
+        "--wandb",
+        metavar="{offline,online,disabled}",
+        default="offline",
+        help="wandb logging into the run folder; offline needs no account",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its agent.pt and config"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a run already in --out (its outputs go)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar: one line per evaluation")
+    add_config_arguments(parser, "agent.learning_rate=1e-3 learn.total_timesteps=1e5")
+
+
+def option_overrides(args: argparse.Namespace, task: str) -> dict:
+    """The options given on the command line as dotted config overrides for ``task``."""
+    from sublstm.experiments.config import ConfigError, parse_key_values
+
+    keys = _RL_KEYS if task == "rl" else _SEQUENCE_KEYS
+    given = {**_RL_KEYS, **_SEQUENCE_KEYS}
+    out: dict = {}
+    for dest in given:
+        if not hasattr(args, dest):
+            continue
+        option = "--" + dest.replace("_", "-")
+        if dest not in keys:
+            raise ConfigError(f"{option} applies to --task {'sequence' if task == 'rl' else 'rl'} only")
+        value = getattr(args, dest)
+        if dest == "hp":
+            out.update({f"{keys[dest]}.{k}": v for k, v in parse_key_values(value, option).items()})
+        elif dest == "env_kwargs":
+            out[keys[dest]] = parse_key_values(value, option)
+        elif dest in _TEXT or isinstance(value, bool):
+            out[keys[dest]] = value
+        elif dest == "stop_at_success" and value.lower() in ("none", "never", "off"):
+            out[keys[dest]] = None
+        else:
+            out.update(parse_key_values([f"{keys[dest]}={value}"], option))
+    if args.resume:
+        out["run.resume"] = True
+    if args.overwrite:
+        out["run.overwrite"] = True
+    if args.no_progress:
+        out["run.progress"] = False
+    return out
+
+
+def resolve(args: argparse.Namespace, base: dict | None = None, task: str | None = None):
+    """The run's config: ``base`` <- --config <- the options given <- the KEY=VALUE overrides."""
+    from sublstm.experiments.config import load_config_file, merge_overrides, parse_key_values
+    from sublstm.experiments.training_config import resolve_config
+
+    values = merge_overrides(base or {}, {})
+    if args.config:
+        for section, table in load_config_file(args.config).items():
+            values[section] = {**values.get(section, {}), **table} if isinstance(table, dict) else table
+    task = task or getattr(args, "task", None) or values.get("task") or "rl"
+    if task not in ("rl", "sequence"):
+        raise ValueError(f"--task must be rl or sequence, got {task!r}")
+    overrides = option_overrides(args, task)
+    overrides.update(parse_key_values(args.overrides, "overrides"))
+    return resolve_config(values, overrides, task)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sublstm.experiments.training import summary_line, train_run, train_sequence_run
+
+    config = resolve(args)
+    result = train_run(config) if config.task == "rl" else train_sequence_run(config)
+    print(f"{summary_line(result.summary)}; outputs in {result.out}", flush=True)
+    return 0
