@@ -10,7 +10,7 @@ block ``acceptance`` of the "Spiking twin" section of docs/results.md is rendere
 From Python::
 
     from sublstm.experiments.acceptance import AcceptanceSettings, run_acceptance
-    records = run_acceptance("runs/twin-acceptance", AcceptanceSettings(seeds=(0, 1)))
+    records = run_acceptance(AcceptanceSettings(seeds=(0, 1)), "runs/twin-acceptance", jobs=2)
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from sublstm.spiking.network import POPULATIONS
 from .comparing import DOC_SECTION, CompareSettings
 from .config import ConfigError, merge_overrides, to_dict
 from .reporting import command_line, fmt, machine_line, markdown_table, median, write_block
-from .runner import Cell, Executor, executor_for, run_cells
+from .runner import Cell, Jobs, executor_for, run_cells
 from .store import RunStore
 from .validation import dotted
 
 BLOCK = "acceptance"
+RUNS = "runs/twin-acceptance"  # the default folder of the per-seed runs
+Doc = str | Path | None
 TRAIN_SECTIONS = ("env", "agent", "learn")
 
 
@@ -138,21 +140,20 @@ def report(record: dict, k: int, n: int) -> None:
 
 
 def run_acceptance(
-    runs_dir: str | Path = "runs/twin-acceptance",
     settings: AcceptanceSettings | None = None,
+    runs_dir: str | Path = RUNS,
     *,
-    doc: str | Path | None = None,
-    jobs: int = 1,
-    executor: Executor | None = None,
-    verbose: bool = True,
+    doc: Doc = None,
+    jobs: Jobs = 1,
 ) -> dict[str, dict]:
-    """Train and compare every seed not yet stored in ``runs_dir``; with ``doc``, write the block
-    ``acceptance`` there. Returns the records by run name (``s<seed>``)."""
+    """Train and compare every seed not yet stored in ``runs_dir``, ``jobs`` at a time (or through an
+    executor); with ``doc``, write the block ``acceptance`` there. Returns the records by run name
+    (``s<seed>``)."""
     settings = settings or AcceptanceSettings()
-    executor = executor or executor_for(jobs)
+    executor = executor_for(jobs)
     todo = cells(settings, runs_dir)
     extra = {"command": command_line()}
-    records = run_cells(RunStore(runs_dir), todo, run_cell, executor, report if verbose else None, extra)
+    records = run_cells(RunStore(runs_dir), todo, run_cell, executor, report, extra)
     if doc is not None:
         render(runs_dir, doc, settings)
     return records

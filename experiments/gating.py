@@ -29,7 +29,7 @@ from typing import Any
 
 from .config import to_dict
 from .reporting import first_reaching, write_json
-from .runner import Cell, Executor, executor_for, run_cells
+from .runner import Cell, Jobs, executor_for, run_cells
 from .store import RunStore
 
 CORES = ("asn-sublstm", "asn-lstm")
@@ -288,29 +288,23 @@ def report(record: dict, k: int, n: int) -> None:
 
 
 def run_grid(
-    grid: GatingGrid = FULL,
-    runs_dir: str | Path = "runs/gating",
-    *,
-    jobs: int = 1,
-    executor: Executor | None = None,
-    only: str | None = None,
-    verbose: bool = True,
+    grid: GatingGrid = FULL, runs_dir: str | Path = "runs/gating", *, jobs: Jobs = 1, only: str | None = None
 ) -> dict[str, dict]:
     """Run every cell of ``grid`` not yet stored in ``runs_dir``; return every cell's record by name.
 
-    ``jobs`` processes run side by side (one torch thread each) unless an ``executor`` is given;
-    ``only`` keeps the cells whose name contains it. The grid's settings go to ``_config.json``.
+    ``jobs`` processes run side by side (one torch thread each), or ``jobs`` is an executor
+    (:mod:`sublstm.experiments.runner`); ``only`` keeps the cells whose name contains it. The grid's
+    settings go to ``_config.json``.
     """
     grid.validate()
-    executor = executor or executor_for(jobs)
+    executor = executor_for(jobs)
     cells = [c for c in grid.cells() if only is None or only in c.name]
     store = GridStore(runs_dir)
     todo = [c for c in cells if store.get(c.name, c.settings) is None]
-    if verbose:
-        print(f"{len(cells)} runs selected, {len(cells) - len(todo)} stored, {len(todo)} to run", flush=True)
+    print(f"{len(cells)} runs selected, {len(cells) - len(todo)} stored, {len(todo)} to run", flush=True)
     if todo:  # the resolved settings beside the runs they made
         write_json(store.root / "_config.json", to_dict(grid))
-    return run_cells(store, cells, run_cell, executor, on_record=report if verbose else None)
+    return run_cells(store, cells, run_cell, executor, on_record=report)
 
 
 def stored_runs(grid: GatingGrid, runs_dir: str | Path) -> dict[str, dict]:

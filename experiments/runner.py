@@ -45,6 +45,7 @@ class Cell:
 Task = Callable[[Cell], dict]
 Done = Callable[[Cell, dict], None]
 Executor = Callable[[Callable[[Cell], dict], Sequence[Cell], Done], None]
+Jobs = int | Executor  # how many processes run side by side, or the executor that runs the cells
 
 
 def one_torch_thread() -> None:
@@ -90,8 +91,11 @@ class ProcessPool:
                 raise
 
 
-def executor_for(jobs: int) -> Executor:
-    """:func:`serial` for one job, else a :class:`ProcessPool` of ``jobs`` workers."""
+def executor_for(jobs: Jobs) -> Executor:
+    """:func:`serial` for one job, a :class:`ProcessPool` of ``jobs`` workers for more; an executor
+    given instead of a number is returned as it is."""
+    if callable(jobs):
+        return jobs
     pool = ProcessPool(jobs)  # checks jobs
     return serial if jobs == 1 else pool
 

@@ -10,7 +10,7 @@ of docs/results.md holds one block per experiment, rendered from the stored reco
 From Python::
 
     from sublstm.experiments.validation import ValidationSettings, run_validation
-    records = run_validation(["clean10"], "runs/validate", ValidationSettings(seeds=(0, 1)))
+    records = run_validation(["clean10"], ValidationSettings(seeds=(0, 1)), "runs/validate")
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from .config import ConfigError, merge_overrides, near_match
 from .reporting import fmt, machine_line, markdown_table, median, write_block
-from .runner import Cell, Executor, executor_for, run_cells
+from .runner import Cell, Jobs, executor_for, run_cells
 from .store import RunStore
 
 SECTION = "Analog agent"
@@ -212,26 +212,23 @@ def pick(
 
 def run_validation(
     experiments: Sequence[str] | Mapping[str, Experiment] = ("noisy10",),
-    runs_dir: str | Path = "runs/validate",
     settings: ValidationSettings | None = None,
+    runs_dir: str | Path = "runs/validate",
     *,
     doc: str | Path | None = None,
-    jobs: int = 1,
-    executor: Executor | None = None,
-    verbose: bool = True,
+    jobs: Jobs = 1,
 ) -> dict[str, dict]:
     """Run every seed of ``experiments`` (names of presets, or ``{name: Experiment}``) not yet stored
-    in ``runs_dir``; with ``doc``, rewrite their blocks there. Returns the records by run name."""
+    in ``runs_dir``, ``jobs`` at a time (or through an executor); with ``doc``, rewrite their blocks
+    there. Returns the records by run name."""
     settings = settings or ValidationSettings()
     settings.validate()
-    executor = executor or executor_for(jobs)
+    executor = executor_for(jobs)
     chosen = pick(experiments)
     todo = cells(chosen, settings, runs_dir)
     from .reporting import command_line
 
-    records = run_cells(
-        RunStore(runs_dir), todo, run_cell, executor, report if verbose else None, {"command": command_line()}
-    )
+    records = run_cells(RunStore(runs_dir), todo, run_cell, executor, report, {"command": command_line()})
     if doc is not None:
         render(runs_dir, doc, list(chosen))
     return records

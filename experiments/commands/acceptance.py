@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+from .experiment_options import add_experiment_arguments, numbers
 from .options import add_config_arguments, given, option, resolve
 
 HELP = "acceptance of the spiking twin: train agents over seeds, compare each with its twin, tabulate"
@@ -25,29 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     option(parser, "--seeds", default="0,1,2,3,4", help="seeds, comma-separated: one agent each")
     option(parser, "--episodes", default=200, type=int, help="closed-loop episodes per comparison")
     option(parser, "--sweep", default="50,100,200,300", help="step_ms values swept, comma-separated")
-    parser.add_argument(
-        "--render", action="store_true", help="run nothing: rewrite the block from the stored runs"
-    )
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="seeds side by side, one process and torch thread each"
-    )
-    parser.add_argument(
-        "--runs-dir", default="runs/twin-acceptance", help="folder of the per-seed runs and results"
-    )
-    parser.add_argument(
-        "--doc", default="docs/results.md", help="markdown file whose 'Spiking twin' block is written"
-    )
+    add_experiment_arguments(parser, "runs/twin-acceptance", "docs/results.md", "the 'acceptance' block")
     add_config_arguments(parser, "train.learn.total_timesteps=100000 timing.step_ms=200")
-
-
-def numbers(text, option_name: str, kind: type) -> tuple:
-    """``"0,1"`` -> ``(0, 1)``; lists (from a config file) pass; ValueError naming the option."""
-    if isinstance(text, (list, tuple)):
-        return tuple(text)
-    try:
-        return tuple(kind(part) for part in str(text).split(",") if part.strip())
-    except ValueError:
-        raise ValueError(f"{option_name} must be comma-separated numbers, got {text!r}") from None
 
 
 def settings_from(values: dict):
@@ -80,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     executor = executor_for(args.jobs)  # refuses a bad --jobs
     settings = settings_from(resolve(args, given(args, OPTIONS)))
     if not args.render:
-        run_acceptance(args.runs_dir, settings, executor=executor)
+        run_acceptance(settings, args.runs_dir, jobs=executor)
     n = render(args.runs_dir, args.doc, settings)
     print(f"wrote the acceptance block ({n} seeds) into {args.doc}")
     return 0

@@ -8,12 +8,15 @@
 Settings: the sections ``grid`` (noises, seeds, cores, tasks, corridor) and ``budget``
 (rl_cap_timesteps, rl_eval_interval, rl_eval_episodes, rl_stop_at_success, test_episodes,
 seq_updates, test_sequences) of ``--config FILE`` and of the overrides, applied to the preset.
+The runs are stored in docs/gating_runs/ and the page is docs/gating.md (with --quick:
+runs/gating-quick/runs/ and runs/gating-quick/gating.md) unless --runs-dir / --doc say otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from .experiment_options import add_experiment_arguments
 from .options import add_config_arguments, resolve
 
 HELP = "the gating grid (subtractive vs multiplicative gates under conversion) and docs/gating.md"
@@ -26,22 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the reduced preset: noise 0 and 1, seed 0, a smaller budget (minutes with --jobs 2)",
     )
-    parser.add_argument(
-        "--render", action="store_true", help="run nothing: rebuild the doc from the stored runs"
-    )
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="runs side by side, one process and torch thread each"
-    )
-    parser.add_argument(
-        "--runs-dir",
-        default=None,
-        help="folder of the stored runs (None: docs/gating_runs, with --quick runs/gating-quick/runs)",
-    )
-    parser.add_argument(
-        "--doc",
-        default=None,
-        help="markdown page to write (None: docs/gating.md, with --quick runs/gating-quick/)",
-    )
+    none = " (None: the preset's, see above)"
+    add_experiment_arguments(parser, None, None, "the page and its figure", none)
     parser.add_argument("--figure", default=None, help="figure of the page (None: gating.png beside the doc)")
     parser.add_argument("--only", default=None, help="run only the cells whose name contains this text")
     add_config_arguments(parser, "budget.rl_cap_timesteps=20000 grid.seeds=[0,1]")
@@ -78,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     doc = Path(args.doc) if args.doc else base / "gating.md"
     figure = Path(args.figure) if args.figure else doc.with_name("gating.png")
     if not args.render:
-        run_grid(grid, runs_dir, executor=executor, only=args.only)
+        run_grid(grid, runs_dir, jobs=executor, only=args.only)
     render(grid, runs_dir, doc, figure)
     print(f"wrote {doc} and {figure}")
     return 0

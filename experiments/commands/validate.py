@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from .acceptance import numbers
+from .experiment_options import add_experiment_arguments, numbers
 from .options import add_config_arguments, resolve
 
 HELP = "validation experiments of the analog agent (training over seeds) and their doc blocks"
@@ -34,18 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seeds", default=None, help="seeds of every experiment, comma-separated (None: 0,1,2,3,4)"
     )
-    parser.add_argument(
-        "--render", action="store_true", help="run nothing: rewrite the doc blocks of the stored runs"
-    )
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="runs side by side, one process and torch thread each"
-    )
-    parser.add_argument(
-        "--runs-dir", default="runs/validate", help="folder of the runs and their stored results"
-    )
-    parser.add_argument(
-        "--doc", default="docs/results.md", help="markdown file whose 'Analog agent' section is written"
-    )
+    add_experiment_arguments(parser, "runs/validate", "docs/results.md", "the 'Analog agent' blocks")
     add_config_arguments(parser, "learn.total_timesteps=100000 experiments.noisy10.config.agent.core=lstm")
 
 
@@ -92,6 +81,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not chosen:
         raise ValueError("give --experiment NAMES (or 'all'), or --render")
-    run_validation(chosen, args.runs_dir, settings, doc=args.doc, executor=executor)
+    run_validation(chosen, settings, args.runs_dir, doc=args.doc, jobs=executor)
     print(f"wrote the blocks of {', '.join(chosen)} into {args.doc}")
     return 0

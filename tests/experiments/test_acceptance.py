@@ -3,11 +3,13 @@ and stores each seed, resumes, renders the block from stored records only, and t
 bad input before anything is made."""
 
 import argparse
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from sublstm.experiments.acceptance import AcceptanceSettings, cells, render, run_acceptance
+from sublstm.experiments.cli import build_parser, main
 from sublstm.experiments.commands import acceptance as command
 from sublstm.experiments.comparing import CompareSettings
 from sublstm.experiments.runner import sessions
@@ -42,7 +44,7 @@ def test_a_tiny_acceptance_from_python_is_stored_resumed_and_rendered(tmp_path):
     doc = tmp_path / "results.md"
     shutil.copy(ROOT / "docs" / "results.md", doc)
     before = doc.read_text()
-    records = run_acceptance(tmp_path / "runs", TINY, doc=doc, verbose=False)
+    records = run_acceptance(TINY, tmp_path / "runs", doc=doc)
     result = records["s3"]["result"]
     assert result["episodes"] == 3 and result["training"]["timesteps"] == 32
     assert [r["step_ms"] for r in result["sweep"]] == [10.0, 30.0] and result["timing"]["step_ms"] == 30.0
@@ -56,7 +58,7 @@ def test_a_tiny_acceptance_from_python_is_stored_resumed_and_rendered(tmp_path):
     assert "**1 of 1**" in block or "**0 of 1**" in block
     assert text.split("<!-- block:acceptance -->")[0] == before.split("<!-- block:acceptance -->")[0]
 
-    assert run_acceptance(tmp_path / "runs", TINY, verbose=False) == records  # resumed: nothing rerun
+    assert run_acceptance(TINY, tmp_path / "runs") == records  # resumed: nothing rerun
     assert len(sessions(RunStore(tmp_path / "runs"))) == 1
     other = AcceptanceSettings(seeds=(3,), train=TINY.train, compare=CompareSettings(episodes=4))
     with pytest.raises(ValueError, match="no acceptance runs stored"):  # other settings: not these runs
@@ -64,9 +66,7 @@ def test_a_tiny_acceptance_from_python_is_stored_resumed_and_rendered(tmp_path):
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    command.add_arguments(parser)
-    return parser.parse_args(list(argv))
+    return build_parser().parse_args(["acceptance", *argv])
 
 
 def test_command_options_and_config_resolve_into_settings(tmp_path):
@@ -98,8 +98,9 @@ def test_command_options_and_config_resolve_into_settings(tmp_path):
         (["--render"], "no acceptance runs stored"),
     ],
 )
-def test_bad_input_is_refused_before_anything_is_made(tmp_path, argv, message):
+def test_bad_input_is_refused_before_anything_is_made(tmp_path, capsys, argv, message):
     runs = tmp_path / "runs"
-    with pytest.raises(ValueError, match=message):
-        command.run(parse("--runs-dir", str(runs), "--doc", str(tmp_path / "r.md"), *argv))
+    assert main(["acceptance", "--runs-dir", str(runs), "--doc", str(tmp_path / "r.md"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and re.search(message, err)
     assert not runs.exists() and not (tmp_path / "r.md").exists()

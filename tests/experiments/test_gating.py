@@ -7,11 +7,13 @@ Most tests replace training by fakes (a real run takes minutes); one runs a tiny
 import argparse
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from sublstm.experiments import gating
+from sublstm.experiments.cli import build_parser, main
 from sublstm.experiments.commands import gating as command
 from sublstm.experiments.gating import FULL, QUICK, GatingBudget, GatingGrid, GridStore, run_grid
 from sublstm.experiments.gating_report import render
@@ -82,7 +84,7 @@ def test_render_reproduces_the_committed_doc_from_the_stored_runs(tmp_path, monk
 
 def test_runs_are_stored_resumed_and_rendered(fake, tmp_path):
     runs, doc = tmp_path / "runs", tmp_path / "gating.md"
-    records = run_grid(QUICK, runs, verbose=False)
+    records = run_grid(QUICK, runs)
     n = len(QUICK.cells())
     assert len(fake) == n and len(records) == n and stored(runs) == sorted(records)
     assert json.loads((runs / "_config.json").read_text())["budget"]["seq_updates"] == 500
@@ -95,24 +97,24 @@ def test_runs_are_stored_resumed_and_rendered(fake, tmp_path):
     assert "Runs stored: 8 of 8." in text
 
     # a rerun does nothing; a deleted run is redone, alone
-    run_grid(QUICK, runs, verbose=False)
+    run_grid(QUICK, runs)
     assert len(fake) == n
     victim = runs / f"{stored(runs)[0]}.json"
     victim.unlink()
-    run_grid(QUICK, runs, verbose=False)
+    run_grid(QUICK, runs)
     assert len(fake) == n + 1 and victim.exists()
     sessions = json.loads((runs / "_sessions.json").read_text())
     assert [s["runs"] for s in sessions] == [n, 1]  # sessions that ran nothing are not recorded
 
     # a changed budget makes every stored run stale
     bigger = dataclasses.replace(QUICK, budget=dataclasses.replace(QUICK.budget, test_episodes=51))
-    run_grid(bigger, runs, verbose=False)
+    run_grid(bigger, runs)
     assert len(fake) == 2 * n + 1
 
 
 def test_hand_written_reading_survives_a_rerender(fake, tmp_path):
     runs, doc = tmp_path / "runs", tmp_path / "gating.md"
-    run_grid(QUICK, runs, verbose=False)
+    run_grid(QUICK, runs)
     render(QUICK, runs, doc)
     doc.write_text(doc.read_text().replace("(not written yet)", "Gating matters here."))
     render(QUICK, runs, doc)
@@ -120,9 +122,7 @@ def test_hand_written_reading_survives_a_rerender(fake, tmp_path):
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    command.add_arguments(parser)
-    return parser.parse_args(list(argv))
+    return build_parser().parse_args(["gating", *argv])
 
 
 def test_command_runs_the_quick_grid_with_overrides_then_renders(fake, tmp_path, capsys):
@@ -153,10 +153,11 @@ def test_command_runs_the_quick_grid_with_overrides_then_renders(fake, tmp_path,
         (["--render"], "no runs stored"),
     ],
 )
-def test_bad_input_is_refused_before_anything_is_made(fake, tmp_path, argv, message):
+def test_bad_input_is_refused_before_anything_is_made(fake, tmp_path, capsys, argv, message):
     runs = tmp_path / "runs"
-    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        command.run(parse("--quick", "--runs-dir", str(runs), "--doc", str(tmp_path / "g.md"), *argv))
+    assert main(["gating", "--quick", "--runs-dir", str(runs), "--doc", str(tmp_path / "g.md"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and re.search(re.escape(message), err)
     assert not runs.exists() and fake == []
 
 
@@ -165,7 +166,7 @@ def test_a_tiny_real_grid_from_python(tmp_path):
     grid = GatingGrid(
         noises=(0.5,), seeds=(0,), cores=("asn-lstm",), tasks=("tmaze", "seq2a"), corridor=2, budget=TINY
     )
-    records = run_grid(grid, tmp_path, verbose=False)
+    records = run_grid(grid, tmp_path)
     tmaze, seq = records["tmaze-n0.50-asn-lstm-s0"]["result"], records["seq2a-asn-lstm-s0"]["result"]
     assert tmaze["timesteps"] == 32 and tmaze["timesteps_to_stop"] is None
     assert seq["updates"] == 20

@@ -3,10 +3,12 @@ from Python into a run store and a doc block, reruns resume, the doc keeps every
 the command refuses bad input before anything is made."""
 
 import argparse
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from sublstm.experiments.cli import build_parser, main
 from sublstm.experiments.commands import validate as command
 from sublstm.experiments.config import ConfigError
 from sublstm.experiments.reporting import machine_info
@@ -52,7 +54,7 @@ def test_every_preset_resolves_to_a_valid_training_config(tmp_path):
 
 def test_a_tiny_validation_from_python_is_stored_resumed_and_rendered(tmp_path):
     doc = tmp_path / "results.md"
-    records = run_validation(TINY_EXPERIMENTS, tmp_path / "runs", TINY, doc=doc, verbose=False)
+    records = run_validation(TINY_EXPERIMENTS, TINY, tmp_path / "runs", doc=doc)
     assert sorted(records) == ["maze2-s0", "maze2-s1", "seq4-s0", "seq4-s1"]
     maze = records["maze2-s1"]["result"]
     assert maze["timesteps"] == 64 and maze["timesteps_to_95"] is None and 0 <= maze["success_rate"] <= 1
@@ -63,7 +65,7 @@ def test_a_tiny_validation_from_python_is_stored_resumed_and_rendered(tmp_path):
     assert "| 1 | " in text and "median wall-clock to 95 %: **not reached**" in text
     assert "Learn settings that differ from today's defaults: `total_timesteps=64`" in text
 
-    again = run_validation(TINY_EXPERIMENTS, tmp_path / "runs", TINY, verbose=False)
+    again = run_validation(TINY_EXPERIMENTS, TINY, tmp_path / "runs")
     assert again == records and len(sessions(RunStore(tmp_path / "runs"))) == 1  # nothing rerun
 
 
@@ -107,9 +109,7 @@ def test_render_replaces_only_its_own_blocks_of_the_results_doc(tmp_path):
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    command.add_arguments(parser)
-    return parser.parse_args(list(argv))
+    return build_parser().parse_args(["validate", *argv])
 
 
 def test_command_config_applies_shared_overrides_and_new_experiments(tmp_path):
@@ -139,10 +139,11 @@ def test_command_config_applies_shared_overrides_and_new_experiments(tmp_path):
         (["--experiment", "clean10", "--seeds", "0 1"], "--seeds must be comma-separated numbers"),
     ],
 )
-def test_bad_input_is_refused_before_anything_is_made(tmp_path, argv, message):
+def test_bad_input_is_refused_before_anything_is_made(tmp_path, capsys, argv, message):
     runs = tmp_path / "runs"
-    with pytest.raises(ValueError, match=message):
-        command.run(parse("--runs-dir", str(runs), "--doc", str(tmp_path / "r.md"), *argv))
+    assert main(["validate", "--runs-dir", str(runs), "--doc", str(tmp_path / "r.md"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and re.search(message, err)
     assert not runs.exists() and not (tmp_path / "r.md").exists()
 
 

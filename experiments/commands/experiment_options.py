@@ -1,0 +1,33 @@
+"""Options shared by the experiment commands (validate, acceptance, gating): ``--render``, ``--jobs``,
+``--runs-dir`` and ``--doc``, and comma-separated number lists."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_experiment_arguments(
+    parser: argparse.ArgumentParser, runs_dir: str | None, doc: str | None, what: str, none: str = ""
+) -> None:
+    """``--render`` (run nothing, rewrite ``what`` from the stored runs), ``--jobs``, ``--runs-dir`` and
+    ``--doc`` with these defaults; ``none`` says what a None default stands for."""
+    parser.add_argument(
+        "--render", action="store_true", help=f"run nothing: rewrite {what} from the stored runs"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs side by side, one process and torch thread each"
+    )
+    parser.add_argument(
+        "--runs-dir", default=runs_dir, help=f"folder of the runs and their stored results{none}"
+    )
+    parser.add_argument("--doc", default=doc, help=f"markdown file that receives {what}{none}")
+
+
+def numbers(text, option: str, kind: type) -> tuple:
+    """``"0,1"`` -> ``(0, 1)``; lists (from a config file) pass; ValueError naming the option."""
+    if isinstance(text, (list, tuple)):
+        return tuple(text)
+    try:
+        return tuple(kind(part) for part in str(text).split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"{option} must be comma-separated numbers, got {text!r}") from None
