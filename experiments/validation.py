@@ -347,11 +347,15 @@ def block(records: Sequence[dict]) -> str:
 def render(runs_dir: str | Path, doc: str | Path, names: Sequence[str] | None = None) -> list[str]:
     """Rewrite the intro and the blocks of ``names`` (None: every stored experiment) in the section
     "Analog agent" of ``doc`` from the records stored in ``runs_dir``; other blocks stay as they are.
-    Returns the experiments written."""
+    Returns the experiments written; ValueError when none of them is stored."""
     by_name: dict[str, list[dict]] = {}
     for record in RunStore(runs_dir).all().values():
         by_name.setdefault(record["experiment"], []).append(record)
     chosen = [n for n in (names if names is not None else by_name) if n in by_name]
+    if not chosen:
+        raise ValueError(
+            f"no validation runs of {names or 'any experiment'} stored in {runs_dir}; nothing to render"
+        )
     write_block(doc, "validate-intro", intro(), SECTION)
     for name in chosen:
         write_block(doc, f"validate-{name}", block(sorted(by_name[name], key=lambda r: r["seed"])), SECTION)

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     chosen = pick([n.strip() for n in args.experiment.split(",") if n.strip()], experiments)
     if args.render:
         written = render(args.runs_dir, args.doc, list(chosen) or None)
-        print(f"wrote the blocks of {', '.join(written) or 'no experiment'} into {args.doc}")
+        print(f"wrote the blocks of {', '.join(written)} into {args.doc}")
         return 0
     if not chosen:
         raise ValueError("give --experiment NAMES (or 'all'), or --render")

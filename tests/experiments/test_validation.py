@@ -136,6 +136,7 @@ def test_command_config_applies_shared_overrides_and_new_experiments(tmp_path):
         (["--experiment", "seq2a", "experiments.seq2a.config.env.id=x"], "sets only"),
         (["--experiment", "new", "experiments.new.config.learn.total_timesteps=5"], "with a title"),
         ([], "give --experiment"),
+        (["--render"], "no validation runs of any experiment stored"),
         (["--experiment", "clean10", "--seeds", "0 1"], "--seeds must be comma-separated numbers"),
     ],
 )
