@@ -46,6 +46,7 @@ import torch
 
 from .cores import CORES
 from .neuron import ASNParams
+from .settings import Hyperparams
 
 MAGIC = b"SUBLSTM-CHECKPOINT\n"
 FORMAT_VERSION = 1
@@ -281,7 +282,7 @@ def check_agent_config(
     *,
     env_given: bool = False,
     allow_module_import: bool = False,
-    hyperparams_cls: type | None = None,
+    hyperparams_cls: type = Hyperparams,
 ) -> None:
     """Check an AdvantageAgent checkpoint's config before anything is built from it.
 
@@ -290,8 +291,6 @@ def check_agent_config(
     registered id without a module part (unless ``allow_module_import``), the env kwargs names the
     env takes and values it accepts. Raises :class:`CheckpointError` naming the file and field.
     """
-    if hyperparams_cls is None:
-        from . import Hyperparams as hyperparams_cls  # the package's export, wherever it is defined
     if config.get("kind") != AGENT_KIND:
         raise CheckpointError(path, f"holds a {config.get('kind')!r}, not an {AGENT_KIND}", "config.kind")
     _check_fields(path, "config", config, AGENT_CONFIG_FIELDS, optional=("_package_version",))
