@@ -130,7 +130,7 @@ def pooled_comparison(runs: dict[str, dict]) -> list[str]:
     return [markdown_table(header, table), "", *notes]
 
 
-def make_figure(rows: list[dict], path: Path) -> None:
+def make_figure(rows: list[dict], path: Path, corridor: int = 10) -> None:
     """Success (analog, spiking; every seed as a dot) and agreement against noise, per cell."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -162,7 +162,7 @@ def make_figure(rows: list[dict], path: Path) -> None:
             )  # fmt: skip
     axes[0].set(
         xlabel="corridor noise", ylabel="success rate (test episodes)", ylim=(0.3, 1.05),
-        title="T-maze (corridor 10): success, mean ± sd; dots: seeds (spiking)",
+        title=f"T-maze (corridor {corridor}): success, mean ± sd; dots: seeds (spiking)",
     )  # fmt: skip
     axes[1].set(
         xlabel="corridor noise", ylabel="decision agreement, teacher-forced", ylim=(0.3, 1.05),
@@ -314,7 +314,7 @@ def render(grid: GatingGrid, runs_dir: str | Path, doc: str | Path, figure: str 
     if not runs:
         raise ValueError(f"no runs stored in {runs_dir} with this grid's budget; nothing to render")
     rows = summarise(runs)
-    make_figure(rows, figure)
+    make_figure(rows, figure, grid.corridor)
     done = sessions(GridStore(runs_dir))
     run_s = sum(r["wall_s"] for r in runs.values())
     session_s = sum(s["wall_s"] for s in done)
