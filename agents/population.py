@@ -193,31 +193,36 @@ class Population:
 
     # --- learning ----------------------------------------------------------------------------------
     def _training_noise(self, lengths: torch.Tensor, learning: np.ndarray) -> dict[str, torch.Tensor] | None:
-        """Noise-aware training signals, each member's from its own generator (None if off)."""
+        """Noise-aware training signals, each member's from its own generator (None if off).
+
+        Member k draws noise for its own longest episode only (T_k + 1 steps), so that what it
+        draws does not depend on the other members' episodes; the rest stays zero.
+        """
         hp = self.hp
         if hp.train_noise == 0 and hp.train_cell_noise == 0:
             return None
         s, b = lengths.shape
-        t_len = int(lengths.max()) + 1
         sizes = {"x": self.obs_dim, "a": hp.n_hidden, "h": hp.n_cells, "c": hp.n_cells}
         width = sum(sizes.values())
-        blocks = []
+        noise = torch.zeros(s, int(lengths.max()) + 1, b, width, device=self.device)
         for k, t_k in enumerate(lengths.max(1).values.tolist()):
-            block = torch.zeros(t_len, b, width, device=self.device)
             if learning[k]:
-                block[: t_k + 1] = torch.randn(
+                noise[k, : t_k + 1] = torch.randn(
                     t_k + 1, b, width, generator=self._noise_generators[k], device=self.device
                 )
-            blocks.append(block)
-        parts = torch.stack(blocks).split(list(sizes.values()), dim=-1)
         stds = {"x": hp.train_noise, "a": hp.train_noise, "h": hp.train_noise, "c": hp.train_cell_noise}
-        return {name: stds[name] * part for name, part in zip(sizes, parts, strict=True) if stds[name] > 0}
+        noise *= torch.cat([torch.full((n,), stds[name]) for name, n in sizes.items()]).to(self.device)
+        parts = noise.split(list(sizes.values()), dim=-1)
+        return {name: part for name, part in zip(sizes, parts, strict=True) if stds[name] > 0}
 
     def _member_losses(self, batch: dict[str, torch.Tensor], noise) -> torch.Tensor:
         """Per-member loss (S,) of advantage(lambda) learning on a batch, as AdvantageAgent computes it."""
         hp = self.hp
         penalties = hp.rate_penalty > 0 or hp.gate_rate_penalty > 0
-        q, _, acts = self.network.forward(batch["obs"], noise=noise, with_acts=penalties)
+        steps = torch.arange(batch["obs"].shape[1], device=self.device)
+        # rows of each step that are still inside their episode (obs 0 .. L of an L-step episode)
+        rows = (batch["lengths"].unsqueeze(-1) >= steps).sum(1).amax(0).tolist()
+        q, _, acts = self.network.forward(batch["obs"], noise=noise, with_acts=penalties, rows_per_step=rows)
         with torch.no_grad():
             boot = self.target_network.forward(batch["obs"], with_acts=False)[0] if self.target_network else q
             values = boot.max(-1).values.transpose(0, 1)  # time-major (T+1, S, B)
@@ -267,6 +272,9 @@ class Population:
         Returns each member's loss (S,) before the step (0 for members not learning).
         """
         learning_t = torch.as_tensor(learning, device=self.device)
+        # longest first within each member, so that the forward pass can drop ended episodes
+        lengths = self.replay.ep_len.gather(1, idx) * learning_t.unsqueeze(1)
+        idx = idx.gather(1, lengths.argsort(dim=1, descending=True, stable=True))
         batch = self.replay.gather(idx, learning_t, self.bptt_steps)
         noise = self._training_noise(batch["lengths"], learning)
         losses = self._member_losses(batch, noise) * learning_t

@@ -73,6 +73,11 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 
 
+def _pad_rows(x: Tensor, rows: int) -> Tensor:
+    """(S, r, n) -> (S, rows, n), zeros below."""
+    return x if x.shape[1] == rows else torch.nn.functional.pad(x, (0, 0, 0, rows - x.shape[1]))
+
+
 class StackedNetwork:
     """The parameters of S AdvantageNetworks of one shape, stacked: ``params[name]`` is (S, *shape).
 
@@ -128,6 +133,7 @@ class StackedNetwork:
         resets: Tensor | None = None,
         noise: Noise | None = None,
         with_acts: bool = True,
+        rows_per_step: list[int] | None = None,
     ) -> tuple[Tensor, State, dict[str, Tensor]]:
         """obs (S, T, B, obs_dim) -> advantages (S, T, B, n_actions), final state, activations.
 
@@ -137,6 +143,11 @@ class StackedNetwork:
         "h" and "c" on each step's memory output and cell (S, T, B, n_cells). The activations
         (S, T, B, ·) per population are noise-free, as AdvantageNetwork returns them; with
         ``with_acts`` False only "input" and "hidden" are returned (the loop skips the rest).
+
+        ``rows_per_step`` (T ints, non-increasing) packs a batch of episodes sorted longest first:
+        step t computes the recurrence of the first ``rows_per_step[t]`` rows of every member only,
+        the others (episodes that have ended) get zero outputs and the returned state holds the
+        rows of the last step.
         """
         p, asn = self.params, self.asn
         s, t_len, b, d = obs.shape
@@ -146,21 +157,27 @@ class StackedNetwork:
         x_core = x + noise["x"] if "x" in noise else x
         bias = sum(p[name] for name in self._b_in)
         pre_in = _linear(x_core.reshape(s, t_len * b, d), p[self._w_in], bias).view(s, t_len, b, -1)
+        # one unbind, not pre_in[:, t] per step: each slice's backward would fill a zero tensor of
+        # pre_in's full size, T times per update
+        pre_steps = pre_in.unbind(1)
         w_rec_t = p[self._w_rec].transpose(1, 2)
         h, c = self.initial_state(b) if state is None else state
         outs, acts = [], []
         for t in range(t_len):
+            rows = b if rows_per_step is None else rows_per_step[t]
+            if rows < h.shape[1]:
+                h, c = h[:, :rows], c[:, :rows]
             if resets is not None:
                 keep = (~resets[:, t]).to(obs.dtype).unsqueeze(-1)
                 h, c = h * keep, c * keep
-            h, c, step_acts = self._cell(torch.baddbmm(pre_in[:, t], h, w_rec_t), c, asn)
+            h, c, step_acts = self._cell(torch.baddbmm(pre_steps[t][:, :rows], h, w_rec_t), c, asn)
             if "h" in noise:
-                h = h + noise["h"][:, t]
+                h = h + noise["h"][:, t, :rows]
             if "c" in noise:
-                c = c + noise["c"][:, t]
-            outs.append(h)
+                c = c + noise["c"][:, t, :rows]
+            outs.append(_pad_rows(h, b))
             if with_acts:
-                acts.append(step_acts)
+                acts.append({k: _pad_rows(v, b) for k, v in step_acts.items()})
         hs = torch.stack(outs, dim=1)  # (S, T, B, C)
         a_read = a.view(s, t_len, b, -1)
         if "a" in noise:
