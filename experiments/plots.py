@@ -60,7 +60,8 @@ def learning_curve(
     ax.set_xlabel("environment steps" if x == "timesteps" else x.replace("_", " ") + "s")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
-    ax.legend(loc="lower right", fontsize=8)
+    if scored or evals:
+        ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
