@@ -164,8 +164,27 @@ class RunSection:
             raise ValueError("resume and overwrite exclude each other: continue the run or replace it")
 
 
+class _RunConfig:
+    """What both kinds of run config share: the task's name and the run folder."""
+
+    task = ""
+    run: RunSection
+
+    def _model(self) -> AgentSection | SequenceSettings:
+        raise NotImplementedError
+
+    @property
+    def out(self) -> Path:
+        """``run.out``, or ``runs/<task>-<core>-seed<seed>``."""
+        model = self._model()
+        return Path(self.run.out or f"runs/{self.task}-{model.core}-seed{model.seed}")
+
+    def _run_dict(self) -> dict[str, Any]:
+        return {**to_dict(self.run), "out": str(self.out)}
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(_RunConfig):
     """A reinforcement-learning run: env, agent, learn (:class:`LearnSettings`) and run sections."""
 
     env: EnvSection = field(default_factory=EnvSection)
@@ -175,22 +194,15 @@ class TrainConfig:
 
     task = "rl"
 
-    @property
-    def out(self) -> Path:
-        return Path(self.run.out or f"runs/rl-{self.agent.core}-seed{self.agent.seed}")
+    def _model(self) -> AgentSection:
+        return self.agent
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data in the form :meth:`from_dict` reads (the agent section flat, as in a config file)."""
         agent = to_dict(self.agent)
         agent.update(agent.pop("hyperparams"))
-        run = {**to_dict(self.run), "out": str(self.out)}
-        return {
-            "task": "rl",
-            "env": to_dict(self.env),
-            "agent": agent,
-            "learn": to_dict(self.learn),
-            "run": run,
-        }
+        env, learn = to_dict(self.env), to_dict(self.learn)
+        return {"task": "rl", "env": env, "agent": agent, "learn": learn, "run": self._run_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -265,7 +277,7 @@ class SequenceSettings:
 
 
 @dataclass
-class SequenceConfig:
+class SequenceConfig(_RunConfig):
     """A supervised sequence run: the task and network (``sequence``) and the run folder (``run``)."""
 
     sequence: SequenceSettings = field(default_factory=SequenceSettings)
@@ -273,13 +285,11 @@ class SequenceConfig:
 
     task = "sequence"
 
-    @property
-    def out(self) -> Path:
-        return Path(self.run.out or f"runs/sequence-{self.sequence.core}-seed{self.sequence.seed}")
+    def _model(self) -> SequenceSettings:
+        return self.sequence
 
     def to_dict(self) -> dict[str, Any]:
-        run = {**to_dict(self.run), "out": str(self.out)}
-        return {"task": "sequence", "sequence": to_dict(self.sequence), "run": run}
+        return {"task": "sequence", "sequence": to_dict(self.sequence), "run": self._run_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SequenceConfig:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from .options import add_config_arguments, option
+from .train import add_run_arguments, resolve  # the same options mean the same settings
 
 HELP = "the main job: train the default agent, convert it to spikes, compare agent and twin"
 SWEEP_STEP_MS = (100, 200, 300)
@@ -39,26 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=300_000,
         help="most env steps to train (training stops earlier at 95 %% success)",
     )
-    option(parser, "--device", default="cpu", help="torch device: cpu, cuda, cuda:N or mps")
-    option(
-        parser,
-        "--threads",
-        metavar="N",
-        default=1,
-        help="torch threads (1 is fastest for these small networks)",
-    )
-    option(
-        parser,
-        "--wandb",
-        metavar="{offline,online,disabled}",
-        default="offline",
-        help="wandb logging into the run folder (offline needs no account)",
-    )
-    parser.add_argument(
-        "--resume", action="store_true", help="continue an interrupted demo run in --out, then compare"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar: one line per evaluation")
+    add_run_arguments(parser, "continue an interrupted demo run in --out, then compare")
     add_config_arguments(parser, "env.kwargs.corridor_length=20 (sections as for sublstm train)")
 
 
@@ -67,8 +49,6 @@ def run(args: argparse.Namespace) -> int:
     from sublstm.experiments.comparing import format_comparison, run_comparison
     from sublstm.experiments.config import ConfigError, parse_key_values
     from sublstm.experiments.training import summary_line, train_run
-
-    from .train import resolve  # the same options mean the same settings
 
     base = {"run": {"out": DEFAULT_OUT}}
     episodes = parse_key_values([f"episodes={getattr(args, 'episodes', DEFAULT_EPISODES)}"], "--episodes")[

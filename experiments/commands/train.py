@@ -62,108 +62,84 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from sublstm.experiments.training_config import DEFAULT_ENV, DEFAULT_ENV_KWARGS, SequenceSettings
 
     learn, seq = LearnSettings(), SequenceSettings()
-    rl_and_seq = "rl: {}; sequence: {}"
-    option(
-        parser,
-        "--task",
-        default="rl",
-        metavar="{rl,sequence}",
-        help="reinforcement learning or the supervised sequence task (a config file's task key also sets it)",
-    )
-    option(parser, "--env", default=DEFAULT_ENV, metavar="ID", help="rl: gymnasium env id")
-    option(
-        parser,
-        "--env-kwargs",
-        nargs="*",
-        metavar="KEY=VALUE",
-        default=f"{DEFAULT_ENV_KWARGS} for the default env, else none",
-        help="rl: env keyword arguments",
-    )
-    option(parser, "--core", default=seq.core, help="recurrent core: asn-sublstm, asn-lstm, sublstm or lstm")
-    option(parser, "--seed", default=seq.seed, help="seed of the network, exploration and episodes")
-    option(parser, "--out", metavar="DIR", default="runs/<task>-<core>-seed<seed>", help="run folder")
-    option(
-        parser,
-        "--total-timesteps",
-        metavar="N",
-        default=rl_and_seq.format(learn.total_timesteps, seq.max_updates),
-        help="rl: env steps to train; sequence: most gradient updates",
-    )
-    option(
-        parser,
-        "--stop-at-success",
-        metavar="RATE",
-        default=learn.stop_at_success,
-        help="rl: stop once evaluations reach this success rate (none: never)",
-    )
-    option(
-        parser,
-        "--stop-patience",
-        metavar="N",
-        default=learn.stop_patience,
-        help="rl: evaluations in a row at --stop-at-success before stopping",
-    )
-    option(
-        parser,
-        "--eval-interval",
-        metavar="N",
-        default=rl_and_seq.format(learn.eval_interval, seq.eval_every),
-        help="rl: env steps between evaluations (0: none); sequence: updates between them",
-    )
-    option(
-        parser,
-        "--eval-episodes",
-        metavar="N",
-        default=rl_and_seq.format(learn.eval_episodes, seq.eval_sequences),
-        help="rl: episodes per evaluation and in the final one; sequence: sequences",
-    )
-    option(
-        parser,
-        "--rate-penalty",
-        metavar="C",
-        default=0.0,
-        help="coefficient of the mean AF activation in the loss",
-    )
-    option(
-        parser,
-        "--hp",
-        nargs="*",
-        metavar="KEY=VALUE",
-        default="none",
-        help="other hyperparameters: rl: "
-        "Hyperparams fields (n_hidden=32); sequence: train_sequence arguments (batch_size=32)",
-    )
-    option(parser, "--p", metavar="P", default=seq.p, help="sequence: the lag p")
-    option(
-        parser,
-        "--noisy",
-        action="store_true",
-        default=False,
-        help="sequence: task 2b (random middle symbols)",
-    )
-    option(parser, "--device", default=seq.device, help="torch device: cpu, cuda, cuda:N or mps")
+    both = "rl: {}; sequence: {}".format
+    many = {"nargs": "*", "metavar": "KEY=VALUE"}
+    table = [  # flag, default shown, help, add_argument keywords
+        ("--task", "rl", "rl or sequence (the supervised task); a config file's task key also sets it", {}),
+        ("--env", DEFAULT_ENV, "rl: gymnasium env id", {"metavar": "ID"}),
+        ("--env-kwargs", f"{DEFAULT_ENV_KWARGS} for the default env, else none", "rl: env arguments", many),
+        ("--core", seq.core, "recurrent core: asn-sublstm, asn-lstm, sublstm or lstm", {}),
+        ("--seed", seq.seed, "seed of the network, exploration and episodes", {}),
+        ("--out", "runs/<task>-<core>-seed<seed>", "run folder", {"metavar": "DIR"}),
+        (
+            "--total-timesteps",
+            both(learn.total_timesteps, seq.max_updates),
+            "rl: env steps to train; sequence: most gradient updates",
+            {"metavar": "N"},
+        ),
+        (
+            "--stop-at-success",
+            learn.stop_at_success,
+            "rl: stop once evaluations reach this success rate (none: never)",
+            {"metavar": "RATE"},
+        ),
+        (
+            "--stop-patience",
+            learn.stop_patience,
+            "rl: evaluations in a row at --stop-at-success before stopping",
+            {"metavar": "N"},
+        ),
+        (
+            "--eval-interval",
+            both(learn.eval_interval, seq.eval_every),
+            "rl: env steps between evaluations (0: none); sequence: updates between them",
+            {"metavar": "N"},
+        ),
+        (
+            "--eval-episodes",
+            both(learn.eval_episodes, seq.eval_sequences),
+            "rl: episodes per evaluation and in the final one; sequence: sequences",
+            {"metavar": "N"},
+        ),
+        ("--rate-penalty", 0.0, "coefficient of the mean AF activation in the loss", {"metavar": "C"}),
+        (
+            "--hp",
+            "none",
+            "other settings: rl: Hyperparams fields (n_hidden=32); sequence: "
+            "train_sequence arguments (batch_size=32)",
+            many,
+        ),
+        ("--p", seq.p, "sequence: the lag p", {}),
+        ("--noisy", False, "sequence: task 2b (random middle symbols)", {"action": "store_true"}),
+    ]
+    for flag, default, text, keywords in table:
+        option(parser, flag, default=default, help=text, **keywords)
+    add_run_arguments(parser, "continue the run in --out from its agent.pt and config")
+    add_config_arguments(parser, "agent.learning_rate=1e-3 learn.total_timesteps=1e5")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, resume_help: str) -> None:
+    """The options of how a run runs, shared with ``sublstm demo``."""
+    option(parser, "--device", default="cpu", help="torch device: cpu, cuda, cuda:N or mps")
     option(
         parser,
         "--threads",
+        default=1,
         metavar="N",
-        default=seq.threads,
         help="torch threads; 1 is fastest for these small networks on a busy machine",
     )
     option(
         parser,
         "--wandb",
-        metavar="{offline,online,disabled}",
         default="offline",
+        metavar="{offline,online,disabled}",
         help="wandb logging into the run folder; offline needs no account",
     )
-    parser.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its agent.pt and config"
-    )
+    parser.add_argument("--resume", action="store_true", help=resume_help)
     parser.add_argument(
         "--overwrite", action="store_true", help="replace a run already in --out (its outputs go)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar: one line per evaluation")
-    add_config_arguments(parser, "agent.learning_rate=1e-3 learn.total_timesteps=1e5")
 
 
 def option_overrides(args: argparse.Namespace, task: str) -> dict:
@@ -180,6 +156,10 @@ def option_overrides(args: argparse.Namespace, task: str) -> dict:
         if dest not in keys:
             raise ConfigError(f"{option} applies to --task {'sequence' if task == 'rl' else 'rl'} only")
         value = getattr(args, dest)
+        if dest in ("hp", "env_kwargs"):  # dotted items after them are overrides that nargs="*" took
+            dotted = [v for v in value if "." in v.partition("=")[0]]
+            args.overrides = [*getattr(args, "overrides", []), *dotted]
+            value = [v for v in value if "." not in v.partition("=")[0]]
         if dest == "hp":
             out.update({f"{keys[dest]}.{k}": v for k, v in parse_key_values(value, option).items()})
         elif dest == "env_kwargs":
@@ -205,14 +185,15 @@ def resolve(args: argparse.Namespace, base: dict | None = None, task: str | None
     from sublstm.experiments.training_config import resolve_config
 
     values = merge_overrides(base or {}, {})
-    if args.config:
-        for section, table in load_config_file(args.config).items():
+    path = getattr(args, "config", None)  # options absent unless given
+    if path:
+        for section, table in load_config_file(path).items():
             values[section] = {**values.get(section, {}), **table} if isinstance(table, dict) else table
     task = task or getattr(args, "task", None) or values.get("task") or "rl"
     if task not in ("rl", "sequence"):
         raise ValueError(f"--task must be rl or sequence, got {task!r}")
     overrides = option_overrides(args, task)
-    overrides.update(parse_key_values(args.overrides, "overrides"))
+    overrides.update(parse_key_values(getattr(args, "overrides", []), "overrides"))
     return resolve_config(values, overrides, task)
 
 

@@ -118,9 +118,9 @@ def test_config_file_options_and_overrides_resolve_in_order(tmp_path, capsys):
     config = tmp_path / "run.toml"
     config.write_text("[learn]\ntotal_timesteps = 300\neval_interval = 100\n[agent]\nseed = 5\nn_envs = 4\n")
     out = tmp_path / "run"
-    code, _, stderr = sublstm(
-        "train", *TINY, "--config", str(config), "--out", str(out), "learn.eval_interval=150", capsys=capsys
-    )
+    # TINY ends with --hp KEY=VALUE items: a dotted item right after them is an override all the same
+    argv = [*TINY, "learn.eval_interval=150", "--config", str(config), "--out", str(out)]
+    code, _, stderr = sublstm("train", *argv, capsys=capsys)
     assert code == 0, stderr
     stored = json.loads((out / "config.json").read_text())
     assert stored["agent"]["seed"] == 5 and stored["learn"]["total_timesteps"] == 300  # from the file
