@@ -26,7 +26,7 @@ from .config import ConfigError, merge_overrides, to_dict
 from .reporting import command_line, fmt, machine_line, markdown_table, median, write_block
 from .runner import Cell, Jobs, executor_for, run_cells
 from .store import RunStore
-from .validation import dotted
+from .validation import dotted, run_section
 
 BLOCK = "acceptance"
 RUNS = "runs/twin-acceptance"  # the default folder of the per-seed runs
@@ -87,14 +87,7 @@ def cells(settings: AcceptanceSettings, runs_dir: str | Path) -> list[Cell]:
     }
     out = []
     for seed in settings.seeds:
-        folder = Path(runs_dir) / f"s{seed}"
-        run = {
-            "out": str(folder),
-            "wandb": settings.compare.wandb,
-            "progress": False,
-            "overwrite": True,
-            "verbose": 0,
-        }
+        run = run_section(Path(runs_dir) / f"s{seed}", settings.compare.wandb)
         data = merge_overrides(settings.train, dotted({"agent": {"seed": seed}}))
         try:
             config = TrainConfig.from_dict(data | {"run": run})

@@ -128,24 +128,21 @@ class ValidationSettings:
                 raise ValueError(f"overrides.{section} must be a table, got {values!r}")
 
 
+def run_section(out: str | Path, wandb: str) -> dict:
+    """The ``run`` section of a training run made by an experiment: quiet, and replacing whatever
+    its folder holds (a run is redone only when its result is not stored, so that is stale)."""
+    return {"out": str(out), "wandb": wandb, "progress": False, "overwrite": True, "verbose": 0}
+
+
 def run_config(experiment: Experiment, seed: int, settings: ValidationSettings, out: Path):
     """The TrainConfig (or SequenceConfig) of one seed's run into ``out``."""
     from .training_config import SequenceConfig, TrainConfig
 
     rl = experiment.task == "rl"
     shared = {k: v for k, v in settings.overrides.items() if k in SECTIONS[experiment.task]}
-    data = merge_overrides(
-        experiment.config, {f"{s}.{k}": v for s, kv in shared.items() for k, v in kv.items()}
-    )
+    data = merge_overrides(experiment.config, dotted(shared))
     data = merge_overrides(data, {("agent.seed" if rl else "sequence.seed"): seed})
-    # the run is redone only when it is not stored: whatever its folder holds is stale
-    data["run"] = {
-        "out": str(out),
-        "wandb": settings.wandb,
-        "progress": False,
-        "overwrite": True,
-        "verbose": 0,
-    }
+    data["run"] = run_section(out, settings.wandb)
     return (TrainConfig if rl else SequenceConfig).from_dict(data)
 
 
