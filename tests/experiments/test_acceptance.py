@@ -84,23 +84,34 @@ def test_command_options_and_config_resolve_into_settings(tmp_path):
     )
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--seeds", "0,x"], "--seeds .* must be comma-separated numbers"),
-        (["--episodes", "0"], "episodes must be an integer >= 1"),
-        (["--jobs", "0"], "jobs must be a positive integer"),
-        (["timing.step_ms=-5"], "timing: step_ms"),
-        (["train.agent.learning_rte=0.1"], "did you mean 'learning_rate'"),
-        (["train.env.kwargs.corridor_length=0"], "corridor_length"),
-        (["trian.learn.total_timesteps=5"], "did you mean 'train'"),
-        (["train.run.out=x"], "sets only"),
-        (["--render"], "no acceptance runs stored"),
-    ],
-)
-def test_bad_input_is_refused_before_anything_is_made(tmp_path, capsys, argv, message):
-    runs = tmp_path / "runs"
-    assert main(["acceptance", "--runs-dir", str(runs), "--doc", str(tmp_path / "r.md"), *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and re.search(message, err)
-    assert not runs.exists() and not (tmp_path / "r.md").exists()
+#: what the error line says (a regular expression) -> the arguments that cause it
+BAD_INPUT = {
+    "--seeds .* must be comma-separated numbers": "--seeds 0,x",
+    "episodes must be an integer >= 1": "--episodes 0",
+    "jobs must be a positive integer": "--jobs 0",
+    "timing: step_ms": "timing.step_ms=-5",
+    "did you mean 'learning_rate'": "train.agent.learning_rte=0.1",
+    "corridor_length": "train.env.kwargs.corridor_length=0",
+    "did you mean 'train'": "trian.learn.total_timesteps=5",
+    "sets only": "train.run.out=x",
+    "no acceptance runs stored": "--render",
+}
+
+
+def test_bad_input_ends_in_one_error_line_before_anything_is_made(tmp_path, capsys):
+    for message, argv in BAD_INPUT.items():
+        code = main(
+            [
+                "acceptance",
+                "--runs-dir",
+                str(tmp_path / "runs"),
+                "--doc",
+                str(tmp_path / "r.md"),
+                *argv.split(),
+            ]
+        )
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and re.search(message, err), (
+            argv
+        )
+    assert not any(tmp_path.iterdir())  # neither the runs folder nor the doc
