@@ -177,13 +177,16 @@ class Section:
 
 
 def section_names() -> list[str]:
-    """The ``--only`` names of every section module, without importing them."""
+    """The ``--only`` names of the section modules: each ``bench_<name>`` module defining a SECTION
+    (a ``bench_`` module without one, e.g. one being written, is not a section yet)."""
     here = Path(__file__).resolve().parent
-    return sorted(
-        m.name.removeprefix("bench_").replace("_", "-")
-        for m in pkgutil.iter_modules([str(here)])
-        if m.name.startswith("bench_")
-    )
+    modules = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+    return [m.removeprefix("bench_").replace("_", "-") for m in modules if _section_of(m) is not None]
+
+
+def _section_of(module_name: str) -> Section | None:
+    section = getattr(importlib.import_module(f"{__package__}.{module_name}"), "SECTION", None)
+    return section if isinstance(section, Section) else None
 
 
 def load_section(name: str) -> Section:
@@ -191,14 +194,9 @@ def load_section(name: str) -> Section:
     names = section_names()
     wanted = name.replace("_", "-")
     if wanted not in names:
-        raise ValueError(
-            f"no benchmark section {name!r}{cfg.near_match(wanted, names)}; sections: {', '.join(names)}"
-        )
-    module = importlib.import_module(f"{__package__}.bench_{wanted.replace('-', '_')}")
-    section = getattr(module, "SECTION", None)
-    if not isinstance(section, Section):
-        raise ValueError(f"module {module.__name__} defines no SECTION")
-    return section
+        hint = cfg.near_match(wanted, names)
+        raise ValueError(f"no benchmark section {name!r}{hint}; sections: {', '.join(names)}")
+    return _section_of("bench_" + wanted.replace("-", "_"))
 
 
 def resolve_settings(

@@ -69,7 +69,7 @@ def run(ctx: BenchContext, s: EnergySettings) -> None:
     default = TwinTiming()
     sweep = sorted({*s.sweep, default.step_ms})  # the default belongs to the sweep it is judged by
     ckpt = energy_agent(ctx, s)
-    out = ctx.runs / "energy"
+    out = ctx.runs / "energy" / "twin"  # beside the store of the agent trained here, not in it
     res = run_comparison(
         ckpt, out, episodes=s.episodes, seed=0, sweep_step_ms=sweep, plots=False, wandb="disabled", log=print
     )

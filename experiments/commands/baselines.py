@@ -53,14 +53,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="the env's keyword arguments, e.g. corridor_length=20",
     )
-    option(p, "--seed", default=0, type=int, help="seed of the model and the training envs")
-    option(p, "--total-timesteps", default=300_000, type=int, help="env steps to train at most")
-    option(p, "--n-envs", default=16, type=int, help="envs stepped side by side")
+    option(p, "--seed", metavar="N", default=0, type=int, help="seed of the model and the training envs")
+    option(p, "--total-timesteps", metavar="N", default=300_000, type=int, help="env steps to train at most")
+    option(p, "--n-envs", metavar="N", default=16, type=int, help="envs stepped side by side")
     option(
         p, "--n-stack", default="4 for ppo-framestack", type=int, help="frames stacked (ppo-framestack only)"
     )
-    option(p, "--eval-interval", default=5_000, type=int, help="env steps between evaluations (0: none)")
-    option(p, "--eval-episodes", default=100, type=int, help="deterministic episodes per evaluation")
+    option(
+        p,
+        "--eval-interval",
+        metavar="N",
+        default=5_000,
+        type=int,
+        help="env steps between evaluations (0: none)",
+    )
+    option(
+        p, "--eval-episodes", metavar="N", default=100, type=int, help="deterministic episodes per evaluation"
+    )
     option(
         p,
         "--stop-at-success",
@@ -77,11 +86,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="hyperparameter changes, e.g. learning_rate=3e-4 n_steps=256",
     )
-    option(p, "--out", default="runs/<algo>-seed<seed>", help="run folder (created)")
+    option(p, "--out", metavar="DIR", default="runs/<algo>-seed<seed>", help="run folder (created)")
     option(p, "--overwrite", default=False, action="store_true", help="replace a finished run in --out")
     option(p, "--wandb", default="offline", choices=WANDB_MODES, help="wandb mode; offline needs no account")
     option(p, "--device", default="cpu", help="torch device of the model")
-    option(p, "--threads", default=1, type=int, help="torch threads")
+    option(p, "--threads", metavar="N", default=1, type=int, help="torch threads")
     option(p, "--quiet", dest="progress", default=False, action="store_false", help="no line per evaluation")
     add_config_arguments(p, "peer.hyperparameters.ent_coef=0.02 learn.stop_patience=1")
 

@@ -29,16 +29,20 @@ KEYS = {"corridors": "bench.corridors", "seeds": "bench.seeds", "max_run_s": "be
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..bench import section_names
 
-    names = section_names()
-    p.add_argument(
+    option(
+        p,
         "--only",
+        default="all",
         nargs="+",
         metavar="SECTION",
-        default=None,
-        help=f"run these sections (default: all): {', '.join(names)}",
+        help=f"run these sections: {', '.join(section_names())}",
     )
-    p.add_argument(
-        "--quick", action="store_true", help="tiny budgets; writes under the runs folder, never docs/"
+    option(
+        p,
+        "--quick",
+        default=False,
+        action="store_true",
+        help="tiny budgets; writes under the runs folder, never docs/",
     )
     option(
         p,
@@ -50,10 +54,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="corridor lengths of the training sections",
     )
     option(p, "--seeds", default="each section's own", type=int, metavar="N", help="seeds per setting")
-    p.add_argument(
+    option(
+        p,
         "--budget",
+        default="each section's own",
         nargs="+",
-        default=[],
         metavar="N=STEPS",
         help="training budget per corridor length, e.g. 10=500000 20=1000000",
     )
@@ -65,34 +70,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="wall-clock cap of one training run",
     )
-    p.add_argument("--jobs", type=int, default=1, help="training runs at a time (one core each)")
-    p.add_argument(
+    option(p, "--jobs", default=1, type=int, help="training runs at a time (one core each)")
+    option(
+        p,
         "--runs",
-        default=None,
-        help="folder of the training runs (default runs/bench, quick runs/bench_quick)",
+        default="runs/bench; quick runs/bench_quick",
+        metavar="DIR",
+        help="folder of the training runs and their stored records",
     )
-    p.add_argument(
+    option(
+        p,
         "--write-doc",
         dest="doc",
-        default=None,
+        default="docs/benchmarks.md; quick: inside --runs",
         metavar="PATH",
-        help="markdown file to write (default docs/benchmarks.md; quick: inside --runs)",
+        help="markdown file the sections write",
     )
-    p.add_argument(
+    option(
+        p,
         "--results-doc",
-        default=None,
+        default="docs/results.md; quick: inside --runs",
         metavar="PATH",
-        help="results file of the asn section (default docs/results.md; quick: inside --runs)",
+        help="results file of the asn section",
     )
-    p.add_argument(
+    option(
+        p,
         "--agent",
-        default=None,
+        default="a solved sample-efficiency run, else one trained",
         metavar="PATH",
-        help="energy: a trained agent.pt (default: a solved sample-efficiency run, else one trained)",
+        help="energy: a trained agent.pt",
     )
-    p.add_argument(
-        "--fresh", action="store_true", help="rerun training runs even if their results are stored"
-    )
+    option(p, "--fresh", default=False, action="store_true", help="rerun training runs even if stored")
     add_config_arguments(p, "bench.eval_episodes=50 throughput.repeats=5")
 
 
@@ -114,18 +122,15 @@ def run(args: argparse.Namespace) -> int:
     if "bench.corridors" in explicit:
         explicit["bench.corridors"] = tuple(explicit["bench.corridors"])
     values = resolve(args, explicit)
-    if args.budget:
+    if hasattr(args, "budget"):
         values.setdefault("bench", {}).setdefault("budgets", {}).update(parse_budgets(args.budget))
+    where = {
+        k: getattr(args, k)
+        for k in ("only", "doc", "results_doc", "runs", "jobs", "fresh", "agent")
+        if hasattr(args, k)
+    }
     ctx, sections, own = prepare(
-        only=args.only,
-        bench=QUICK if args.quick else FULL,
-        values=values,
-        doc=args.doc,
-        results_doc=args.results_doc,
-        runs=args.runs,
-        jobs=args.jobs,
-        fresh=args.fresh,
-        agent=args.agent,
+        bench=QUICK if getattr(args, "quick", False) else FULL, values=values, **where
     )
     status = run_sections(ctx, sections, own)
     failed = [name for name, s in status.items() if s != "ok"]

@@ -16,14 +16,18 @@ from ..config import load_config_file, merge_overrides, parse_key_values
 
 def add_config_arguments(parser: argparse.ArgumentParser, example: str) -> None:
     """``--config FILE`` and the positional overrides (``example`` shows one in the help)."""
-    parser.add_argument(
+    parser.set_defaults(config=None, overrides=[])  # present when not given; the help says "none"
+    option(
+        parser,
         "--config",
-        default=None,
+        default="none",
         metavar="FILE",
         help="settings file (.toml, .yaml, .yml or .json) with one table per section",
     )
-    parser.add_argument(
+    option(
+        parser,
         "overrides",
+        default="none",
         nargs="*",
         metavar="KEY=VALUE",
         help=f"dotted settings applied last, e.g. {example}",

@@ -26,12 +26,8 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def command(*argv: str, capsys) -> tuple[int, str, str]:
-    """``sublstm bench argv`` as cli.main runs it: exit code, stdout, stderr."""
-    try:
-        code = bench_command.run(parse(*argv))
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=__import__("sys").stderr)
-        code = 2
+    """``sublstm bench argv`` in this process: exit code, stdout, stderr."""
+    code = cli.main(["bench", *argv])
     out = capsys.readouterr()
     return code, out.out, out.err
 

@@ -36,12 +36,8 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def command(*argv: str, capsys) -> tuple[int, str, str]:
-    """``sublstm baselines argv`` as cli.main runs it: exit code, stdout, stderr."""
-    try:
-        code = baselines.run(parse(*argv))
-    except ValueError as exc:  # cli.main's one line and exit code 2
-        print(f"error: {exc}", file=__import__("sys").stderr)
-        code = 2
+    """``sublstm baselines argv`` in this process: exit code, stdout, stderr."""
+    code = cli.main(["baselines", *argv])
     out = capsys.readouterr()
     return code, out.out, out.err
 
