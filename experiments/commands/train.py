@@ -65,7 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     both = "rl: {}; sequence: {}".format
     many = {"nargs": "*", "metavar": "KEY=VALUE"}
     table = [  # flag, default shown, help, add_argument keywords
-        ("--task", "rl", "rl or sequence (the supervised task); a config file's task key also sets it", {}),
+        (
+            "--task",
+            "rl",
+            "rl or sequence (the supervised task); a config file's task key also sets it",
+            {"metavar": "{rl,sequence}"},
+        ),
         ("--env", DEFAULT_ENV, "rl: gymnasium env id", {"metavar": "ID"}),
         ("--env-kwargs", f"{DEFAULT_ENV_KWARGS} for the default env, else none", "rl: env arguments", many),
         ("--core", seq.core, "recurrent core: asn-sublstm, asn-lstm, sublstm or lstm", {}),
