@@ -8,7 +8,7 @@ import torch
 
 
 class Episode:
-    """One finished episode: obs (L+1, D) float32, actions (L,), rewards (L,), terminated, info."""
+    """One finished episode: obs (L+1, D) float32, actions (L,), rewards (L,), terminated, success."""
 
     __slots__ = ("obs", "actions", "rewards", "terminated", "success", "ret")
 

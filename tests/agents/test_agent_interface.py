@@ -1,6 +1,5 @@
 """AdvantageAgent: SB3-shaped predict, input validation, and a learning smoke test."""
 
-
 import gymnasium as gym
 import numpy as np
 import pytest
