@@ -1,0 +1,193 @@
+"""Benchmark of the population engine: aggregate env steps/s of S agents trained side by side
+against one AdvantageAgent's learn(), and a population trained to the success target.
+
+    result = measure_population(PopulationBenchSettings())      # numbers (JSON-able dict)
+    print(render_population(result))                            # markdown for docs/benchmarks.md
+    run = population_to_target(TargetSettings(n_agents=32))     # time and share of seeds to 95 %
+    print(render_target(run))
+
+Throughput is measured after a warm-up that lasts until every learner has begun updating (before
+that, steps are nearly free), over ``seconds`` of training without evaluations, fresh learners
+each repeat (seed = repeat), the median over ``repeats``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .reporting import fmt, machine_line, markdown_table, median
+
+ENV_ID = "sublstm/NoisyTMaze-v0"
+
+
+@dataclass(frozen=True)
+class PopulationBenchSettings:
+    """Population sizes, the window timed per learner and repeats (fresh learners, seed = repeat)."""
+
+    sizes: tuple[int, ...] = (1, 8, 32)
+    seconds: float = 20.0
+    repeats: int = 3
+    corridor: int = 10
+    device: str = "cpu"
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not self.sizes or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in self.sizes):
+            raise ValueError(f"sizes must be positive integers, got {self.sizes!r}")
+        if not self.seconds > 0:
+            raise ValueError(f"seconds must be > 0, got {self.seconds!r}")
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
+            raise ValueError(f"repeats must be a positive integer, got {self.repeats!r}")
+
+
+def _timed_rate(step, steps_done, seconds: float) -> float:
+    """Call ``step()`` until ``seconds`` have passed; env steps per second over that window."""
+    before, start = steps_done(), time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+    return (steps_done() - before) / (time.perf_counter() - start)
+
+
+def agent_rate(seed: int, s: PopulationBenchSettings) -> float:
+    """One AdvantageAgent's learn() env steps/s once it updates."""
+    from sublstm.agents import AdvantageAgent
+
+    agent = AdvantageAgent(
+        ENV_ID, env_kwargs={"corridor_length": s.corridor}, seed=seed, device=s.device, **s.hyperparams
+    )
+    chunk = agent.hp.n_envs * 16
+
+    def step() -> None:
+        agent.learn(chunk, progress_bar=False, eval_interval=0, stop_at_success=None)
+
+    while agent.num_updates == 0:
+        step()
+    return _timed_rate(step, lambda: agent.num_timesteps, s.seconds)
+
+
+def population_rate(n_agents: int, seed: int, s: PopulationBenchSettings) -> float:
+    """A population's aggregate env steps/s (all members together) once every member updates."""
+    from sublstm.agents.population import Population
+
+    seeds = [seed * 1000 + k for k in range(n_agents)]
+    pop = Population(
+        ENV_ID,
+        n_agents,
+        seeds=seeds,
+        env_kwargs={"corridor_length": s.corridor},
+        device=s.device,
+        **s.hyperparams,
+    )
+    chunk = pop.hp.n_envs * 16
+
+    def step() -> None:
+        pop.learn(chunk, eval_interval=0, stop_at_success=None)
+
+    while not pop.started.all():
+        step()
+    return _timed_rate(step, lambda: n_agents * pop.num_timesteps, s.seconds)
+
+
+def measure_population(s: PopulationBenchSettings | None = None) -> dict[str, Any]:
+    """Median aggregate env steps/s per population size beside one agent's, measured in turns."""
+    s = s or PopulationBenchSettings()
+    s.validate()
+    rates: dict[str, list[float]] = {"agent": [], **{str(n): [] for n in s.sizes}}
+    for repeat in range(s.repeats):  # interleaved, so that a change in machine load hits all alike
+        rates["agent"].append(agent_rate(repeat, s))
+        for n in s.sizes:
+            rates[str(n)].append(population_rate(n, repeat, s))
+    return {"settings": asdict(s), "rates": rates, "machine": machine_line()}
+
+
+def render_population(result: dict[str, Any]) -> str:
+    """The throughput table (markdown) with the settings it was measured with."""
+    rates = result["rates"]
+    agent = median(rates["agent"])
+    rows = [["one AdvantageAgent (learn)", fmt(agent, ",.0f"), "1", "1.0×"]]
+    for size in result["settings"]["sizes"]:
+        r = median(rates[str(size)])
+        rows.append([f"population of {size}", fmt(r, ",.0f"), str(size), f"{r / agent:.1f}×"])
+    s = result["settings"]
+    head = (
+        f"Noisy T-maze, corridor {s['corridor']}, device {s['device']}: aggregate env steps/s of a whole "
+        f"training step (act, store, update) once every learner updates, {s['seconds']:g} s per "
+        f"learner, median of {s['repeats']} (fresh learners, interleaved). {result['machine']}"
+    )
+    table = markdown_table(["learner", "env steps/s (all members)", "agents", "relative"], rows)
+    return head + "\n\n" + table
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """A population trained until every member reaches the target twice in a row (or the budget)."""
+
+    n_agents: int = 32
+    corridor: int = 10
+    max_steps_per_agent: int = 300_000
+    eval_interval: int = 5_000
+    eval_episodes: int = 100
+    target: float = 0.95
+    patience: int = 2
+    first_seed: int = 0
+    device: str = "cpu"
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+
+
+def population_to_target(s: TargetSettings | None = None) -> dict[str, Any]:
+    """Train one population to the target; per-member steps and wall-clock to it, and the share."""
+    from sublstm.agents.population import Population
+
+    s = s or TargetSettings()
+    seeds = list(range(s.first_seed, s.first_seed + s.n_agents))
+    pop = Population(
+        ENV_ID,
+        s.n_agents,
+        seeds=seeds,
+        env_kwargs={"corridor_length": s.corridor},
+        device=s.device,
+        **s.hyperparams,
+    )
+    start = time.perf_counter()
+    pop.learn(
+        s.max_steps_per_agent,
+        eval_interval=s.eval_interval,
+        eval_episodes=s.eval_episodes,
+        stop_at_success=s.target,
+        stop_patience=s.patience,
+    )
+    return {
+        "settings": asdict(s),
+        "summary": pop.summary(s.target),
+        "wall_s": time.perf_counter() - start,
+        "machine": machine_line(),
+    }
+
+
+def render_target(result: dict[str, Any]) -> str:
+    """One paragraph and a table: how long the population took, how many seeds reached the target."""
+    s, summary = result["settings"], result["summary"]
+    steps = [x for x in summary["steps_to_target"] if x is not None]
+    walls = [x for x in summary["wall_s_to_target"] if x is not None]
+    rows = [
+        ["seeds reaching the target", f"{summary['reached']}/{s['n_agents']}"],
+        ["steps to target per seed (median, min - max)", _spread(steps, ",.0f")],
+        ["wall-clock to target per seed, s (median, min - max)", _spread(walls, ".0f")],
+        ["wall-clock of the whole population, s", fmt(result["wall_s"], ".0f")],
+    ]
+    head = (
+        f"Noisy T-maze, corridor {s['corridor']}: {s['n_agents']} seeds trained side by side in one "
+        f"process until each reached {s['target']:.0%} in {s['patience']} evaluations in a row "
+        f"(every {s['eval_interval']:,} steps, {s['eval_episodes']} episodes), budget "
+        f"{s['max_steps_per_agent']:,} steps per seed. {result['machine']}"
+    )
+    return head + "\n\n" + markdown_table(["", "value"], rows)
+
+
+def _spread(values: list[float], spec: str) -> str:
+    if not values:
+        return "-"
+    low, high = float(min(values)), float(max(values))
+    return f"{fmt(median(values), spec)} ({fmt(low, spec)} - {fmt(high, spec)})"

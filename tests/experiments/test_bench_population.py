@@ -1,0 +1,51 @@
+"""The population benchmark: its settings refuse bad values, it measures and renders."""
+
+from __future__ import annotations
+
+import pytest
+from sublstm.experiments.bench_population import (
+    PopulationBenchSettings,
+    measure_population,
+    render_population,
+    render_target,
+)
+
+TINY = {"n_envs": 2, "batch_episodes": 2, "learning_starts": 1}
+
+
+def test_measure_and_render_a_tiny_run():
+    s = PopulationBenchSettings(sizes=(1, 2), seconds=0.2, repeats=1, corridor=2, hyperparams=TINY)
+    result = measure_population(s)
+    assert set(result["rates"]) == {"agent", "1", "2"}
+    assert all(rate > 0 for rates in result["rates"].values() for rate in rates)
+    text = render_population(result)
+    assert "population of 2" in text and "corridor 2" in text
+
+
+def test_target_table_counts_the_seeds_that_reached_it():
+    result = {
+        "settings": {
+            "n_agents": 3,
+            "corridor": 10,
+            "target": 0.95,
+            "patience": 2,
+            "eval_interval": 5000,
+            "eval_episodes": 100,
+            "max_steps_per_agent": 300_000,
+        },
+        "summary": {
+            "steps_to_target": [10_000, None, 30_000],
+            "wall_s_to_target": [20.0, None, 40.0],
+            "reached": 2,
+        },
+        "wall_s": 55.0,
+        "machine": "test machine",
+    }
+    text = render_target(result)
+    assert "2/3" in text and "20,000 (10,000 - 30,000)" in text and "| 55 |" in text
+
+
+@pytest.mark.parametrize("bad", [{"sizes": ()}, {"sizes": (0,)}, {"seconds": 0}, {"repeats": 0}])
+def test_bad_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        PopulationBenchSettings(**bad).validate()
