@@ -170,7 +170,12 @@ def _version(module: str) -> str:
 def _git_commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+            cwd=Path(__file__).resolve().parent,  # the package's checkout, whatever the current folder
         )
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
