@@ -36,7 +36,6 @@ Defaults that differ from the single agent, for long memories (issue 10, point 4
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
@@ -60,7 +59,8 @@ from .population_network import CELLS, StackedAdam, StackedNetwork
 from .population_random import MemberStreams, check_seed, derived_seed, member_generators
 from .population_replay import MemberReplay
 from .runtime import seeded_torch
-from .settings import HYPERPARAM_NAMES, Hyperparams, check_int
+from .settings import HYPERPARAM_NAMES, Hyperparams, check_int, check_number
+from .stopping import StopRule
 
 #: success rate whose first evaluation :meth:`Population.steps_to` reports by default
 TARGET = 0.95
@@ -346,12 +346,14 @@ class Population:
         stop_patience: int = 2,
         callback: Callable[[dict[str, Any]], bool | None] | None = None,
         progress_bar: bool = False,
+        stop_at_return: float | None = None,
     ) -> Population:
         """Train every member ``total_timesteps_per_agent`` more steps, or until it stops.
 
         Every ``eval_interval`` steps (0: never) the members still learning are evaluated on
         ``eval_episodes`` episodes each; a member stops (is frozen) once its success rate has
-        reached ``stop_at_success`` (None: never) in ``stop_patience`` evaluations in a row.
+        reached ``stop_at_success`` (None: never), or its mean return ``stop_at_return`` (None:
+        never), in ``stop_patience`` evaluations in a row (the single agent's rule, :mod:`.stopping`).
         ``callback(event)`` gets {"event": "eval", "member": k, **record} for each member's
         evaluation and {"event": "stop", "member": k, "reason": ...}; returning False ends training
         for all. Training ends early once every member has stopped.
@@ -362,6 +364,9 @@ class Population:
         check_int("eval_interval", eval_interval, 0)
         if stop_at_success is not None:
             check_unit_interval("stop_at_success", stop_at_success)
+        if stop_at_return is not None:
+            check_number("stop_at_return", stop_at_return)
+        rule = StopRule(stop_at_success, stop_at_return, stop_patience)
         end = self.num_timesteps + total
         next_eval = (self.num_timesteps // eval_interval + 1) * eval_interval if eval_interval else None
         bar = None
@@ -380,9 +385,7 @@ class Population:
                 if next_eval is not None and self.num_timesteps >= next_eval:
                     next_eval += eval_interval
                     wall = start_wall + time.perf_counter() - t0
-                    halted = self._periodic_eval(
-                        eval_episodes, wall, stop_at_success, stop_patience, callback
-                    )
+                    halted = self._periodic_eval(eval_episodes, wall, rule, callback)
                     if bar is not None:
                         bar.set_postfix(learning=int((~self.stopped).sum()), eps=f"{self.epsilon():.2f}")
         finally:
@@ -391,8 +394,8 @@ class Population:
                 bar.close()
         return self
 
-    def _periodic_eval(self, n_episodes, wall_s, target, patience, callback) -> bool:
-        """Evaluate the members still learning; stop those at the target. True: a callback said stop."""
+    def _periodic_eval(self, n_episodes: int, wall_s: float, rule: StopRule, callback) -> bool:
+        """Evaluate the members still learning; stop those the rule stops. True: a callback said stop."""
         self.episodes[~self.stopped] = self.replay.n_episodes.cpu().numpy()[~self.stopped]
         active = np.flatnonzero(~self.stopped)
         results = self.evaluate(n_episodes, members=active)
@@ -409,21 +412,14 @@ class Population:
             self.history[k].append(record)
             if callback is not None and callback({"member": int(k), **record}) is False:
                 halted = True
-            if target is not None and self._streak(k, target) >= patience:
+            reason = rule.reason(self.history[k])
+            if reason is not None:
                 self.stopped[k] = True
-                self.stop_reason[k] = f"success >= {target} in {patience} evaluations in a row"
+                self.stop_reason[k] = reason
                 if callback is not None:
-                    event = {**record, "event": "stop", "member": int(k), "reason": self.stop_reason[k]}
+                    event = {**record, "event": "stop", "member": int(k), "reason": reason}
                     halted = callback(event) is False or halted
         return halted
-
-    def _streak(self, k: int, target: float) -> int:
-        streak = 0
-        for record in reversed(self.history[k]):
-            if math.isnan(record["success_rate"]) or record["success_rate"] < target:
-                break
-            streak += 1
-        return streak
 
     # --- results -----------------------------------------------------------------------------------
     def steps_to(self, threshold: float = TARGET, key: str = "timesteps") -> list[float | None]:

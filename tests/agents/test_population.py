@@ -188,6 +188,7 @@ def test_stopped_members_are_frozen_and_the_stop_rule_records():
     assert pop.stopped.all() and pop.num_timesteps == 200  # every member at "0 %" twice
     assert pop.steps_to(0.0) == [100, 100] and pop.summary(0.0)["reached"] == 2
     assert [e["event"] for e in events].count("stop") == 2
+    assert pop.stop_reason == ["success >= 0 in 2 evaluations in a row"] * 2
 
 
 def test_replay_batches_cut_and_forget():
