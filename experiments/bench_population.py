@@ -191,3 +191,89 @@ def _spread(values: list[float], spec: str) -> str:
         return "-"
     low, high = float(min(values)), float(max(values))
     return f"{fmt(median(values), spec)} ({fmt(low, spec)} - {fmt(high, spec)})"
+
+
+@dataclass(frozen=True)
+class EquivalenceSettings:
+    """The same seeds trained as separate agents and as one population, same settings otherwise."""
+
+    n_seeds: int = 16
+    corridor: int = 10
+    max_steps_per_agent: int = 300_000
+    eval_interval: int = 5_000
+    eval_episodes: int = 100
+    target: float = 0.95
+    patience: int = 2
+    device: str = "cpu"
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+
+
+def separate_vs_population(s: EquivalenceSettings | None = None) -> dict[str, Any]:
+    """Steps to the target per seed, separate agents against one population, and a permutation test.
+
+    A seed that never reaches the target counts at the budget (``max_steps_per_agent``) in the test.
+    """
+    from sublstm.agents import AdvantageAgent
+    from sublstm.agents.population import Population
+
+    from .gating_stats import permutation_p
+
+    s = s or EquivalenceSettings()
+    kwargs = {"corridor_length": s.corridor}
+    learn = dict(
+        eval_interval=s.eval_interval,
+        eval_episodes=s.eval_episodes,
+        stop_at_success=s.target,
+        stop_patience=s.patience,
+    )
+    separate, start = [], time.perf_counter()
+    for seed in range(s.n_seeds):
+        agent = AdvantageAgent(ENV_ID, env_kwargs=kwargs, seed=seed, device=s.device, **s.hyperparams)
+        agent.learn(s.max_steps_per_agent, progress_bar=False, **learn)
+        hit = next((r for r in agent.history if r["success_rate"] >= s.target), None)
+        separate.append(None if hit is None else hit["timesteps"])
+    separate_wall = time.perf_counter() - start
+    pop = Population(
+        ENV_ID, s.n_seeds, seeds=range(s.n_seeds), env_kwargs=kwargs, device=s.device, **s.hyperparams
+    )
+    start = time.perf_counter()
+    pop.learn(s.max_steps_per_agent, **learn)
+    population = pop.steps_to(s.target)
+
+    def censored(values):
+        return [s.max_steps_per_agent if v is None else v for v in values]
+
+    return {
+        "settings": asdict(s),
+        "separate": separate,
+        "population": population,
+        "separate_wall_s": separate_wall,
+        "population_wall_s": time.perf_counter() - start,
+        "p_value": permutation_p(censored(separate), censored(population)),
+        "machine": machine_line(),
+    }
+
+
+def render_equivalence(result: dict[str, Any]) -> str:
+    """Separate runs against one population: share, steps to target, wall-clock, the p-value."""
+    s = result["settings"]
+    rows = []
+    for label, key in (("separate agents", "separate"), ("one population", "population")):
+        steps = [x for x in result[key] if x is not None]
+        rows.append(
+            [
+                label,
+                f"{len(steps)}/{s['n_seeds']}",
+                _spread(steps, ",.0f"),
+                fmt(result[f"{key}_wall_s"], ",.0f"),
+            ]
+        )
+    head = (
+        f"Noisy T-maze, corridor {s['corridor']}, seeds 0 .. {s['n_seeds'] - 1}: steps to "
+        f"{s['target']:.0%} ({s['patience']} evaluations in a row, every {s['eval_interval']:,} steps), "
+        f"separate AdvantageAgents against one Population of the same seeds. Permutation test of the "
+        f"mean steps (unreached seeds at the budget of {s['max_steps_per_agent']:,}): "
+        f"p = {result['p_value']:.2f}. {result['machine']}"
+    )
+    header = ["runs", "seeds reaching it", "steps to target (median, min - max)", "wall-clock, s"]
+    return head + "\n\n" + markdown_table(header, rows)

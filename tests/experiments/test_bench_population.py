@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 from sublstm.experiments.bench_population import (
+    EquivalenceSettings,
     PopulationBenchSettings,
     measure_population,
+    render_equivalence,
     render_population,
     render_target,
+    separate_vs_population,
 )
 
 TINY = {"n_envs": 2, "batch_episodes": 2, "learning_starts": 1}
@@ -49,3 +52,14 @@ def test_target_table_counts_the_seeds_that_reached_it():
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
         PopulationBenchSettings(**bad).validate()
+
+
+def test_equivalence_runs_both_ways_and_renders():
+    s = EquivalenceSettings(
+        n_seeds=2, corridor=2, max_steps_per_agent=64, eval_interval=32, eval_episodes=4, target=0.0,
+        hyperparams=TINY,
+    )  # fmt: skip
+    result = separate_vs_population(s)
+    assert result["separate"] == [32, 32] and result["population"] == [32, 32]
+    assert 0 < result["p_value"] <= 1
+    assert "one population | 2/2" in render_equivalence(result)
