@@ -7,20 +7,21 @@ comes back, so an interrupted experiment resumes where it stopped.
 
 An executor is any callable ``executor(work, cells, done)`` that calls ``work(cell)`` for every
 cell, somewhere, and ``done(cell, result)`` here as each one finishes. Two come with the package:
-:func:`serial` (in this process) and :class:`ProcessPool` (``jobs`` fresh interpreters with one
-torch thread each); a distributed one (e.g. Ray tasks) fits the same slot, since results travel
-back to the caller and only the caller writes the store.
+:func:`serial` (in this process, the fallback) and :class:`RayExecutor` (Ray tasks, one torch thread
+each, on a local Ray started for the run or on a cluster given by its address; the ``ray`` extra:
+``pip install 'sublstm[ray]'``). Results travel back to the caller and only the caller writes the
+store, so a distributed sweep resumes from the same stored results as a serial one.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from typing import Any
 
 from .reporting import command_line, machine_info, read_json, write_json
@@ -45,7 +46,7 @@ class Cell:
 Task = Callable[[Cell], dict]
 Done = Callable[[Cell, dict], None]
 Executor = Callable[[Callable[[Cell], dict], Sequence[Cell], Done], None]
-Jobs = int | Executor  # how many processes run side by side, or the executor that runs the cells
+Jobs = int | Executor  # how many cells run side by side, or the executor that runs them
 
 
 def one_torch_thread() -> None:
@@ -62,42 +63,83 @@ def serial(work: Callable[[Cell], dict], cells: Sequence[Cell], done: Done) -> N
         done(cell, work(cell))
 
 
-class ProcessPool:
-    """Run the cells ``jobs`` at a time, each in a fresh (spawned) interpreter with one torch thread.
+def ray_available() -> bool:
+    """Whether Ray (the ``ray`` extra) is installed."""
+    return importlib.util.find_spec("ray") is not None
 
-    ``work`` and the cells must be picklable (module-level functions, plain data). The first
-    failing cell cancels those not started yet and its error is raised here.
+
+def _in_worker(work: Callable[[Cell], dict], cell: Cell) -> dict:
+    one_torch_thread()
+    return work(cell)
+
+
+class RayExecutor:
+    """Run the cells as Ray tasks, at most ``jobs`` at a time, each with one CPU and one torch thread.
+
+    ``address`` None starts a local Ray for the run (``jobs`` CPUs; None: every core) and stops it
+    afterwards; an address (``"auto"``, ``"ray://host:10001"``) joins that cluster, whose nodes must
+    have the package installed. A Ray already initialised in this process is used as it is. The
+    first failing cell cancels the cells not finished yet and its error is raised here.
     """
 
-    def __init__(self, jobs: int) -> None:
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+    def __init__(self, jobs: int | None = None, address: str | None = None) -> None:
+        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
             raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-        self.jobs = jobs
+        if address is not None and (not isinstance(address, str) or not address.strip()):
+            raise ValueError(f"address must be a Ray cluster address such as 'auto', got {address!r}")
+        if not ray_available():
+            raise ValueError("Ray is not installed: pip install 'sublstm[ray]' (or run with one job)")
+        self.jobs, self.address = jobs, address
 
     def __call__(self, work: Callable[[Cell], dict], cells: Sequence[Cell], done: Done) -> None:
         if not cells:
             return
-        with ProcessPoolExecutor(
-            max_workers=min(self.jobs, len(cells)),
-            mp_context=get_context("spawn"),
-            initializer=one_torch_thread,
-        ) as pool:
-            futures = {pool.submit(work, cell): cell for cell in cells}
+        import ray
+
+        started = not ray.is_initialized()
+        if started:
+            options = {"address": self.address} if self.address else {"num_cpus": self.jobs}
+            ray.init(**options, include_dashboard=False, logging_level="WARNING", log_to_driver=True)
+        try:
+            task = ray.remote(num_cpus=1)(_in_worker)
+            limit = self.jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
+            self.jobs_used = limit
+            queue, running = list(cells), {}
             try:
-                for future in as_completed(futures):
-                    done(futures[future], future.result())
+                while queue or running:
+                    while queue and len(running) < limit:
+                        cell = queue.pop(0)
+                        running[task.remote(work, cell)] = cell
+                    ready, _ = ray.wait(list(running), num_returns=1)
+                    cell = running.pop(ready[0])
+                    done(cell, ray.get(ready[0]))
             except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
+                for ref in running:
+                    ray.cancel(ref, force=True)
                 raise
+        finally:
+            if started:
+                ray.shutdown()
 
 
-def executor_for(jobs: Jobs) -> Executor:
-    """:func:`serial` for one job, a :class:`ProcessPool` of ``jobs`` workers for more; an executor
-    given instead of a number is returned as it is."""
+def executor_for(jobs: Jobs | None = 1, address: str | None = None) -> Executor:
+    """The executor for ``jobs`` cells at a time: :func:`serial` for one (or None) without an
+    ``address``; else a :class:`RayExecutor` (with an address and ``jobs`` None: as many as the
+    cluster has CPUs). Without Ray installed, more jobs fall back to :func:`serial` with a warning
+    and an address is refused. An executor given instead of a number is returned as it is."""
     if callable(jobs):
         return jobs
-    pool = ProcessPool(jobs)  # checks jobs
-    return serial if jobs == 1 else pool
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    if address is None and jobs in (None, 1):
+        return serial
+    if address is None and not ray_available():
+        warnings.warn(
+            f"jobs={jobs} needs Ray (pip install 'sublstm[ray]'); running the cells one at a time",
+            stacklevel=2,
+        )
+        return serial
+    return RayExecutor(jobs, address)
 
 
 def measure(task: Task, cell: Cell) -> dict:
@@ -156,11 +198,24 @@ def run_cells(
         try:
             executor(functools.partial(measure, task), todo, done)
         finally:  # an interrupted session counts too: its wall-clock was spent
-            record_session(store, started, time.perf_counter() - t0, getattr(executor, "jobs", 1), count)
+            jobs = getattr(executor, "jobs_used", None) or getattr(executor, "jobs", None) or 1
+            record_session(store, started, time.perf_counter() - t0, jobs, count, executor_name(executor))
     return {cell.name: store.get(cell.name, cell.settings) for cell in cells}
 
 
-def record_session(store: RunStore, started: str, wall_s: float, jobs: int, runs: int) -> None:
+def executor_name(executor: Executor) -> str:
+    """How a session ran its cells, as the store records it: "serial", "ray", "ray <address>" or the
+    executor's type name."""
+    if executor is serial:
+        return "serial"
+    if isinstance(executor, RayExecutor):
+        return "ray" + (f" {executor.address}" if executor.address else "")
+    return getattr(executor, "__name__", type(executor).__name__)
+
+
+def record_session(
+    store: RunStore, started: str, wall_s: float, jobs: int, runs: int, executor: str = "serial"
+) -> None:
     """Append one session to the store's ``_sessions.json``."""
     path = store.root / SESSIONS
     sessions = read_json(path) if path.is_file() else []
@@ -169,6 +224,7 @@ def record_session(store: RunStore, started: str, wall_s: float, jobs: int, runs
             "started": started,
             "wall_s": wall_s,
             "jobs": jobs,
+            "executor": executor,
             "runs": runs,
             "command": command_line(),
             "machine": machine_info(),

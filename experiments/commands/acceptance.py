@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from ..acceptance import render, run_acceptance
     from ..runner import executor_for
 
-    executor = executor_for(args.jobs)  # refuses a bad --jobs
+    executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
     settings = settings_from(resolve(args, given(args, OPTIONS)))
     if not args.render:
         run_acceptance(settings, args.runs_dir, jobs=executor)

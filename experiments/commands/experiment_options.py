@@ -1,5 +1,5 @@
 """Options shared by the experiment commands (validate, acceptance, gating): ``--render``, ``--jobs``,
-``--runs-dir`` and ``--doc``, and comma-separated number lists."""
+``--address``, ``--runs-dir`` and ``--doc``, and comma-separated number lists."""
 
 from __future__ import annotations
 
@@ -9,13 +9,23 @@ import argparse
 def add_experiment_arguments(
     parser: argparse.ArgumentParser, runs_dir: str | None, doc: str | None, what: str, none: str = ""
 ) -> None:
-    """``--render`` (run nothing, rewrite ``what`` from the stored runs), ``--jobs``, ``--runs-dir`` and
-    ``--doc`` with these defaults; ``none`` says what a None default stands for."""
+    """``--render`` (run nothing, rewrite ``what`` from the stored runs), ``--jobs``, ``--address``,
+    ``--runs-dir`` and ``--doc`` with these defaults; ``none`` says what a None default stands for."""
     parser.add_argument(
         "--render", action="store_true", help=f"run nothing: rewrite {what} from the stored runs"
     )
     parser.add_argument(
-        "--jobs", type=int, default=1, help="runs side by side, one process and torch thread each"
+        "--jobs",
+        type=int,
+        default=None,
+        help="runs side by side as Ray tasks (the ray extra), one torch thread each (None: 1 without "
+        "--address, every CPU of the cluster with it); without Ray installed, one at a time",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to run on ('auto', 'ray://HOST:10001'; its nodes need the package) "
+        "(None: a local Ray started for the run when --jobs > 1)",
     )
     parser.add_argument(
         "--runs-dir", default=runs_dir, help=f"folder of the runs and their stored results{none}"

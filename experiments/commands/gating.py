@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from ..gating_report import render
     from ..runner import executor_for
 
-    executor = executor_for(args.jobs)  # refuses a bad --jobs
+    executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
     grid = grid_from(resolve(args, {}), args.quick)
     base = Path("runs/gating-quick") if args.quick else Path("docs")
     runs_dir = Path(args.runs_dir) if args.runs_dir else base / ("runs" if args.quick else "gating_runs")

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runner import executor_for
     from ..validation import pick, render, run_validation
 
-    executor = executor_for(args.jobs)  # refuses a bad --jobs
+    executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
     seeds = None if args.seeds is None else numbers(args.seeds, "--seeds", int)
     settings, experiments = settings_from(resolve(args, {}), seeds)
     chosen = pick([n.strip() for n in args.experiment.split(",") if n.strip()], experiments)

@@ -1,11 +1,11 @@
-"""The generic runner (sublstm.experiments.runner): resumable cells over a RunStore, serial or in a
-process pool with one torch thread per worker, sessions recorded, failures stored as far as they got."""
+"""The generic runner (sublstm.experiments.runner): resumable cells over a RunStore, serial or as Ray
+tasks with one torch thread per worker, sessions recorded, failures stored as far as they got."""
 
-import dataclasses
 import json
 
 import pytest
-from sublstm.experiments.runner import Cell, ProcessPool, executor_for, run_cells, serial, sessions
+from sublstm.experiments import runner
+from sublstm.experiments.runner import Cell, RayExecutor, executor_for, run_cells, serial, sessions
 from sublstm.experiments.store import RunStore
 
 
@@ -60,11 +60,39 @@ def test_bad_jobs_are_refused(jobs):
         executor_for(jobs)
 
 
-def test_process_pool_runs_every_cell_with_one_torch_thread(tmp_path):
-    assert executor_for(1) is serial and executor_for(2).jobs == 2
+def test_one_job_is_serial_and_more_jobs_without_ray_fall_back_to_serial(monkeypatch):
+    assert executor_for(1) is serial and executor_for(None) is serial
+    monkeypatch.setattr(runner, "ray_available", lambda: False)
+    with pytest.warns(UserWarning, match="needs Ray"):
+        assert executor_for(2) is serial
+    with pytest.raises(ValueError, match="Ray is not installed"):
+        executor_for(1, address="auto")
+
+
+def test_bad_ray_addresses_are_refused():
+    pytest.importorskip("ray")
+    with pytest.raises(ValueError, match="address must be"):
+        RayExecutor(2, address=" ")
+
+
+def fails_on_c1(cell):
+    if cell.name == "c1":
+        raise RuntimeError("boom in c1")
+    return {"name": cell.name}
+
+
+def test_ray_runs_every_cell_with_one_torch_thread_and_resumes(tmp_path):
+    pytest.importorskip("ray")
+    ex = executor_for(2)
+    assert isinstance(ex, RayExecutor) and ex.jobs == 2
     store = RunStore(tmp_path)
-    # the task must be importable in a fresh interpreter: a stdlib function that takes a Cell
-    records = run_cells(store, cells(3), dataclasses.asdict, ProcessPool(2))
+    # the task need not be importable by the workers: Ray pickles it by value
+    records = run_cells(store, cells(3), lambda cell: {"name": cell.name}, ex)
     assert {r["result"]["name"] for r in records.values()} == {"c0", "c1", "c2"}
     assert {r["machine"]["torch_threads"] for r in records.values()} == {"1"}
-    assert json.loads((tmp_path / "_sessions.json").read_text())[0]["jobs"] == 2
+    session = json.loads((tmp_path / "_sessions.json").read_text())[0]
+    assert session["jobs"] == 2 and session["executor"] == "ray"
+    # a failing cell: its error is raised here, the cells finished before it stay stored
+    with pytest.raises(Exception, match="boom in c1"):
+        run_cells(RunStore(tmp_path / "b"), cells(3), fails_on_c1, RayExecutor(1))
+    assert "c1" not in RunStore(tmp_path / "b").all()
