@@ -193,23 +193,9 @@ def _spread(values: list[float], spec: str) -> str:
     return f"{fmt(median(values), spec)} ({fmt(low, spec)} - {fmt(high, spec)})"
 
 
-@dataclass(frozen=True)
-class EquivalenceSettings:
-    """The same seeds trained as separate agents and as one population, same settings otherwise."""
-
-    n_seeds: int = 16
-    corridor: int = 10
-    max_steps_per_agent: int = 300_000
-    eval_interval: int = 5_000
-    eval_episodes: int = 100
-    target: float = 0.95
-    patience: int = 2
-    device: str = "cpu"
-    hyperparams: dict[str, Any] = field(default_factory=dict)
-
-
-def separate_vs_population(s: EquivalenceSettings | None = None) -> dict[str, Any]:
-    """Steps to the target per seed, separate agents against one population, and a permutation test.
+def separate_vs_population(s: TargetSettings | None = None) -> dict[str, Any]:
+    """The seeds of ``s`` as separate AdvantageAgents and as one population, same settings otherwise:
+    steps to the target per seed and a permutation test of the difference.
 
     A seed that never reaches the target counts at the budget (``max_steps_per_agent``) in the test.
     """
@@ -218,7 +204,8 @@ def separate_vs_population(s: EquivalenceSettings | None = None) -> dict[str, An
 
     from .gating_stats import permutation_p
 
-    s = s or EquivalenceSettings()
+    s = s or TargetSettings(n_agents=16)
+    seeds = list(range(s.first_seed, s.first_seed + s.n_agents))
     kwargs = {"corridor_length": s.corridor}
     learn = dict(
         eval_interval=s.eval_interval,
@@ -227,15 +214,13 @@ def separate_vs_population(s: EquivalenceSettings | None = None) -> dict[str, An
         stop_patience=s.patience,
     )
     separate, start = [], time.perf_counter()
-    for seed in range(s.n_seeds):
+    for seed in seeds:
         agent = AdvantageAgent(ENV_ID, env_kwargs=kwargs, seed=seed, device=s.device, **s.hyperparams)
         agent.learn(s.max_steps_per_agent, progress_bar=False, **learn)
         hit = next((r for r in agent.history if r["success_rate"] >= s.target), None)
         separate.append(None if hit is None else hit["timesteps"])
     separate_wall = time.perf_counter() - start
-    pop = Population(
-        ENV_ID, s.n_seeds, seeds=range(s.n_seeds), env_kwargs=kwargs, device=s.device, **s.hyperparams
-    )
+    pop = Population(ENV_ID, s.n_agents, seeds=seeds, env_kwargs=kwargs, device=s.device, **s.hyperparams)
     start = time.perf_counter()
     pop.learn(s.max_steps_per_agent, **learn)
     population = pop.steps_to(s.target)
@@ -263,13 +248,14 @@ def render_equivalence(result: dict[str, Any]) -> str:
         rows.append(
             [
                 label,
-                f"{len(steps)}/{s['n_seeds']}",
+                f"{len(steps)}/{s['n_agents']}",
                 _spread(steps, ",.0f"),
                 fmt(result[f"{key}_wall_s"], ",.0f"),
             ]
         )
     head = (
-        f"Noisy T-maze, corridor {s['corridor']}, seeds 0 .. {s['n_seeds'] - 1}: steps to "
+        f"Noisy T-maze, corridor {s['corridor']}, seeds {s['first_seed']} .. "
+        f"{s['first_seed'] + s['n_agents'] - 1}: steps to "
         f"{s['target']:.0%} ({s['patience']} evaluations in a row, every {s['eval_interval']:,} steps), "
         f"separate AdvantageAgents against one Population of the same seeds. Permutation test of the "
         f"mean steps (unreached seeds at the budget of {s['max_steps_per_agent']:,}): "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from sublstm.experiments.bench_population import (
-    EquivalenceSettings,
     PopulationBenchSettings,
+    TargetSettings,
     measure_population,
     render_equivalence,
     render_population,
@@ -55,8 +55,8 @@ def test_bad_settings_are_refused(bad):
 
 
 def test_equivalence_runs_both_ways_and_renders():
-    s = EquivalenceSettings(
-        n_seeds=2, corridor=2, max_steps_per_agent=64, eval_interval=32, eval_episodes=4, target=0.0,
+    s = TargetSettings(
+        n_agents=2, corridor=2, max_steps_per_agent=64, eval_interval=32, eval_episodes=4, target=0.0,
         hyperparams=TINY,
     )  # fmt: skip
     result = separate_vs_population(s)
