@@ -192,8 +192,9 @@ class Population:
         self.started |= ready & active
 
     # --- learning ----------------------------------------------------------------------------------
-    def _training_noise(self, lengths: torch.Tensor, learning: np.ndarray) -> dict[str, torch.Tensor] | None:
-        """Noise-aware training signals, each member's from its own generator (None if off).
+    def _training_noise(self, lengths: torch.Tensor, members: np.ndarray) -> dict[str, torch.Tensor] | None:
+        """Noise-aware training signals for a batch of ``members`` (row j: member ``members[j]``),
+        each member's from its own generator (None if off).
 
         Member k draws noise for its own longest episode only (T_k + 1 steps), so that what it
         draws does not depend on the other members' episodes; the rest stays zero.
@@ -205,26 +206,38 @@ class Population:
         sizes = {"x": self.obs_dim, "a": hp.n_hidden, "h": hp.n_cells, "c": hp.n_cells}
         width = sum(sizes.values())
         noise = torch.zeros(s, int(lengths.max()) + 1, b, width, device=self.device)
-        for k, t_k in enumerate(lengths.max(1).values.tolist()):
-            if learning[k]:
-                noise[k, : t_k + 1] = torch.randn(
-                    t_k + 1, b, width, generator=self._noise_generators[k], device=self.device
-                )
+        for j, t_j in enumerate(lengths.max(1).values.tolist()):
+            generator = self._noise_generators[members[j]]
+            noise[j, : t_j + 1] = torch.randn(t_j + 1, b, width, generator=generator, device=self.device)
         stds = {"x": hp.train_noise, "a": hp.train_noise, "h": hp.train_noise, "c": hp.train_cell_noise}
         noise *= torch.cat([torch.full((n,), stds[name]) for name, n in sizes.items()]).to(self.device)
         parts = noise.split(list(sizes.values()), dim=-1)
         return {name: part for name, part in zip(sizes, parts, strict=True) if stds[name] > 0}
 
-    def _member_losses(self, batch: dict[str, torch.Tensor], noise) -> torch.Tensor:
-        """Per-member loss (S,) of advantage(lambda) learning on a batch, as AdvantageAgent computes it."""
+    def _member_losses(
+        self, batch: dict[str, torch.Tensor], noise, members: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Per-member loss of advantage(lambda) learning on a batch, as AdvantageAgent computes it,
+        for all members or the stack ``members`` (indices) whose rows the batch holds."""
         hp = self.hp
+
+        def stack(network: StackedNetwork) -> dict[str, torch.Tensor] | None:
+            return (
+                None
+                if members is None
+                else {n: p.index_select(0, members) for n, p in network.params.items()}
+            )
+
         penalties = hp.rate_penalty > 0 or hp.gate_rate_penalty > 0
         steps = torch.arange(batch["obs"].shape[1], device=self.device)
         # rows of each step that are still inside their episode (obs 0 .. L of an L-step episode)
         rows = (batch["lengths"].unsqueeze(-1) >= steps).sum(1).amax(0).tolist()
-        q, _, acts = self.network.forward(batch["obs"], noise=noise, with_acts=penalties, rows_per_step=rows)
+        q, _, acts = self.network.forward(
+            batch["obs"], noise=noise, with_acts=penalties, rows_per_step=rows, params=stack(self.network)
+        )
         with torch.no_grad():
-            boot = self.target_network.forward(batch["obs"], with_acts=False)[0] if self.target_network else q
+            target = self.target_network
+            boot = target.forward(batch["obs"], with_acts=False, params=stack(target))[0] if target else q
             values = boot.max(-1).values.transpose(0, 1)  # time-major (T+1, S, B)
             next_values = bootstrap_values(values, batch["terminated"].transpose(0, 1))
             returns = lambda_returns(
@@ -269,25 +282,33 @@ class Population:
     def update_on(self, idx: torch.Tensor, learning: np.ndarray) -> torch.Tensor:
         """One gradient step of the ``learning`` (S,) members on replay entries ``idx`` (S, B).
 
-        Returns each member's loss (S,) before the step (0 for members not learning).
+        Returns each member's loss (S,) before the step (0 for members not learning). Only the
+        learning members' weights run forward and backward (the others' gradients are zero and the
+        optimiser leaves them as they are).
         """
         learning_t = torch.as_tensor(learning, device=self.device)
+        members = np.flatnonzero(learning)
+        subset = None if len(members) == self.n_agents else torch.as_tensor(members, device=self.device)
         # longest first within each member, so that the forward pass can drop ended episodes
         lengths = self.replay.ep_len.gather(1, idx) * learning_t.unsqueeze(1)
         idx = idx.gather(1, lengths.argsort(dim=1, descending=True, stable=True))
         batch = self.replay.gather(idx, learning_t, self.bptt_steps)
-        noise = self._training_noise(batch["lengths"], learning)
-        losses = self._member_losses(batch, noise) * learning_t
+        if subset is not None:
+            batch = {k: v.index_select(0, subset) for k, v in batch.items()}
+        noise = self._training_noise(batch["lengths"], members)
+        member_losses = self._member_losses(batch, noise, subset)
         names = list(self.network.params)
-        grads = torch.autograd.grad(losses.sum(), [self.network.params[n] for n in names])
+        grads = torch.autograd.grad(member_losses.sum(), [self.network.params[n] for n in names])
         self.optimizer.step(dict(zip(names, grads, strict=True)), learning_t)
+        losses = torch.zeros(self.n_agents, device=self.device)
+        losses[torch.as_tensor(members, device=self.device)] = member_losses.detach()
         self.updates += learning
         interval = self.hp.target_update_interval
         if self.target_network is not None:
             due = learning & (self.updates % interval == 0)
             if due.any():
                 self.target_network.copy_from(self.network, torch.as_tensor(due, device=self.device))
-        return losses.detach()
+        return losses
 
     # --- evaluation --------------------------------------------------------------------------------
     @torch.no_grad()

@@ -241,3 +241,17 @@ def test_bad_arguments_are_refused():
         Population("CartPole-v1", 1)
     with pytest.raises(ValueError, match="replay_steps"):
         Population(ENV, 1, replay_steps=100)
+
+
+def test_target_network_follows_every_interval_updates():
+    pop = small_population([0, 1], target_update_interval=2)
+    _fill(pop, 30)
+    learning = np.array([True, True])
+    idx = pop.replay.sample(pop._sampling.uniform(pop.hp.batch_episodes))
+    initial = pop.target_network.member_state(0)
+    pop.update_on(idx, learning)
+    assert all(torch.equal(v, pop.target_network.params[k][0]) for k, v in initial.items())
+    pop.update_on(idx, learning)
+    for name, p in pop.network.params.items():
+        assert torch.equal(p, pop.target_network.params[name])
+    assert pop.member(1).target_network is not None
