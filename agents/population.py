@@ -196,8 +196,8 @@ class Population:
         """Noise-aware training signals for a batch of ``members`` (row j: member ``members[j]``),
         each member's from its own generator (None if off).
 
-        Member k draws noise for its own longest episode only (T_k + 1 steps), so that what it
-        draws does not depend on the other members' episodes; the rest stays zero.
+        Each member draws noise for the steps of its own episodes only (obs 0 .. L of each), so
+        that what it draws does not depend on the other members' episodes; padding stays zero.
         """
         hp = self.hp
         if hp.train_noise == 0 and hp.train_cell_noise == 0:
@@ -205,10 +205,12 @@ class Population:
         s, b = lengths.shape
         sizes = {"x": self.obs_dim, "a": hp.n_hidden, "h": hp.n_cells, "c": hp.n_cells}
         width = sum(sizes.values())
-        noise = torch.zeros(s, int(lengths.max()) + 1, b, width, device=self.device)
-        for j, t_j in enumerate(lengths.max(1).values.tolist()):
+        steps = torch.arange(int(lengths.max()) + 1, device=self.device).view(1, -1, 1)
+        real = steps <= lengths.unsqueeze(1)  # (S, T+1, B)
+        noise = torch.zeros(*real.shape, width, device=self.device)
+        for j, count in enumerate(real.sum((1, 2)).tolist()):
             generator = self._noise_generators[members[j]]
-            noise[j, : t_j + 1] = torch.randn(t_j + 1, b, width, generator=generator, device=self.device)
+            noise[j][real[j]] = torch.randn(count, width, generator=generator, device=self.device)
         stds = {"x": hp.train_noise, "a": hp.train_noise, "h": hp.train_noise, "c": hp.train_cell_noise}
         noise *= torch.cat([torch.full((n,), stds[name]) for name, n in sizes.items()]).to(self.device)
         parts = noise.split(list(sizes.values()), dim=-1)

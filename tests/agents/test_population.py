@@ -255,3 +255,21 @@ def test_target_network_follows_every_interval_updates():
     for name, p in pop.network.params.items():
         assert torch.equal(p, pop.target_network.params[name])
     assert pop.member(1).target_network is not None
+
+
+def test_training_noise_covers_real_steps_only():
+    pop = small_population([0, 1], train_noise=0.1, train_cell_noise=0.05)
+    lengths = torch.tensor([[300, 1]])  # member 1's batch: episodes of 300 and 1 steps
+    noise = pop._training_noise(lengths, np.array([1]))
+    assert set(noise) == {"x", "a", "h", "c"} and noise["h"].shape == (1, 301, 2, 8)
+    assert (noise["x"][0, :, 0] != 0).all() and (noise["x"][0, :2, 1] != 0).all()
+    assert (noise["x"][0, 2:, 1] == 0).all()  # padding after the 1-step episode's final obs
+    assert (
+        abs(float(noise["a"][0, :, 0].std()) - 0.1) < 0.01
+        and abs(float(noise["c"][0, :, 0].std()) - 0.05) < 0.01
+    )
+    assert pop._training_noise(lengths, np.array([1])) is not None
+    assert (
+        small_population([0], train_noise=0.0, train_cell_noise=0.0)._training_noise(lengths, np.array([0]))
+        is None
+    )
