@@ -268,7 +268,6 @@ def test_training_noise_covers_real_steps_only():
         abs(float(noise["a"][0, :, 0].std()) - 0.1) < 0.01
         and abs(float(noise["c"][0, :, 0].std()) - 0.05) < 0.01
     )
-    assert pop._training_noise(lengths, np.array([1])) is not None
     assert (
         small_population([0], train_noise=0.0, train_cell_noise=0.0)._training_noise(lengths, np.array([0]))
         is None
