@@ -10,6 +10,8 @@ activations (for rate penalties and firing-rate estimates). Cores:
   ``c_t = f_t * c_{t-1} + z_t - i_t``, ``h_t = sigmoid(c_t) - o_t``.
 - ``asn-lstm``: the same AF units as ``asn-sublstm`` but multiplicative gates, no forget gate:
   ``c_t = c_{t-1} + z_t * i_t``, ``h_t = AF(c_t) * o_t`` (the control of the paper's claim).
+- ``asn-lstm-bounded``: ``asn-lstm`` whose input and output gates are bounded in [0, 1] through
+  the saturated ASN activation G = min(AF, 1) of :mod:`.gates` (the paper's earlier version).
 - ``lstm``: torch's LSTM cell, the multiplicative reference.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .gates import bounded_lstm_update
 from .neuron import DEFAULT_ASN, ASNParams, af
 
 State = tuple[Tensor, Tensor]
@@ -115,6 +118,22 @@ class ASNLSTM(ASNSubLSTM):
         return h, (h, c), acts
 
 
+class BoundedASNLSTM(ASNSubLSTM):
+    """:class:`ASNLSTM` with bounded gates: i, o = min(AF, 1) in [0, 1] (:mod:`.gates`).
+
+    Same weights, sizes and populations as the other ASN cells; its spiking twins live in
+    :mod:`sublstm.spiking.multiplicative` (the gate's trace saturates at 1 where it multiplies).
+    """
+
+    spiking_convertible = True
+    gating = "multiplicative-bounded"
+
+    def step(self, x: Tensor, state: State) -> tuple[Tensor, State, dict[str, Tensor]]:
+        h_prev, c_prev = state
+        h, c, acts = bounded_lstm_update(self.w_in(x) + self.w_rec(h_prev), c_prev, self.asn)
+        return h, (h, c), acts
+
+
 class SubLSTM(Core):
     """Costa et al. (2017): sigmoid units, subtractive gates, a multiplicative forget gate."""
 
@@ -152,6 +171,7 @@ class LSTM(Core):
 CORES: dict[str, type[Core]] = {
     "asn-sublstm": ASNSubLSTM,
     "asn-lstm": ASNLSTM,
+    "asn-lstm-bounded": BoundedASNLSTM,
     "sublstm": SubLSTM,
     "lstm": LSTM,
 }
