@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sublstm.spiking.network import POPULATIONS
 
-from .comparing import DOC_SECTION, CompareSettings
+from .comparing import DOC_SECTION, CompareSettings, check_sweep
 from .config import ConfigError, merge_overrides, to_dict
 from .reporting import command_line, fmt, machine_line, markdown_table, median, write_block
 from .runner import Cell, Jobs, executor_for, run_cells
@@ -65,10 +65,14 @@ class AcceptanceSettings:
         if unknown:
             raise ValueError(f"train.{unknown[0]}: the acceptance run sets only {TRAIN_SECTIONS}")
         try:
-            resolve_timing(None, **self.timing)
+            timing = resolve_timing(None, **self.timing)
         except ValueError as exc:
             raise ValueError(f"timing: {exc}") from None
         self.compare.validate()
+        try:
+            check_sweep(self.compare, timing)  # the sweep's timings, checked before any training
+        except ValueError as exc:
+            raise ValueError(f"compare.{exc}") from None
         gap = self.success_gap
         if isinstance(gap, bool) or not isinstance(gap, (int, float)) or not 0 <= gap <= 1:
             raise ValueError(f"success_gap must be a number in [0, 1], got {self.success_gap!r}")

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sublstm.envs.tmaze import MAX_CORRIDOR_LENGTH
 
 from . import config as cfg
 from .reporting import command_line, machine_info, machine_line, median, replace_section, write_block
@@ -72,11 +73,11 @@ class BenchSettings:
             if not self.corridors:
                 raise ValueError("corridors must name at least one corridor length")
             for n in self.corridors:
-                check_count("corridors", n, 1)
+                check_count("corridors", n, 1, MAX_CORRIDOR_LENGTH)
         if self.seeds is not None:
             check_count("seeds", self.seeds, 1)
         for n, steps in self.budgets.items():
-            check_count("budgets (corridor)", n, 1)
+            check_count("budgets (corridor)", n, 1, MAX_CORRIDOR_LENGTH)
             check_count(f"budgets[{n}]", steps, 1)
         for name in ("budget_per_unit", "eval_interval", "eval_episodes"):
             check_count(name, getattr(self, name), 1)
@@ -119,10 +120,16 @@ class TrainingGrid:
         )
 
 
-def check_count(name: str, value: Any, minimum: int = 1) -> None:
-    """ValueError naming ``name`` unless ``value`` is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def check_count(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> None:
+    """ValueError naming ``name`` unless ``value`` is an integer >= ``minimum`` (and <= ``maximum``)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        most = "" if maximum is None else f" and <= {maximum:_}"
+        raise ValueError(f"{name} must be an integer >= {minimum}{most}, got {value!r}")
 
 
 def check_positive(settings: Any, *names: str) -> None:
@@ -227,6 +234,9 @@ def resolve_settings(
     own = {
         s.name: with_values(s.quick if shared.quick else s.full, values.get(s.key), s.key) for s in sections
     }
+    for key in values.keys() - {"bench", *(s.key for s in sections)}:  # a table of a section not run
+        other = load_section(key)
+        with_values(other.quick if shared.quick else other.full, values[key], key)
     return shared, sections, own
 
 
@@ -350,11 +360,26 @@ def prepare(
     for path in (doc, results_doc):
         if path.exists() and not path.is_file():
             raise ValueError(f"doc {path} is not a file")
-    if agent is not None and not Path(agent).is_file():
-        raise FileNotFoundError(f"--agent {agent}: no such file")
+    if agent is not None:
+        check_agent(agent)
     agent = Path(agent) if agent else None
     ctx = BenchContext(shared, base, doc, results_doc, jobs, fresh, agent, command or command_line())
     return ctx, sections, own
+
+
+def check_agent(path: str | Path) -> None:
+    """``--agent``: a checkpoint file that loads (FileNotFoundError or CheckpointError naming it)."""
+    from sublstm.agents.checkpoint import load_checkpoint
+
+    path = Path(path)
+    if path.is_dir():
+        raise FileNotFoundError(f"--agent {path} is a folder, not a checkpoint file")
+    if not path.is_file():
+        raise FileNotFoundError(f"--agent {path}: no such file")
+    try:
+        load_checkpoint(path)
+    except ValueError as exc:  # CheckpointError: the message starts with the path
+        raise ValueError(f"--agent {exc}") from None
 
 
 def run_sections(ctx: BenchContext, sections: Sequence[Section], own: Mapping[str, Any]) -> dict[str, str]:

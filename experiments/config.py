@@ -155,7 +155,9 @@ def build(cls: type, values: Mapping[str, Any] | None, section: str) -> Any:
         if key not in known:
             raise ConfigError(f"unknown key {section}.{key}{near_match(key, known)}; known: {sorted(known)}")
         if not _type_ok(value, hints.get(key, Any)):
-            raise ConfigError(f"{section}.{key} must be {hints[key]}, got {value!r}")
+            hint = hints[key]
+            kind = hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+            raise ConfigError(f"{section}.{key} must be of type {kind}, got {value!r}")
         if isinstance(value, int) and not isinstance(value, bool) and hints.get(key) is float:
             values[key] = float(value)
     try:

@@ -425,14 +425,14 @@ def run_peer(config: PeerConfig) -> PeerResult:
     hp = peer.resolved_hyperparameters()
     torch.set_num_threads(peer.threads)
     out = config.out
+    venv = make_venv(env, peer.n_envs, peer.seed, peer.window)  # the env's own checks, before the folder
+    eval_envs = make_eval_envs(env, learn.eval_episodes)
     if run.overwrite:  # nothing of the old run stays beside the new one
         clear_run_folder(out)
         (out / MODEL_FILE).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config.to_dict())
 
-    venv = make_venv(env, peer.n_envs, peer.seed, peer.window)
-    eval_envs = make_eval_envs(env, learn.eval_episodes)
     model = make_model(peer.algo, venv, hp, peer.seed, peer.device)
     label = f"{peer.algo} seed {peer.seed}"
     wb = start_wandb(run.wandb, out, config.to_dict(), name=f"{peer.algo}-s{peer.seed}", job_type="baselines")

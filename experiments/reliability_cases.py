@@ -448,40 +448,128 @@ def _folder_at(name: str) -> Callable[[Path], None]:
     return lambda folder: (folder / name).mkdir()
 
 
-def cli_cases() -> list[CliCase]:
-    """The command-line cases; append here (argv with "{dir}" for the case's own folder)."""
-    out = ("--out", "{dir}/run")
-    train = ("train", *TINY_TRAIN)
-    compare = (
-        "compare",
-        "{base}",
-        *["--episodes", "2", "--no-plots", "--wandb", "disabled", "--out", "{dir}/cmp"],
-    )
+HUGE = str(10**12)
+# the config-file cases every subcommand gets: (what, file name, its text or None for no file, mention)
+BAD_CONFIGS = (
+    ("missing --config file", "nope.toml", None, "nope.toml"),
+    ("unparsable --config file", "bad.toml", "[agent\nx = = 1\n", "bad.toml"),
+    ("--config of an unknown suffix", "run.ini", "[agent]\n", "run.ini"),
+    ("--config section not a table", "flat.json", '{"learn": 3}', "learn"),
+)
+
+
+def _config_cases(command: str, head: tuple[str, ...], unknown: tuple[str, str]) -> list[CliCase]:
+    """The --config and override cases of one subcommand: ``head`` is a valid argv, ``unknown`` a
+    (config text with an unknown key, the key) pair."""
+    cases = []
+    for what, name, text, mention in BAD_CONFIGS:
+        prepare = None if text is None else (lambda f, n=name, t=text: (f / n).write_text(t))
+        cases.append(
+            CliCase(f"{command}: {what}", (*head, "--config", f"{{dir}}/{name}"), (mention,), prepare)
+        )
+    text, key = unknown
+    return [
+        *cases,
+        CliCase(
+            f"{command}: --config with an unknown key",
+            (*head, "--config", "{dir}/unknown.toml"),
+            (key,),
+            _file_at("unknown.toml", text),
+        ),
+        CliCase(f"{command}: override without '='", (*head, "agent.learning_rate"), ("agent.learning_rate",)),
+        CliCase(f"{command}: override of an unknown section", (*head, "agnet.seed=1"), ("agnet",)),
+        CliCase(f"{command}: override key not a name", (*head, "a-b.c=1"), ("a-b.c",)),
+    ]
+
+
+def _env_cases(command: str, head: tuple[str, ...], section: str = "env") -> list[CliCase]:
+    """Bad env settings given as overrides of ``section`` (``env``, or ``train.env``)."""
     return [
         CliCase(
-            "train: unknown env id",
-            (*train, *out, "--env", "sublstm/TMase-v0"),
+            f"{command}: unknown env id",
+            (*head, f"{section}.id=sublstm/TMase-v0"),
             ("sublstm/TMase-v0", "did you mean"),
         ),
         CliCase(
-            "train: unknown env kwarg",
-            (*train, *out, "--env-kwargs", "corridor_lenght=5"),
-            ("corridor_lenght",),
+            f"{command}: unknown env kwarg",
+            (*head, f"{section}.kwargs.corridor_lenght=5"),
+            ("corridor_lenght", "did you mean"),
         ),
         CliCase(
-            "train: absurd env kwarg",
-            (*train, *out, "--env-kwargs", "corridor_length=1000000000000"),
+            f"{command}: absurd corridor_length",
+            (*head, f"{section}.kwargs.corridor_length={HUGE}"),
+            ("corridor_length", "10_000"),
+        ),
+        CliCase(
+            f"{command}: absurd max_steps", (*head, f"{section}.kwargs.max_steps={HUGE}"), ("max_steps",)
+        ),
+    ]
+
+
+def train_cases() -> list[CliCase]:
+    out = ("--out", "{dir}/run")
+    train = ("train", *TINY_TRAIN, *out)
+    seq = ("train", "--task", "sequence", "--total-timesteps", "2", "--wandb", "disabled", *out)
+    return [
+        CliCase(
+            "train: unknown env id",
+            (*train, "--env", "sublstm/TMase-v0"),
+            ("sublstm/TMase-v0", "did you mean"),
+        ),
+        CliCase("train: env id with a module part", (*train, "--env", "os:TMaze-v0"), ("os:TMaze-v0",)),
+        CliCase(
+            "train: unknown env kwarg", (*train, "--env-kwargs", "corridor_lenght=5"), ("corridor_lenght",)
+        ),
+        CliCase(
+            "train: env kwarg without '='", (*train, "--env-kwargs", "corridor_length"), ("--env-kwargs",)
+        ),
+        CliCase(
+            "train: absurd corridor_length",
+            (*train, "--env-kwargs", f"corridor_length={HUGE}"),
             ("corridor_length",),
         ),
+        CliCase("train: absurd max_steps override", (*train, f"env.kwargs.max_steps={HUGE}"), ("max_steps",)),
         CliCase(
-            "train: output path is a file", (*train, "--out", "{dir}/afile"), ("afile",), _file_at("afile")
+            "train: output path is a file",
+            ("train", *TINY_TRAIN, "--out", "{dir}/afile"),
+            ("afile",),
+            _file_at("afile"),
         ),
-        CliCase("train: bad device", (*train, *out, "--device", "gpu7"), ("device",)),
-        CliCase("train: --threads 0", (*train, *out, "--threads", "0"), ("threads",)),
-        CliCase("train: --eval-episodes 0", (*train, *out, "--eval-episodes", "0"), ("eval_episodes",)),
-        CliCase("train: unknown core", (*train, *out, "--core", "gru"), ("core",)),
-        CliCase("train: unknown override", (*train, *out, "agent.learning_rat=1e-3"), ("learning_rat",)),
-        CliCase("train: wandb mode", (*train, *out, "--wandb", "sometimes"), ("wandb",)),
+        CliCase("train: bad device", (*train, "--device", "gpu7"), ("device",)),
+        CliCase("train: --device cudaa", (*train, "--device", "cudaa"), ("device", "cudaa")),
+        CliCase("train: --device cuda:99", (*train, "--device", "cuda:99"), ("device", "cuda:99")),
+        CliCase("train: --threads 0", (*train, "--threads", "0"), ("threads",)),
+        CliCase("train: --threads two", (*train, "--threads", "two"), ("threads",)),
+        CliCase("train: --seed -1", (*train, "--seed", "-1"), ("seed",)),
+        CliCase("train: --seed 1.5", (*train, "--seed", "1.5"), ("seed",)),
+        CliCase("train: --total-timesteps 0", (*train, "--total-timesteps", "0"), ("total_timesteps",)),
+        CliCase("train: --eval-interval -1", (*train, "--eval-interval", "-1"), ("eval_interval",)),
+        CliCase("train: --eval-episodes 0", (*train, "--eval-episodes", "0"), ("eval_episodes",)),
+        CliCase("train: --stop-at-success 1.5", (*train, "--stop-at-success", "1.5"), ("stop_at_success",)),
+        CliCase("train: --stop-patience 0", (*train, "--stop-patience", "0"), ("stop_patience",)),
+        CliCase("train: --rate-penalty -1", (*train, "--rate-penalty", "-1"), ("rate_penalty",)),
+        CliCase("train: unknown core", (*train, "--core", "gru"), ("core",)),
+        CliCase("train: unknown --hp key", (*train, "--hp", "n_hiden=4"), ("n_hiden", "did you mean")),
+        CliCase("train: --hp value out of range", (*train, "--hp", "gamma=1.5"), ("gamma",)),
+        CliCase("train: unknown override", (*train, "agent.learning_rat=1e-3"), ("learning_rat",)),
+        CliCase("train: wandb mode", (*train, "--wandb", "sometimes"), ("wandb",)),
+        CliCase("train: --task bogus", (*train, "--task", "rll"), ("--task",)),
+        CliCase("train: --resume with no run", (*train, "--resume"), ("resume",)),
+        CliCase("train: --p of the other task", (*train, "--p", "5"), ("--p",)),
+        CliCase("train: sequence --p 0", (*seq, "--p", "0"), ("p",)),
+        CliCase("train: sequence --p 10**6", (*seq, "--p", str(10**6)), ("p",)),
+        CliCase("train: sequence --env", (*seq, "--env", ENV), ("--env",)),
+        *_config_cases("train", train, ("[agent]\nn_hiden = 4\n", "n_hiden")),
+    ]
+
+
+def compare_cases() -> list[CliCase]:
+    compare = (
+        "compare",
+        "{base}",
+        *["--episodes", "2", "--sweep", "", "--no-plots", "--wandb", "disabled", "--out", "{dir}/cmp"],
+    )
+    return [
         CliCase("compare: missing checkpoint", ("compare", "{dir}/nope.pt", "--episodes", "4"), ("nope.pt",)),
         CliCase(
             "compare: folder as checkpoint",
@@ -496,11 +584,251 @@ def cli_cases() -> list[CliCase]:
             _file_at("bad.pt", "junk"),
         ),
         CliCase("compare: --step-ms 0", (*compare, "--step-ms", "0"), ("step_ms",)),
+        CliCase("compare: --step-ms -5", (*compare, "--step-ms", "-5"), ("--step-ms",)),
         CliCase(
             "compare: negative --readout-window-ms", (*compare, "--readout-window-ms", "-1"), ("readout",)
         ),
         CliCase("compare: --dt 0", (*compare, "--dt", "0"), ("dt",)),
+        CliCase("compare: --dt -1", (*compare, "--dt", "-1"), ("--dt",)),
+        CliCase("compare: --recurrent-delay soon", (*compare, "--recurrent-delay", "soon"), ("recurrent",)),
+        CliCase("compare: --sweep with 0", (*compare, "--sweep", "0,100"), ("sweep",)),
+        CliCase("compare: --sweep of words", (*compare, "--sweep", "fast"), ("--sweep",)),
+        CliCase("compare: --sweep-delays soon", (*compare, "--sweep-delays", "soon"), ("sweep_delays",)),
+        CliCase("compare: --level 1.5", (*compare, "--level", "1.5"), ("level",)),
         CliCase("compare: --episodes 0", ("compare", "{base}", "--episodes", "0"), ("episodes",)),
+        CliCase("compare: --episodes -3", (*compare, "--episodes", "-3"), ("episodes",)),
+        CliCase("compare: --device cudaa", (*compare, "--device", "cudaa"), ("device", "cudaa")),
+        CliCase("compare: --device cuda:99", (*compare, "--device", "cuda:99"), ("device", "cuda:99")),
+        CliCase("compare: --threads 0", (*compare, "--threads", "0"), ("threads",)),
+        CliCase("compare: --wandb sometimes", (*compare, "--wandb", "sometimes"), ("wandb",)),
+        CliCase(
+            "compare: --out is a file",
+            ("compare", "{base}", "--episodes", "2", "--out", "{dir}/afile"),
+            ("afile",),
+            _file_at("afile"),
+        ),
+        CliCase(
+            "compare: --json is a folder",
+            (*compare, "--json", "{dir}/afolder"),
+            ("afolder",),
+            _folder_at("afolder"),
+        ),
+        CliCase("compare: unknown override", (*compare, "twin.step_mss=100"), ("step_mss",)),
+        *_config_cases("compare", compare, ("[twin]\nstep_mss = 100\n", "step_mss")),
+    ]
+
+
+def demo_cases() -> list[CliCase]:
+    demo = (
+        "demo",
+        "--total-timesteps",
+        "32",
+        "--episodes",
+        "2",
+        "--wandb",
+        "disabled",
+        "--out",
+        "{dir}/demo",
+    )
+    return [
+        *_env_cases("demo", demo),
+        CliCase(
+            "demo: output path is a file",
+            ("demo", "--total-timesteps", "32", "--out", "{dir}/afile"),
+            ("afile",),
+            _file_at("afile"),
+        ),
+        CliCase("demo: --device cudaa", (*demo, "--device", "cudaa"), ("device", "cudaa")),
+        CliCase("demo: --device cuda:99", (*demo, "--device", "cuda:99"), ("device", "cuda:99")),
+        CliCase("demo: --threads 0", (*demo, "--threads", "0"), ("threads",)),
+        CliCase("demo: --episodes 0", (*demo, "--episodes", "0"), ("--episodes",)),
+        CliCase("demo: --episodes many", (*demo, "--episodes", "many"), ("--episodes",)),
+        CliCase("demo: --total-timesteps 0", (*demo, "--total-timesteps", "0"), ("total_timesteps",)),
+        CliCase("demo: --seed -1", (*demo, "--seed", "-1"), ("seed",)),
+        CliCase("demo: --wandb sometimes", (*demo, "--wandb", "sometimes"), ("wandb",)),
+        CliCase("demo: --resume with no run", (*demo, "--resume"), ("resume",)),
+        CliCase("demo: learn.eval_episodes=0", (*demo, "learn.eval_episodes=0"), ("eval_episodes",)),
+        *_config_cases("demo", demo, ("[learn]\ntotal_timestep = 4\n", "total_timestep")),
+    ]
+
+
+def baselines_cases() -> list[CliCase]:
+    head = ("baselines", "--total-timesteps", "64", "--n-envs", "4", "--wandb", "disabled", "--quiet")
+    peer = (*head, "--out", "{dir}/peer")
+    return [
+        CliCase(
+            "baselines: unknown env id",
+            (*peer, "--env", "sublstm/TMase-v0"),
+            ("sublstm/TMase-v0", "did you mean"),
+        ),
+        CliCase(
+            "baselines: unknown env kwarg", (*peer, "--env-kwargs", "corridor_lenght=5"), ("corridor_lenght",)
+        ),
+        CliCase(
+            "baselines: absurd corridor_length",
+            (*peer, "--env-kwargs", f"corridor_length={HUGE}"),
+            ("corridor_length",),
+        ),
+        CliCase(
+            "baselines: output path is a file", (*head, "--out", "{dir}/afile"), ("afile",), _file_at("afile")
+        ),
+        CliCase("baselines: --device cudaa", (*peer, "--device", "cudaa"), ("device", "cudaa")),
+        CliCase("baselines: --device cuda:99", (*peer, "--device", "cuda:99"), ("device", "cuda:99")),
+        CliCase("baselines: --threads 0", (*peer, "--threads", "0"), ("threads",)),
+        CliCase("baselines: --algo unknown", (*peer, "--algo", "ppo2"), ("--algo",)),
+        CliCase("baselines: --n-envs 0", (*peer, "--n-envs", "0"), ("n_envs",)),
+        CliCase("baselines: --n-stack for ppo", (*peer, "--algo", "ppo", "--n-stack", "4"), ("n_stack",)),
+        CliCase("baselines: --total-timesteps 0", (*peer, "--total-timesteps", "0"), ("total_timesteps",)),
+        CliCase("baselines: --eval-episodes 0", (*peer, "--eval-episodes", "0"), ("eval_episodes",)),
+        CliCase("baselines: --stop-at-success 2", (*peer, "--stop-at-success", "2"), ("stop_at_success",)),
+        CliCase("baselines: unknown --hp key", (*peer, "--hp", "learning_rat=1e-3"), ("learning_rat",)),
+        CliCase("baselines: --seed abc", (*peer, "--seed", "abc"), ("--seed",)),
+        CliCase("baselines: --wandb sometimes", (*peer, "--wandb", "sometimes"), ("--wandb",)),
+        *_config_cases("baselines", peer, ("[peer]\nn_env = 4\n", "n_env")),
+    ]
+
+
+def bench_cases() -> list[CliCase]:
+    bench = ("bench", "--quick", "--only", "envs", "--runs", "{dir}/bench")
+    return [
+        CliCase("bench: unknown section", ("bench", "--quick", "--only", "thruput"), ("thruput",)),
+        CliCase("bench: --jobs 0", (*bench, "--jobs", "0"), ("jobs",)),
+        CliCase("bench: --jobs many", (*bench, "--jobs", "many"), ("--jobs",)),
+        CliCase("bench: --seeds 0", (*bench, "--seeds", "0"), ("seeds",)),
+        CliCase("bench: --seeds x", (*bench, "--seeds", "x"), ("--seeds",)),
+        CliCase("bench: --corridors 0", (*bench, "--corridors", "0"), ("corridors",)),
+        CliCase("bench: --corridors 10**12", (*bench, "--corridors", HUGE), ("corridor",)),
+        CliCase("bench: --budget without '='", (*bench, "--budget", "10:500"), ("--budget",)),
+        CliCase("bench: --max-run-s 0", (*bench, "--max-run-s", "0"), ("max_run_s",)),
+        CliCase(
+            "bench: --runs is a file",
+            ("bench", "--quick", "--only", "envs", "--runs", "{dir}/afile"),
+            ("afile",),
+            _file_at("afile"),
+        ),
+        CliCase(
+            "bench: --write-doc is a folder",
+            (*bench, "--write-doc", "{dir}/afolder"),
+            ("afolder",),
+            _folder_at("afolder"),
+        ),
+        CliCase("bench: --agent missing", (*bench, "--agent", "{dir}/nope.pt"), ("nope.pt",)),
+        CliCase(
+            "bench: --agent folder", (*bench, "--agent", "{dir}/afolder"), ("afolder",), _folder_at("afolder")
+        ),
+        CliCase(
+            "bench: --agent corrupt",
+            (*bench, "--only", "energy", "--agent", "{dir}/bad.pt"),
+            ("bad.pt",),
+            _file_at("bad.pt", "junk"),
+        ),
+        CliCase("bench: spiking.device=cudaa", (*bench, "spiking.device=cudaa"), ("device",)),
+        CliCase("bench: unknown section key", (*bench, "throughput.repeatz=5"), ("repeatz",)),
+        *_config_cases("bench", bench, ("[bench]\nseedz = 2\n", "seedz")),
+    ]
+
+
+def _experiment_cases(command: str, head: tuple[str, ...]) -> list[CliCase]:
+    """Cases every experiment command (validate, acceptance, gating) shares."""
+    return [
+        CliCase(f"{command}: --jobs 0", (*head, "--jobs", "0"), ("jobs",)),
+        CliCase(f"{command}: --jobs -2", (*head, "--jobs", "-2"), ("jobs",)),
+        CliCase(f"{command}: --jobs many", (*head, "--jobs", "many"), ("--jobs",)),
+        CliCase(f"{command}: blank --address", (*head, "--address", " "), ("address",)),
+        CliCase(
+            f"{command}: --runs-dir is a file",
+            (*head, "--runs-dir", "{dir}/afile"),
+            ("afile",),
+            _file_at("afile"),
+        ),
+        CliCase(
+            f"{command}: --doc is a folder",
+            (*head, "--doc", "{dir}/afolder"),
+            ("afolder",),
+            _folder_at("afolder"),
+        ),
+        CliCase(f"{command}: --render with nothing stored", (*head, "--render"), ("runs",)),
+    ]
+
+
+def validate_cases() -> list[CliCase]:
+    runs = ("--runs-dir", "{dir}/runs", "--doc", "{dir}/results.md")
+    head = ("validate", "--experiment", "noisy10", "--seeds", "0", *runs, "learn.total_timesteps=32")
+    return [
+        CliCase(
+            "validate: unknown experiment",
+            ("validate", "--experiment", "noisy11", *runs),
+            ("noisy11", "did you mean"),
+        ),
+        CliCase("validate: no experiment", ("validate", *runs), ("--experiment",)),
+        CliCase("validate: --seeds 0,a", (*head, "--seeds", "0,a"), ("--seeds",)),
+        CliCase("validate: --seeds -1", (*head, "--seeds", "-1"), ("seed",)),
+        CliCase("validate: --seeds empty", (*head, "--seeds", ","), ("seeds",)),
+        CliCase(
+            "validate: learn.total_timesteps=0", (*head, "learn.total_timesteps=0"), ("total_timesteps",)
+        ),
+        *_env_cases("validate", head),
+        CliCase("validate: agent.device=cudaa", (*head, "agent.device=cudaa"), ("device",)),
+        CliCase("validate: validation.wandb=sometimes", (*head, "validation.wandb=sometimes"), ("wandb",)),
+        *_experiment_cases("validate", ("validate", "--experiment", "noisy10", "--seeds", "0", *runs)),
+        *_config_cases("validate", head, ("[validation]\nseedz = [0]\n", "seedz")),
+    ]
+
+
+def acceptance_cases() -> list[CliCase]:
+    runs = ("--runs-dir", "{dir}/runs", "--doc", "{dir}/results.md")
+    head = ("acceptance", "--seeds", "0", "--episodes", "2", *runs, "train.learn.total_timesteps=32")
+    return [
+        CliCase("acceptance: --seeds 0,a", (*head, "--seeds", "0,a"), ("--seeds",)),
+        CliCase("acceptance: --seeds -1", (*head, "--seeds", "-1"), ("seed",)),
+        CliCase("acceptance: --episodes 0", (*head, "--episodes", "0"), ("episodes",)),
+        CliCase("acceptance: --sweep 0,100", (*head, "--sweep", "0,100"), ("sweep",)),
+        CliCase("acceptance: --sweep fast", (*head, "--sweep", "fast"), ("--sweep",)),
+        CliCase("acceptance: timing.step_ms=0", (*head, "timing.step_ms=0"), ("step_ms",)),
+        CliCase("acceptance: timing.dt=-1", (*head, "timing.dt=-1"), ("dt",)),
+        CliCase("acceptance: unknown timing key", (*head, "timing.step_mss=1"), ("step_mss",)),
+        *_env_cases("acceptance", head, "train.env"),
+        CliCase("acceptance: train.agent.device=cuda:99", (*head, "train.agent.device=cuda:99"), ("device",)),
+        CliCase("acceptance: compare.device=cudaa", (*head, "compare.device=cudaa"), ("device",)),
+        CliCase("acceptance: compare.wandb=sometimes", (*head, "compare.wandb=sometimes"), ("wandb",)),
+        *_experiment_cases("acceptance", head),
+        *_config_cases("acceptance", head, ("[acceptance]\nseedz = [0]\n", "seedz")),
+    ]
+
+
+def gating_cases() -> list[CliCase]:
+    runs = ("--runs-dir", "{dir}/runs", "--doc", "{dir}/gating.md")
+    head = ("gating", "--quick", *runs, "budget.rl_cap_timesteps=32", "budget.seq_updates=2")
+    return [
+        CliCase("gating: unknown core", (*head, "grid.cores=['gru']"), ("gru",)),
+        CliCase("gating: unknown task", (*head, "grid.tasks=['maze']"), ("maze",)),
+        CliCase("gating: negative noise", (*head, "grid.noises=[-1]"), ("noise",)),
+        CliCase("gating: budget 0", (*head, "budget.rl_cap_timesteps=0"), ("rl_cap_timesteps",)),
+        CliCase("gating: absurd corridor", (*head, f"grid.corridor={HUGE}"), ("corridor",)),
+        CliCase("gating: unknown budget key", (*head, "budget.rl_cap=5"), ("rl_cap", "did you mean")),
+        CliCase(
+            "gating: --figure is a folder",
+            (*head, "--figure", "{dir}/afolder"),
+            ("afolder",),
+            _folder_at("afolder"),
+        ),
+        *_experiment_cases("gating", head),
+        *_config_cases("gating", head, ("[grid]\nseedz = [0]\n", "seedz")),
+    ]
+
+
+def cli_cases() -> list[CliCase]:
+    """The command-line cases of every subcommand; append to a subcommand's list to cover more
+    (argv with "{dir}" for the case's own folder, "{base}" for a valid checkpoint)."""
+    return [
+        *train_cases(),
+        *compare_cases(),
+        *demo_cases(),
+        *baselines_cases(),
+        *bench_cases(),
+        *validate_cases(),
+        *acceptance_cases(),
+        *gating_cases(),
     ]
 
 

@@ -228,6 +228,19 @@ class TrainConfig(_RunConfig):
             )
 
 
+def check_sequence_sizes(p: int, batch_size: int, eval_sequences: int) -> None:
+    """The sequence env's limits, checked before a run starts: ``p`` in 2 .. MAX_P and batches of
+    at most MAX_BATCH_ELEMENTS inputs (``sequence_batch`` refuses larger ones only once training runs)."""
+    from sublstm.envs.sequence import MAX_BATCH_ELEMENTS, MAX_P
+
+    if not 2 <= p <= MAX_P:
+        raise ValueError(f"p must be an integer >= 2 and <= {MAX_P:_}, got {p!r}")
+    for name, size in (("batch_size", batch_size), ("eval_sequences", eval_sequences)):
+        if p * size * (p + 1) > MAX_BATCH_ELEMENTS:
+            most = MAX_BATCH_ELEMENTS // (p * (p + 1))
+            raise ValueError(f"{name} must be <= {most:_} at p = {p} (a batch of inputs), got {size!r}")
+
+
 @dataclass
 class SequenceSettings:
     """The supervised sequence task (2a, or 2b with ``noisy``) and the arguments of ``train_sequence``.
@@ -257,6 +270,7 @@ class SequenceSettings:
         check_core(self.core, "core")
         for name in ("p", "n_hidden", "n_cells", "batch_size", "max_updates", "eval_every", "eval_sequences"):
             check_int(name, getattr(self, name), 1, numpy_ok=False)
+        check_sequence_sizes(self.p, self.batch_size, self.eval_sequences)
         check_int("seed", self.seed, 0, numpy_ok=False)
         check_int("threads", self.threads, 1, numpy_ok=False)
         for name in ("learning_rate", "max_grad_norm"):

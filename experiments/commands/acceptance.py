@@ -54,10 +54,14 @@ def settings_from(values: dict):
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ..acceptance import render, run_acceptance
     from ..runner import executor_for
 
     executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
+    if Path(args.doc).is_dir():
+        raise ValueError(f"--doc {args.doc} is a folder, not a markdown file")
     settings = settings_from(resolve(args, given(args, OPTIONS)))
     if not args.render:
         run_acceptance(settings, args.runs_dir, jobs=executor)

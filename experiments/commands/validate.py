@@ -68,10 +68,14 @@ def settings_from(values: dict, seeds: tuple[int, ...] | None):
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ..runner import executor_for
     from ..validation import pick, render, run_validation
 
     executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
+    if Path(args.doc).is_dir():
+        raise ValueError(f"--doc {args.doc} is a folder, not a markdown file")
     seeds = None if args.seeds is None else numbers(args.seeds, "--seeds", int)
     settings, experiments = settings_from(resolve(args, {}), seeds)
     chosen = pick([n.strip() for n in args.experiment.split(",") if n.strip()], experiments)
