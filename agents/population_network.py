@@ -123,8 +123,8 @@ class StackedNetwork:
                 else:
                     p.copy_(torch.where(where.view(-1, *[1] * (p.dim() - 1)), src, p))
 
-    def initial_state(self, batch_size: int) -> State:
-        zeros = torch.zeros(self.n_members, batch_size, self.n_cells, device=self.device)
+    def initial_state(self, batch_size: int, n_members: int | None = None) -> State:
+        zeros = torch.zeros(n_members or self.n_members, batch_size, self.n_cells, device=self.device)
         return zeros, zeros.clone()
 
     # --- computing -------------------------------------------------------------------------------
@@ -136,6 +136,7 @@ class StackedNetwork:
         noise: Noise | None = None,
         with_acts: bool = True,
         rows_per_step: list[int] | None = None,
+        params: dict[str, Tensor] | None = None,
     ) -> tuple[Tensor, State, dict[str, Tensor]]:
         """obs (S, T, B, obs_dim) -> advantages (S, T, B, n_actions), final state, activations.
 
@@ -150,8 +151,11 @@ class StackedNetwork:
         step t computes the recurrence of the first ``rows_per_step[t]`` rows of every member only,
         the others (episodes that have ended) get zero outputs and the returned state holds the
         rows of the last step.
+
+        ``params`` (default: all members' ``self.params``) runs another stack of the same shapes,
+        such as a subset of the members (``p[members]`` keeps the gradient path to ``self.params``).
         """
-        p, asn = self.params, self.asn
+        p, asn = self.params if params is None else params, self.asn
         s, t_len, b, d = obs.shape
         noise = noise or {}
         x = af(obs, asn)
@@ -163,7 +167,7 @@ class StackedNetwork:
         # pre_in's full size, T times per update
         pre_steps = pre_in.unbind(1)
         w_rec_t = p[self._w_rec].transpose(1, 2)
-        h, c = self.initial_state(b) if state is None else state
+        h, c = self.initial_state(b, s) if state is None else state
         outs, acts = [], []
         for t in range(t_len):
             rows = b if rows_per_step is None else rows_per_step[t]
