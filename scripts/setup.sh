@@ -11,4 +11,4 @@ TORCH_SPEC=${SUBLSTM_TORCH:-torch==2.13.0}
 if [ "$TORCH_SPEC" != skip ] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
   $PIP install -q "$TORCH_SPEC"
 fi
-$PIP install -q -e ".[dev,baselines,plot]"
+$PIP install -q -e ".[dev,baselines,plot,ray]"
