@@ -119,6 +119,8 @@ class Population:
 
         self.envs = MemberEnv(env_id, seeds, hp.n_envs, dev, self.env_kwargs)
         self.obs_dim, self.n_actions = self.envs.obs_dim, self.envs.n_actions
+        if self.n_actions > torch.iinfo(torch.int16).max:
+            raise ValueError(f"the population replay stores actions as int16; {env_id} has {self.n_actions}")
         self.replay_steps = check_int("replay_steps", replay_steps, 1)
         longest = self.envs.max_steps
         if longest is not None and self.replay_steps < hp.n_envs * (longest + 1):

@@ -42,7 +42,9 @@ class MemberReplay:
         self.slots = max(1, math.ceil(capacity_steps / n_envs))
         self.device = device
         self.obs = torch.zeros(s, n, self.slots, d, device=device)
-        self.actions = torch.zeros(s, n, self.slots, dtype=torch.long, device=device)
+        # int16: a quarter of int64's memory (hundreds of members x 50,000 steps); discrete action
+        # spaces of the tasks here have a handful of actions
+        self.actions = torch.zeros(s, n, self.slots, dtype=torch.int16, device=device)
         self.rewards = torch.zeros(s, n, self.slots, device=device)
         # episode table; column max_episodes is a scratch slot for rows that did not end a step
         e = max_episodes + 1
@@ -126,7 +128,7 @@ class MemberReplay:
         term = self.ep_term.gather(1, idx) & ~cut
         return {
             "obs": obs,
-            "actions": self.actions[self._members, rows, steps] * mask,
+            "actions": self.actions[self._members, rows, steps].long() * mask,
             "rewards": self.rewards[self._members, rows, steps] * mask,
             "mask": mask,
             "terminated": (tt == end - 1) & term.unsqueeze(1),
