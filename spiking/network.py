@@ -196,7 +196,13 @@ class SpikingNetwork(nn.Module):
         h_of_trace = torch.zeros(n, n_cells, **f32)  # h = trace_oc - trace_og
         h_of_trace[sl["output_cell"]] = torch.eye(n_cells)
         h_of_trace[sl["output_gate"]] = -torch.eye(n_cells)
+        # the recurrent map split by target: z and i rows, o rows
+        rec_zi, rec_o = rec_to_current.clone(), rec_to_current.clone()
+        rec_zi[:, sl["output_gate"]] = 0.0
+        rec_o[:, : sl["output_gate"].start] = 0.0
         for name, m in (
+            ("_rec_zi_t", rec_zi),
+            ("_rec_o_t", rec_o),
             ("_syn_t", full_syn.T),
             ("_ff_t", full_ff.T),
             ("_rec_t", rec_to_current),
@@ -262,13 +268,19 @@ class SpikingNetwork(nn.Module):
         self.window_steps = max(1, round(self.readout_window_ms / self.dt))
         delay = timing.recurrent_delay_ms
         self.hold = delay == "hold"
-        if delay == "step":
-            self.delay_steps = self.steps_per_decision
-        elif self.hold:
-            self.delay_steps = 1  # one slot: the held h
-        else:
-            self.delay_steps = round(delay / self.dt)
+        # dt steps of delay of the recurrent synapses onto z and i (rows "zi") and onto o ("o")
+        self.delays = {"zi": timing.delay_steps(), "o": timing.delay_steps("output_gate_delay_ms")}
+        # the ring buffer holds h of the last `delay_steps` dt (one slot: the held h)
+        self.delay_steps = 1 if self.hold else max(self.delays.values())
         self.recurrent_delay = delay
+        self.output_gate_delay = timing.output_gate_delay_ms
+        n = self.steps_per_decision
+        # the dt steps of a decision during which the memory cell integrates, and its gain there
+        self.cec_steps = (
+            round(timing.cec_from * n),
+            max(round(timing.cec_from * n) + 1, round(timing.cec_to * n)),
+        )
+        self.cec_gain = 1.0 / (self.cec_steps[1] - self.cec_steps[0])
 
     # --- state ------------------------------------------------------------------------------------
     @property
@@ -325,13 +337,17 @@ class SpikingNetwork(nn.Module):
         """
         obs = obs.to(self.device, torch.float32)
         neurons, c, h_delay, t = state
-        delay = self.delay_steps
-        if h_delay.shape[1] != delay:
-            raise ValueError(f"state has a recurrent delay of {h_delay.shape[1]} steps, the network {delay}")
+        size = self.delay_steps
+        if h_delay.shape[1] != size:
+            raise ValueError(f"state has a recurrent delay of {h_delay.shape[1]} steps, the network {size}")
         hold = self.hold
-        if delay and not hold:
+        delayed = bool(size) and not hold  # a spike delay line (ring buffer of h, one slot per dt)
+        if delayed:
             h_delay = h_delay.clone()  # the ring buffer is written in place below
-        gain = self.dt / self.step_ms
+        d_zi, d_o = self.delays["zi"], self.delays["o"]
+        # (delay in dt, recurrent map) per group of targets; one group where both delays agree
+        groups = [(d_zi, self._rec_t)] if d_zi == d_o else [(d_zi, self._rec_zi_t), (d_o, self._rec_o_t)]
+        cec_from, cec_to = self.cec_steps
         n = self.steps_per_decision
         first_window = n - self.window_steps
         counts = torch.zeros_like(neurons.trace)
@@ -339,23 +355,26 @@ class SpikingNetwork(nn.Module):
         if hold:  # the held h of the previous step drives the gates all step
             external = torch.addmm(external, h_delay[:, 0], self._rec_t)
             h_sum = None
-        w_trace = self._ff_t if delay else self._syn_t  # multiplicative: _syn_t is feed-forward only
+        w_trace = self._ff_t if size else self._syn_t  # multiplicative: _syn_t is feed-forward only
         mult = self.gating == "multiplicative"
         q_sum = None
         for k in range(n):
             trace = neurons.trace
             current = torch.addmm(torch.addmm(external, c, self._c_t), trace, w_trace)
-            if delay and not hold:
-                slot = (t + k) % delay
-                # read what was written `delay` dt steps ago, then overwrite it with h now
-                current = torch.addmm(current, h_delay[:, slot], self._rec_t)
-                h_delay[:, slot] = self.cell_output(trace) if mult else trace @ self._h
+            if delayed:
+                h_now = self.cell_output(trace) if mult else trace @ self._h
+                for d, rec in groups:
+                    # what was written d dt steps ago (d = 0: h now)
+                    h_then = h_now if d == 0 else h_delay[:, (t + k - d) % size]
+                    current = torch.addmm(current, h_then, rec)
+                h_delay[:, (t + k) % size] = h_now
             elif mult and not hold:  # no delay: the product acts at once
                 current = torch.addmm(current, self.cell_output(trace), self._rec_t)
-            if mult:
-                c = torch.add(c, self.cec_drive(trace), alpha=gain)
-            else:
-                c = torch.addmm(c, trace, self._cec, alpha=gain)
+            if cec_from <= k < cec_to:  # the memory cell integrates during its window only
+                if mult:
+                    c = torch.add(c, self.cec_drive(trace), alpha=self.cec_gain)
+                else:
+                    c = torch.addmm(c, trace, self._cec, alpha=self.cec_gain)
             neurons, spikes = asn_step(neurons, current, self.bias, self.params, self.dt)
             counts = counts + spikes
             if k >= first_window:

@@ -45,7 +45,7 @@ def test_run_writes_json_figures_settings_and_doc_block(checkpoint, tmp_path):
     assert Comparison.from_dict(saved) == result
     assert saved["checkpoint"] == str(checkpoint) and saved["command"] == "cmd" and "cpu" in saved["machine"]
     assert result.analog_success == result.spiking_success == 1.0
-    assert result.shortest_step_ms == {"hold": 100.0}
+    assert result.shortest_step_ms == {"0.5step": 100.0}
     config = json.loads((out / "compare" / "config.json").read_text())
     assert config["twin"] == TwinTiming().to_dict() and config["compare"]["episodes"] == 4
     figures = sorted(p.name for p in (out / "compare").glob("*.png"))
@@ -58,7 +58,7 @@ def test_run_writes_json_figures_settings_and_doc_block(checkpoint, tmp_path):
     assert f"<!-- block:compare-{checkpoint.parent.name}-TMaze-v0 -->" in text
     assert "| success rate | 1.000 | 1.000 |" in text and "Command: `cmd`" in text
     table = comparing.format_comparison(result)
-    assert "success rate" in table and "closed loop 1.0000" in table and "{'hold': 100.0}" in table
+    assert "success rate" in table and "closed loop 1.0000" in table and "{'0.5step': 100.0}" in table
 
 
 def test_an_agent_without_a_folder_writes_nothing(checkpoint, tmp_path, monkeypatch):
@@ -179,6 +179,9 @@ def test_config_file_options_and_overrides_in_order(sublstm, checkpoint, tmp_pat
         "step_ms": 200.0,
         "readout_window_ms": 0.0,
         "recurrent_delay_ms": "step",
+        "output_gate_delay_ms": "step",
+        "cec_from": 1 / 3,
+        "cec_to": 0.5,
     }
     assert (saved["episodes"], saved["seed"], saved["sweep"]) == (2, 3, [])
     assert saved["config"]["compare"]["plots"] is False and not list((out / "compare").glob("*.png"))

@@ -119,7 +119,7 @@ def test_lower_level_pieces_share_the_seeds(handset_agent):
         "step_ms": 20.0,
         "dt_ms": 1.0,
         "readout_window_ms": 10.0,
-        "recurrent_delay": "hold",
+        "recurrent_delay": "0.5step",
         "gating": "subtractive",
     }
     assert record["mean_rate_hz"] == loop.stats["mean_rate_hz"]

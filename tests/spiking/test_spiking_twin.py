@@ -13,6 +13,9 @@ from sublstm.spiking.policy import SpikingPolicy
 from sublstm.spiking.timing import TwinTiming
 
 CORRIDOR = [1.0, 0.0, 1.0]
+# one delay for every recurrent synapse and a cell integrating all step (the twin before the
+# all-spiking default of issue 11), for the tests of that construction
+ONE_DELAY = {"output_gate_delay_ms": None, "cec_from": 0.0, "cec_to": 1.0}
 
 
 def balanced_random_network(seed: int = 0) -> AdvantageNetwork:
@@ -189,7 +192,7 @@ def test_recurrent_delay_restores_the_analog_step_order(tmaze_network):
         net.core.w_rec.weight[2, 0] = 5.0
     obs = torch.tensor([[1.0, 1.0, 0.0], CORRIDOR]).unsqueeze(1)
     q_analog = net(obs)[0].detach()[:, 0]
-    kwargs = {"step_ms": 500.0, "readout_window_ms": 100.0}
+    kwargs = {"step_ms": 500.0, "readout_window_ms": 100.0, **ONE_DELAY}
     delayed = SpikingPolicy.from_network(net, recurrent_delay_ms="step", **kwargs).teacher_forced(obs)
     plain = SpikingPolicy.from_network(net, recurrent_delay_ms=0.0, **kwargs).teacher_forced(obs)
     err_delayed = (delayed["q_mean"][:, 0] - q_analog).abs().max().item()
@@ -212,7 +215,7 @@ def test_random_network_follows_analog_with_delay(seed):
     obs = torch.rand(4, 1, 3)
     q_analog = net(obs)[0].detach()
     policy = SpikingPolicy.from_network(
-        net, step_ms=500.0, readout_window_ms=100.0, recurrent_delay_ms="step"
+        net, step_ms=500.0, readout_window_ms=100.0, recurrent_delay_ms="step", **ONE_DELAY
     )
     out = policy.teacher_forced(obs)
     # residual error: units near theta0/2, where the ASN is silent but AF(0.05) = 0.06
@@ -221,7 +224,7 @@ def test_random_network_follows_analog_with_delay(seed):
 
 def test_delay_buffer_shape_reset_and_validation(tmaze_network):
     net = tmaze_network()
-    twin = SpikingNetwork.from_analog(net, step_ms=20.0, recurrent_delay_ms=5.0)
+    twin = SpikingNetwork.from_analog(net, step_ms=20.0, recurrent_delay_ms=5.0, **ONE_DELAY)
     state = twin.initial_state(2)
     assert state.h_delay.shape == (2, 5, 1)
     obs = torch.tensor([[1.0, 1.0, 0.0]] * 2)
@@ -230,7 +233,7 @@ def test_delay_buffer_shape_reset_and_validation(tmaze_network):
     assert state.t == 60 and state.h_delay.abs().sum() > 0
     state = twin.reset(state, torch.tensor([True, False]))
     assert state.h_delay[0].abs().sum() == 0 and state.h_delay[1].abs().sum() > 0
-    twin.set_timing(TwinTiming(step_ms=20.0, readout_window_ms=0.0, recurrent_delay_ms=0.0))
+    twin.set_timing(TwinTiming(step_ms=20.0, readout_window_ms=0.0, recurrent_delay_ms=0.0, **ONE_DELAY))
     with pytest.raises(ValueError, match="delay"):
         twin.step(obs, state)  # a state made for another delay
     with pytest.raises(ValueError, match="recurrent_delay_ms"):

@@ -20,9 +20,9 @@ def test_every_entry_point_builds_the_same_default_twin(tmaze_network):
             1.0,
             300.0,
             10.0,
-            "hold",
+            "0.5step",
         )
-        assert twin.steps_per_decision == 300 and twin.hold
+        assert twin.steps_per_decision == 300 and not twin.hold
 
 
 def test_single_fields_replace_the_defaults(tmaze_network):
@@ -70,5 +70,8 @@ def test_replace_refuses_unknown_fields_and_parses_delays():
         "dt": 1.0,
         "step_ms": 300.0,
         "readout_window_ms": 10.0,
-        "recurrent_delay_ms": "hold",
+        "recurrent_delay_ms": "0.5step",
+        "output_gate_delay_ms": "step",
+        "cec_from": 1 / 3,
+        "cec_to": 0.5,
     }
