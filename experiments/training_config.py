@@ -373,7 +373,11 @@ def _integral(cls: type, values: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class naming_options:  # noqa: N801 (used as a context manager, like contextlib.suppress)
-    """Re-raise a ConfigError with the command-line option beside each config key it names."""
+    """Re-raise a ValueError as a ConfigError with the command-line option beside the config key it
+    names; ``options`` maps ``section.key`` to the option (default: those of ``sublstm train``)."""
+
+    def __init__(self, options: dict[str, str] | None = None) -> None:
+        self.options = OPTIONS if options is None else options
 
     def __enter__(self) -> None:
         return None
@@ -382,7 +386,7 @@ class naming_options:  # noqa: N801 (used as a context manager, like contextlib.
         if exc_type is None or not issubclass(exc_type, ValueError):
             return False
         message = str(exc)
-        for key, option in OPTIONS.items():
+        for key, option in self.options.items():
             section, name = key.split(".")
             pattern = rf"(?<![\w.-]){re.escape(section)}(?:\.|: ){re.escape(name)}\b"
             message, n = re.subn(pattern, f"{option} ({key})", message, count=1)

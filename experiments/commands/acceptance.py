@@ -58,11 +58,14 @@ def run(args: argparse.Namespace) -> int:
 
     from ..acceptance import render, run_acceptance
     from ..runner import executor_for
+    from ..training_config import naming_options
 
     executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
     if Path(args.doc).is_dir():
         raise ValueError(f"--doc {args.doc} is a folder, not a markdown file")
-    settings = settings_from(resolve(args, given(args, OPTIONS)))
+    values = resolve(args, given(args, OPTIONS))
+    with naming_options({key: "--" + dest for dest, key in OPTIONS.items()}):
+        settings = settings_from(values)
     if not args.render:
         run_acceptance(settings, args.runs_dir, jobs=executor)
     n = render(args.runs_dir, args.doc, settings)

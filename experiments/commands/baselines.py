@@ -37,6 +37,8 @@ KEYS = {
     "overwrite": "run.overwrite",
     "progress": "run.progress",
 }
+# dotted settings key -> the option named in error messages
+OPTION_OF = {key: "--" + dest.replace("_", "-") for dest, key in KEYS.items()} | {"run.progress": "--quiet"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -108,12 +110,15 @@ def build_config(args: argparse.Namespace):
     """The resolved :class:`PeerConfig` of the parsed arguments (ValueError naming a bad one)."""
     from ..config import parse_key_values
     from ..peers import PeerConfig
+    from ..training_config import naming_options
 
     explicit = given(args, KEYS)
     for dest, option_name in (("env_kwargs", "--env-kwargs"), ("hp", "--hp")):
         if KEYS[dest] in explicit:
             explicit[KEYS[dest]] = parse_key_values(explicit[KEYS[dest]], option_name)
-    return PeerConfig.from_dict(resolve(args, explicit))
+    values = resolve(args, explicit)
+    with naming_options(OPTION_OF):
+        return PeerConfig.from_dict(values)
 
 
 def run(args: argparse.Namespace) -> int:

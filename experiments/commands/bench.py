@@ -117,6 +117,7 @@ def parse_budgets(items: list[str]) -> dict[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     from ..bench import FULL, QUICK, prepare, run_sections
+    from ..training_config import naming_options
 
     explicit = given(args, KEYS)
     if "bench.corridors" in explicit:
@@ -129,9 +130,10 @@ def run(args: argparse.Namespace) -> int:
         for k in ("only", "doc", "results_doc", "runs", "jobs", "fresh", "agent")
         if hasattr(args, k)
     }
-    ctx, sections, own = prepare(
-        bench=QUICK if getattr(args, "quick", False) else FULL, values=values, **where
-    )
+    with naming_options({key: "--" + dest.replace("_", "-") for dest, key in KEYS.items()}):
+        ctx, sections, own = prepare(
+            bench=QUICK if getattr(args, "quick", False) else FULL, values=values, **where
+        )
     status = run_sections(ctx, sections, own)
     failed = [name for name, s in status.items() if s != "ok"]
     if failed:

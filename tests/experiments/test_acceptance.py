@@ -87,7 +87,7 @@ def test_command_options_and_config_resolve_into_settings(tmp_path):
 #: what the error line says (a regular expression) -> the arguments that cause it
 BAD_INPUT = {
     "--seeds .* must be comma-separated numbers": "--seeds 0,x",
-    "episodes must be an integer >= 1": "--episodes 0",
+    r"--episodes \(compare.episodes\) must be an integer >= 1": "--episodes 0",
     "jobs must be a positive integer": "--jobs 0",
     "timing: step_ms": "timing.step_ms=-5",
     "did you mean 'learning_rate'": "train.agent.learning_rte=0.1",
