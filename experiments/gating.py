@@ -1,20 +1,31 @@
 """The paper's central experiment: subtractive against multiplicative gating under spiking conversion.
 
-Grid: the T-maze (``sublstm/TMaze-v0``, corridor 10, ``noise`` in {0, 0.25, 0.5, 0.75, 1}) and
-sequence prediction 2a / 2b (p = 10), for the cells ``asn-sublstm`` (subtractive gates) and
-``asn-lstm`` (multiplicative gates, otherwise identical), 5 seeds each. Every run trains the analog
-network (AdvantageAgent, or the supervised path for sequences) under the same budget and stop rule
-for both cells, converts it to spikes and measures on the same test episodes: analog and spiking
-success, teacher-forced decision agreement and the twin's firing rates.
+Cells: ``asn-sublstm`` (subtractive gates), ``asn-lstm`` (multiplicative, AF gates) and
+``asn-lstm-bounded`` (multiplicative, gates bounded in [0, 1]: :mod:`sublstm.agents.gates`). Each
+multiplicative cell is converted twice: with the exact product at the synapse and with the product
+made by the gates' spikes (:mod:`sublstm.spiking.multiplicative`), so five twins in all.
+
+Tasks: the T-maze (``sublstm/TMaze-v0``, a corridor length, ``noise`` levels) and sequence
+prediction 2a / 2b (p = 10). One training rule for every cell, read from the package when a run
+starts, never pinned here: the T-maze agents are trained as a population
+(:class:`sublstm.agents.population.Population`, its hyperparameter defaults, noise-aware training
+included) under :class:`sublstm.agents.settings.LearnSettings`' stop rule; the sequence nets by
+``train_sequence`` with :class:`SequenceSettings`' defaults (those of ``sublstm train --task
+sequence``); every twin uses :class:`TwinTiming`'s defaults. These defaults are stored with every
+run, so a run made under other defaults is run again rather than pooled.
+
+One stored run is a block of seeds of one (task, noise, cell): a population trained side by side
+(T-maze), or the block's nets one after the other (sequences); each member is converted to every
+twin of its cell and measured on the same test episodes. Blocks are the unit of resumption and of
+the executor (serial, or Ray tasks: :mod:`sublstm.experiments.runner`).
 
 From Python::
 
     from sublstm.experiments.gating import GatingGrid, GatingBudget, run_grid
-    grid = GatingGrid(noises=(1.0,), seeds=(0,), budget=GatingBudget(rl_cap_timesteps=5_000))
-    records = run_grid(grid, "runs/my-grid")          # resumable; jobs=2 runs two at a time
+    grid = GatingGrid(noises=(1.0,), seeds=4, budget=GatingBudget(total_timesteps=5_000))
+    records = run_grid(grid, "runs/my-grid", jobs=2)          # resumable; Ray with jobs > 1
 
-Each run is stored as one JSON file the moment it finishes (:mod:`sublstm.experiments.runner`);
-:mod:`sublstm.experiments.gating_report` renders the doc from the stored runs only.
+:mod:`sublstm.experiments.gating_report` renders docs/gating.md from the stored runs only.
 """
 
 from __future__ import annotations
@@ -32,50 +43,52 @@ from .reporting import first_reaching, write_json
 from .runner import Cell, Jobs, executor_for, run_cells
 from .store import RunStore
 
-CORES = ("asn-sublstm", "asn-lstm")
+CORES = ("asn-sublstm", "asn-lstm", "asn-lstm-bounded")
 TASKS = ("tmaze", "seq2a", "seq2b")
 SEQ_P = 10  # sequence length of tasks 2a / 2b
 TEST_SEED = 100_000  # test episodes / sequences use seeds from here on, never seen in training
+SOLVED = 0.95  # an analog net below this test success did not solve the task: reported apart
+COLLAPSE = 0.1  # a conversion loss (analog - spiking success) of at least this is a collapse
 
-#: What the grid measures is pinned here, so that later changes of the package defaults cannot
-#: change what it reproduces (the stored runs were made with exactly these settings): the analog
-#: nets are trained without noise-aware training, and the twin's recurrent synapses are a one-step
-#: spike delay line ("step") rather than the default "hold" of the averaged h. Both defaults make
-#: any twin more robust and would blur the difference the grid is after, which is the gating alone.
-TRAIN_OVERRIDES = {"train_noise": 0.0, "train_cell_noise": 0.0}
-TWIN_DELAY = "step"
+
+def products(core: str) -> tuple[str, ...]:
+    """The twins of a cell: the exact one, and for multiplicative cells the spike-made product."""
+    return ("exact",) if core == "asn-sublstm" else ("exact", "spikes")
+
+
+def twin_name(core: str, product: str) -> str:
+    """A twin's label in tables: the cell, and ``+spikes`` for the spike-made product."""
+    return core if product == "exact" else f"{core}+spikes"
 
 
 @dataclass(frozen=True)
 class GatingBudget:
-    """Per-run budget and measurement settings, the same for both cells; stored with every run."""
+    """What a run may spend and how it is measured; the same for every cell, stored with every run.
 
-    rl_cap_timesteps: int = 40_000  # T-maze training stops here at the latest ...
-    rl_eval_interval: int = 5_000  # ... or at the first deterministic evaluation (every this many steps)
-    rl_eval_episodes: int = 100  # ... on this many episodes
-    rl_stop_at_success: float = 0.95  # ... reaching this success rate
-    test_episodes: int = 100  # T-maze test episodes, the same for analog and spiking
-    # a fixed number of updates, no early stop: a net stopped at its first perfect evaluation can
-    # keep final-symbol margins too thin for any conversion
-    seq_updates: int = 2_000
+    Training follows the package's stop rule (LearnSettings: its evaluations and patience) with at
+    most ``total_timesteps`` per agent (None: LearnSettings' own cap).
+    """
+
+    total_timesteps: int | None = None
+    test_episodes: int = 100  # T-maze test episodes, the same for analog and every twin
     test_sequences: int = 200
+    population: int = 16  # seeds per stored run (trained side by side on the T-maze)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "rl_stop_at_success":
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-                    raise ValueError(f"rl_stop_at_success must be in (0, 1], got {value!r}")
-            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if value is None and f.name == "total_timesteps":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{f.name} must be a positive integer, got {value!r}")
 
 
 @dataclass(frozen=True)
 class GatingGrid:
-    """Which runs make the grid: every task x noise (T-maze) x cell x seed, under one budget."""
+    """Which runs make the grid: every task x noise (T-maze) x cell, seeds 0 .. seeds-1."""
 
     noises: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # T-maze corridor noise levels
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    seeds: int = 64
     cores: tuple[str, ...] = CORES
     tasks: tuple[str, ...] = TASKS
     corridor: int = 10  # T-maze corridor length
@@ -87,9 +100,10 @@ class GatingGrid:
         for name, values, allowed in (("cores", self.cores, KNOWN_CORES), ("tasks", self.tasks, TASKS)):
             if not values:
                 raise ValueError(f"{name} must not be empty")
-            bad = [v for v in values if v not in allowed]
+            bad = [v for v in values if v not in allowed or (name == "cores" and v not in CORES)]
             if bad:
-                raise ValueError(f"unknown {name} {bad}; known: {list(allowed)}")
+                known = list(CORES) if name == "cores" else list(allowed)
+                raise ValueError(f"unknown {name} {bad}; known: {known}")
         if "tmaze" in self.tasks and not self.noises:
             raise ValueError("noises must not be empty when the grid has the T-maze")
         bad = [
@@ -99,207 +113,248 @@ class GatingGrid:
         ]
         if bad:
             raise ValueError(f"noises must be numbers in [0, 1], got {bad}")
-        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise ValueError(f"seeds must be non-negative integers, got {list(self.seeds)}")
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+            raise ValueError(f"seeds must be a positive integer (seeds 0 .. seeds-1), got {self.seeds!r}")
         if isinstance(self.corridor, bool) or not isinstance(self.corridor, int) or self.corridor < 1:
             raise ValueError(f"corridor must be a positive integer, got {self.corridor!r}")
         self.budget.validate()
 
+    def blocks(self) -> list[tuple[int, ...]]:
+        """The seeds in blocks of ``budget.population`` (the last one may be shorter)."""
+        size = self.budget.population
+        return [tuple(range(a, min(a + size, self.seeds))) for a in range(0, self.seeds, size)]
+
     def cells(self) -> list[Cell]:
-        """Every run of the grid; T-maze first (the long runs), cells interleaved."""
-        budget = dataclasses.asdict(self.budget)
-        runs = [
-            {"task": "tmaze", "noise": float(noise), "core": core, "seed": seed}
-            for seed in (self.seeds if "tmaze" in self.tasks else ())
-            for noise in self.noises
-            for core in self.cores
-        ]
-        runs += [
-            {"task": task, "noise": 1.0 if task == "seq2b" else 0.0, "core": core, "seed": seed}
-            for task in self.tasks
-            if task != "tmaze"
-            for seed in self.seeds
-            for core in self.cores
-        ]
+        """Every stored run of the grid: T-maze first (the long runs), seed blocks outermost so that
+        an interrupted grid has every condition at the same number of seeds."""
+        settings = package_defaults(self.budget)
+        runs = []
+        for block in self.blocks():
+            if "tmaze" in self.tasks:
+                runs += [
+                    {"task": "tmaze", "noise": float(noise), "core": core, "seeds": list(block)}
+                    for noise in self.noises
+                    for core in self.cores
+                ]
+            runs += [
+                {"task": task, "noise": 1.0 if task == "seq2b" else 0.0, "core": core, "seeds": list(block)}
+                for task in self.tasks
+                if task != "tmaze"
+                for core in self.cores
+            ]
         return [
-            Cell(run_name(p), budget | ({"corridor": self.corridor} if p["task"] == "tmaze" else {}), p)
+            Cell(
+                run_name(p, self.corridor),
+                settings["tmaze"] | {"corridor": self.corridor}
+                if p["task"] == "tmaze"
+                else settings["sequence"],
+                p,
+            )
             for p in runs
         ]
 
 
 FULL = GatingGrid()
 QUICK = GatingGrid(
-    noises=(0.0, 1.0),
-    seeds=(0,),
-    budget=GatingBudget(
-        rl_cap_timesteps=15_000, rl_eval_episodes=50, test_episodes=50, seq_updates=500, test_sequences=100
-    ),
+    noises=(1.0,),
+    seeds=2,
+    tasks=("tmaze", "seq2a"),
+    budget=GatingBudget(total_timesteps=15_000, test_episodes=30, test_sequences=50, population=2),
 )
 
 
-def run_name(params: Mapping[str, Any]) -> str:
-    noise = f"-n{params['noise']:.2f}" if params["task"] == "tmaze" else ""
-    return f"{params['task']}{noise}-{params['core']}-s{params['seed']}"
+def run_name(params: Mapping[str, Any], corridor: int) -> str:
+    seeds = params["seeds"]
+    block = f"s{seeds[0]}-{seeds[-1]}"
+    where = f"-c{corridor}-n{params['noise']:.2f}" if params["task"] == "tmaze" else ""
+    return f"{params['task']}{where}-{params['core']}-{block}"
 
 
-class GridStore(RunStore):
-    """The grid's run store; it also reads the first runs, which kept their settings as ``budget``
-    (a T-maze run then always had corridor 10)."""
+def package_defaults(budget: GatingBudget) -> dict[str, dict]:
+    """The settings a run is made with, read from the package now (the defaults of the day): per
+    task kind, the budget, the training defaults and the twin's timing."""
+    from sublstm.agents.settings import Hyperparams, LearnSettings
+    from sublstm.spiking.timing import TwinTiming
 
-    def get(self, name: str, settings: Mapping[str, Any] | None = None) -> dict | None:
-        record = super().get(name)
-        if record is None:
-            return None
-        if "settings" not in record and "budget" in record:
-            implied = {"corridor": 10} if record.get("task") == "tmaze" else {}
-            record = {**record, "settings": record["budget"] | implied}
-        if settings is not None and record.get("settings") != json.loads(json.dumps(dict(settings))):
-            return None
-        return record
+    from .training_config import SequenceSettings
 
-
-# -- one run --------------------------------------------------------------------------------------------
-def twin_fields(timing, gating: str) -> dict:
-    """The twin's timing and gating as every run stores them."""
+    learn = to_dict(LearnSettings())
+    if budget.total_timesteps is not None:
+        learn["total_timesteps"] = budget.total_timesteps
+    timing = to_dict(TwinTiming())
+    sequence = {k: v for k, v in to_dict(SequenceSettings()).items() if k not in ("core", "seed", "threads")}
+    common = {"test_episodes": budget.test_episodes, "test_sequences": budget.test_sequences, "twin": timing}
     return {
-        "step_ms": timing.step_ms,
-        "dt_ms": timing.dt,
-        "readout_window_ms": timing.readout_window_ms,
-        "recurrent_delay": timing.recurrent_delay_ms,
-        "gating": gating,
+        "tmaze": common
+        | {"population": budget.population, "learn": learn, "hyperparams": to_dict(Hyperparams())},
+        "sequence": common | {"sequence": sequence},
+    }
+
+
+# -- one run: a block of seeds ---------------------------------------------------------------------------
+def twin_record(policy, analog, agent, episodes: int) -> dict:
+    """One twin of one trained agent on the analog run's test episodes: success, agreement, rates."""
+    from sublstm.spiking.compare import closed_loop, spiking_record, teacher_forced_agreement
+
+    tf = teacher_forced_agreement(policy, analog)
+    loop = closed_loop(policy, agent, episodes, TEST_SEED)
+    return {
+        "spiking_success": loop.rollout.success_rate,
+        "agreement": tf.agreement,
+        "agreement_final": tf.final_decision,
+        "agreement_closed_loop": loop.agreement,
+        "final_c_error": tf.final_c_error,
+        **spiking_record(policy),
     }
 
 
 def run_tmaze(cell: Cell) -> dict:
-    """Train an analog T-maze agent, convert it, measure both on the same test episodes."""
-    from sublstm.agents import AdvantageAgent
-    from sublstm.spiking.compare import compare
+    """Train the block's seeds as one population, then convert every member to every twin of its cell."""
+    from sublstm.agents.population import Population
+    from sublstm.spiking.compare import analog_run
+    from sublstm.spiking.multiplicative import twin_policy
     from sublstm.spiking.timing import TwinTiming
 
     p, s = cell.params, cell.settings
-    env_kwargs = {"corridor_length": s["corridor"], "noise": p["noise"]}
-    agent = AdvantageAgent(
-        "sublstm/TMaze-v0", core=p["core"], seed=p["seed"], env_kwargs=env_kwargs, **TRAIN_OVERRIDES
-    )
-    agent.learn(
-        s["rl_cap_timesteps"],
-        progress_bar=False,
-        eval_interval=s["rl_eval_interval"],
-        eval_episodes=s["rl_eval_episodes"],
-        stop_at_success=s["rl_stop_at_success"],
-        stop_patience=1,
-    )
-    t0 = time.perf_counter()
-    timing = TwinTiming(recurrent_delay_ms=TWIN_DELAY)
-    c = compare(agent, episodes=s["test_episodes"], seed=TEST_SEED, timing=timing, sweep_step_ms=None)
-    return {
-        "timesteps": agent.num_timesteps,
-        "timesteps_to_stop": first_reaching(agent.history, threshold=s["rl_stop_at_success"]),
-        "train_wall_s": agent.train_wall_s,
-        "analog_success": c.analog_success,
-        "spiking_success": c.spiking_success,
-        "agreement": c.teacher_forced_agreement,
-        "agreement_decisive": c.decisive_agreement,
-        "agreement_final": c.final_decision_agreement,
-        "agreement_closed_loop": c.closed_loop_agreement,
-        "final_c_error": c.final_c_error,
-        "final_c_abs": c.final_c_abs,
-        "mean_rate_hz": c.rates_hz["overall"],
-        "rate_hz": c.rates_hz,
-        "spikes_per_decision": c.spikes_per_decision,
-        "synops_per_decision": c.synaptic_events_per_decision,
-        "twin": twin_fields(timing, agent.network.core.gating),
-        "eval_wall_s": time.perf_counter() - t0,
-    }
-
-
-def run_sequence(cell: Cell) -> dict:
-    """Train on next-symbol prediction, convert, compare final-symbol accuracy on fresh sequences.
-
-    The twin is fed each sequence's one-hot symbols step by step (``step_ms`` each, one continuous
-    run per sequence); its prediction is the argmax of the readout, as for the analog logits.
-    """
-    import torch
-    from sublstm.agents.supervised import train_sequence
-    from sublstm.envs.sequence import sequence_batch
-    from sublstm.spiking.compare import spiking_record
-    from sublstm.spiking.policy import SpikingPolicy
-    from sublstm.spiking.timing import TwinTiming
-
-    p, s = cell.params, cell.settings
-    noisy = p["task"] == "seq2b"
-    updates = s["seq_updates"]
-    trained = train_sequence(
-        p=SEQ_P,
-        noisy=noisy,
+    learn = s["learn"]
+    pop = Population(
+        "sublstm/TMaze-v0",
+        n_agents=len(p["seeds"]),
         core=p["core"],
-        seed=p["seed"],
-        max_updates=updates,
-        eval_every=updates,
-        stop_at_accuracy=None,
+        seeds=p["seeds"],
+        env_kwargs={"corridor_length": s["corridor"], "noise": p["noise"]},
     )
-    network = trained.network.eval()
+    pop.learn(
+        learn["total_timesteps"],
+        eval_interval=learn["eval_interval"],
+        eval_episodes=learn["eval_episodes"],
+        stop_at_success=learn["stop_at_success"],
+        stop_patience=learn["stop_patience"],
+    )
+    timing = TwinTiming(**s["twin"])
+    members = []
     t0 = time.perf_counter()
-    inputs, targets = sequence_batch(s["test_sequences"], p=SEQ_P, noisy=noisy, rng=TEST_SEED + p["seed"])
-    x, y = torch.from_numpy(inputs), torch.from_numpy(targets)
-    with torch.no_grad():
-        analog = network(x)[0].argmax(-1)
-    policy = SpikingPolicy.from_network(network, TwinTiming(recurrent_delay_ms=TWIN_DELAY))
+    for k, seed in enumerate(p["seeds"]):
+        agent = pop.member(k)
+        analog = analog_run(agent, s["test_episodes"], TEST_SEED)
+        twins = {
+            product: twin_record(
+                twin_policy(agent.network, product, timing), analog, agent, s["test_episodes"]
+            )
+            for product in products(p["core"])
+        }
+        members.append(
+            {
+                "seed": seed,
+                "analog_success": analog.rollout.success_rate,
+                "timesteps": int(pop.timesteps[k]),
+                "timesteps_to_stop": first_reaching(pop.history[k], threshold=SOLVED),
+                "stop_reason": pop.stop_reason[k],
+                "twins": twins,
+            }
+        )
+    return {"members": members, "train_wall_s": pop.train_wall_s, "eval_wall_s": time.perf_counter() - t0}
+
+
+def sequence_twin(policy, x, y, analog) -> dict:
+    """A twin fed each test sequence's one-hot symbols step by step: its final-symbol accuracy and
+    agreement with the analog predictions."""
+    import torch
+    from sublstm.spiking.compare import spiking_record
+
     state, preds = None, []
     for t in range(x.shape[0]):
         q, _, state = policy.act(x[t], state)
         preds.append(q.argmax(-1).cpu())
     spiking = torch.stack(preds)
-
-    def share(mask) -> float:
-        return float(mask.float().mean())
-
     return {
-        "updates": trained.updates,
-        "train_wall_s": trained.wall_s,
-        "analog_success": share(analog[-1] == y[-1]),
-        "spiking_success": share(spiking[-1] == y[-1]),
-        "agreement": share(spiking == analog),
-        "agreement_final": share(spiking[-1] == analog[-1]),
-        # X = 0 and Y = 1: how often the final prediction is one of the two memory symbols at all
-        # (2b has no end marker: a net must count steps to know the sequence ends)
-        "analog_final_xy": share(analog[-1] <= 1),
-        "spiking_final_xy": share(spiking[-1] <= 1),
-        "analog_all_accuracy": share(analog == y),
-        "spiking_all_accuracy": share(spiking == y),
+        "spiking_success": float((spiking[-1] == y[-1]).float().mean()),
+        "agreement": float((spiking == analog).float().mean()),
+        "agreement_final": float((spiking[-1] == analog[-1]).float().mean()),
+        "spiking_final_xy": float((spiking[-1] <= 1).float().mean()),  # X = 0, Y = 1
         **spiking_record(policy),
-        "eval_wall_s": time.perf_counter() - t0,
     }
 
 
+def run_sequence(cell: Cell) -> dict:
+    """Train the block's nets on next-symbol prediction, convert each to every twin of its cell and
+    compare final-symbol accuracy on fresh sequences."""
+    import torch
+    from sublstm.agents.supervised import train_sequence
+    from sublstm.envs.sequence import sequence_batch
+    from sublstm.spiking.multiplicative import twin_policy
+    from sublstm.spiking.timing import TwinTiming
+
+    p, s = cell.params, cell.settings
+    noisy = p["task"] == "seq2b"
+    settings = dict(s["sequence"]) | {"p": SEQ_P, "noisy": noisy}
+    timing = TwinTiming(**s["twin"])
+    members, train_s = [], 0.0
+    t0 = time.perf_counter()
+    for seed in p["seeds"]:
+        trained = train_sequence(**settings, core=p["core"], seed=seed)
+        train_s += trained.wall_s
+        network = trained.network.eval()
+        inputs, targets = sequence_batch(s["test_sequences"], p=SEQ_P, noisy=noisy, rng=TEST_SEED + seed)
+        x, y = torch.from_numpy(inputs), torch.from_numpy(targets)
+        with torch.no_grad():
+            analog = network(x)[0].argmax(-1)
+        members.append(
+            {
+                "seed": seed,
+                "analog_success": float((analog[-1] == y[-1]).float().mean()),
+                "updates": trained.updates,
+                "twins": {
+                    product: sequence_twin(twin_policy(network, product, timing), x, y, analog)
+                    for product in products(p["core"])
+                },
+            }
+        )
+    return {"members": members, "train_wall_s": train_s, "eval_wall_s": time.perf_counter() - t0 - train_s}
+
+
 def run_cell(cell: Cell) -> dict:
-    """One run of the grid, whichever task (the task function an executor calls)."""
+    """One stored run of the grid, whichever task (the task function an executor calls)."""
     return run_tmaze(cell) if cell.params["task"] == "tmaze" else run_sequence(cell)
 
 
 # -- the grid ---------------------------------------------------------------------------------------------
 def report(record: dict, k: int, n: int) -> None:
-    r = record["result"]
+    members = record["result"]["members"]
+    solved = sum(m["analog_success"] >= SOLVED for m in members)
+    losses = {
+        product: sum(
+            m["analog_success"] - m["twins"][product]["spiking_success"] >= COLLAPSE for m in members
+        )
+        for product in members[0]["twins"]
+    }
     print(
-        f"[{k}/{n}] {record['name']}: analog {r['analog_success']:.2f} spiking {r['spiking_success']:.2f} "
-        f"agreement {r['agreement']:.3f} rate {r['mean_rate_hz']:.0f} Hz ({record['wall_s']:.0f} s)",
+        f"[{k}/{n}] {record['name']}: analog solved {solved}/{len(members)}, twins collapsed "
+        + ", ".join(f"{prod} {c}/{len(members)}" for prod, c in losses.items())
+        + f" ({record['wall_s']:.0f} s)",
         flush=True,
     )
 
 
 def run_grid(
-    grid: GatingGrid = FULL, runs_dir: str | Path = "runs/gating", *, jobs: Jobs = 1, only: str | None = None
+    grid: GatingGrid = FULL,
+    runs_dir: str | Path = "runs/gating",
+    *,
+    jobs: Jobs | None = 1,
+    address: str | None = None,
+    only: str | None = None,
 ) -> dict[str, dict]:
-    """Run every cell of ``grid`` not yet stored in ``runs_dir``; return every cell's record by name.
+    """Run every block of ``grid`` not yet stored in ``runs_dir`` (with today's defaults); return
+    every block's record by name.
 
-    ``jobs`` processes run side by side (one torch thread each), or ``jobs`` is an executor
-    (:mod:`sublstm.experiments.runner`); ``only`` keeps the cells whose name contains it. The grid's
-    settings go to ``_config.json``.
+    ``jobs`` blocks run side by side as Ray tasks (or ``jobs`` is an executor), on a local Ray or the
+    cluster at ``address`` (:mod:`sublstm.experiments.runner`); ``only`` keeps the blocks whose name
+    contains it. The grid's settings go to ``_config.json``.
     """
     grid.validate()
-    executor = executor_for(jobs)
+    executor = executor_for(jobs, address)
     cells = [c for c in grid.cells() if only is None or only in c.name]
-    store = GridStore(runs_dir)
+    store = RunStore(runs_dir)
     todo = [c for c in cells if store.get(c.name, c.settings) is None]
     print(f"{len(cells)} runs selected, {len(cells) - len(todo)} stored, {len(todo)} to run", flush=True)
     if todo:  # the resolved settings beside the runs they made
@@ -308,13 +363,37 @@ def run_grid(
 
 
 def stored_runs(grid: GatingGrid, runs_dir: str | Path) -> dict[str, dict]:
-    """The stored runs of ``runs_dir`` made with the grid's budget (any task, noise, cell or seed)."""
-    store = GridStore(runs_dir)
-    budget = dataclasses.asdict(grid.budget)
+    """The stored runs of ``runs_dir`` made with the grid's budget and corridor under one set of
+    package defaults per task kind: today's where runs were made with them, else the set with the
+    most runs (so a doc can be rendered after the defaults moved on; it says which were used)."""
+    budget = {k: v for k, v in package_defaults(grid.budget)["tmaze"].items() if k not in ("learn", "twin")}
+    budget.pop("hyperparams")
+    today = {k: _json(v) for k, v in package_defaults(grid.budget).items()}
+    today["tmaze"] = today["tmaze"] | {"corridor": grid.corridor}
+    groups: dict[tuple[str, str], dict[str, dict]] = {}
+    for name, record in RunStore(runs_dir).all().items():
+        settings = record.get("settings") or {}
+        if "members" not in record.get("result", {}):
+            continue
+        kind = "tmaze" if record.get("task") == "tmaze" else "sequence"
+        if kind == "tmaze":
+            learn = settings.get("learn", {})
+            if settings.get("corridor") != grid.corridor or learn.get("total_timesteps") != (
+                grid.budget.total_timesteps or learn.get("total_timesteps")
+            ):
+                continue
+        if any(settings.get(k) != v for k, v in budget.items() if k in ("test_episodes", "test_sequences")):
+            continue
+        groups.setdefault((kind, json.dumps(settings, sort_keys=True)), {})[name] = record
     out = {}
-    for name, record in store.all().items():
-        settings = dict(record["settings"])
-        corridor = settings.pop("corridor", None)
-        if settings == budget and corridor in (None, grid.corridor):
-            out[name] = record
+    for kind in ("tmaze", "sequence"):
+        mine = {key: runs for key, runs in groups.items() if key[0] == kind}
+        if not mine:
+            continue
+        wanted = (kind, json.dumps(today[kind], sort_keys=True))
+        out.update(mine.get(wanted) or max(mine.values(), key=len))
     return out
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value))

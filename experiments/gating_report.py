@@ -1,184 +1,314 @@
 """docs/gating.md and its figure, rendered from the gating grid's stored runs only.
 
-The page is written whole on every render except its section *Reading*, the only hand-written
-part, which is kept between ``<!-- reading -->`` markers.
+The unit of every statistic is one trained net converted to one twin. Nets whose analog did not
+solve the task (test success below ``SOLVED``) are counted and listed apart, never pooled. The page
+is written whole on every render except its section *Reading*, the only hand-written part, kept
+between ``<!-- reading -->`` markers.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from .gating import CORES, TEST_SEED, TRAIN_OVERRIDES, GatingGrid, GridStore, stored_runs
-from .gating_stats import fmt_mean_sd, mean_sd, permutation_p, slope
+from .gating import COLLAPSE, CORES, FULL, SOLVED, TEST_SEED, GatingGrid, products, stored_runs, twin_name
+from .gating_stats import (
+    LEVEL,
+    Estimate,
+    bootstrap_difference,
+    bootstrap_mean,
+    bootstrap_slope,
+    bootstrap_slope_difference,
+    detectable_difference,
+    detectable_mean_difference,
+    newcombe,
+    power_two_proportions,
+    runs_for_power,
+    wilson,
+)
 from .plots import pyplot
-from .reporting import markdown_table, median, write_text_atomic
+from .reporting import machine_line, markdown_table, write_text_atomic
 from .runner import sessions
+from .store import RunStore
 
-GATING = {"asn-sublstm": "subtractive", "asn-lstm": "multiplicative"}
-TASK_ORDER = {"tmaze": 0, "seq2a": 1, "seq2b": 2}
 READING_START, READING_END = "<!-- reading -->", "<!-- /reading -->"
-BUDGET_NOTE = (
-    "The T-maze cap is a compromise: the grid (50 T-maze runs) had to fit into about an hour on a "
-    "2-core machine shared with other jobs, two runs at a time; it is far below the 300,000 "
-    "timesteps of `sublstm validate`, so a seed that learns slowly is cut off rather than "
-    "given time (the column *seeds at stop rule* counts those that reached it)."
-)
-#: per-seed result fields collected for each (task, noise, cell)
-COLLECTED = (
-    "analog_success",
-    "spiking_success",
-    "agreement",
-    "agreement_final",
-    "mean_rate_hz",
-    "timesteps",
-    "timesteps_to_stop",
-    "updates",
-    "spiking_final_xy",
-)
+REFERENCE = "asn-sublstm"  # every other twin is compared with the subtractive cell's
+#: collapse rates of the previous grid (5 seeds x 5 noises per cell, no noise-aware training, a
+#: one-step spike delay): 3/25 asn-sublstm, 7/25 asn-lstm twins lost the memory; the power rows ask
+#: whether this grid could have told such rates apart
+PREVIOUS_RATES = (0.12, 0.28)
+TWINS = [twin_name(core, product) for core in CORES for product in products(core)]
+COLORS = dict(zip(TWINS, ("tab:blue", "tab:red", "tab:orange", "tab:green", "tab:olive"), strict=True))
 
 
-def core_order(core: str) -> int:
-    return CORES.index(core) if core in CORES else len(CORES)
-
-
-def summarise(runs: dict[str, dict]) -> list[dict]:
-    """One row per (task, noise, cell): the runs' results listed over seeds."""
-    groups: dict[tuple, list[dict]] = {}
-    for rec in runs.values():
-        groups.setdefault((rec["task"], rec["noise"], rec["core"]), []).append(rec)
+def members(runs: dict[str, dict]) -> list[dict]:
+    """One row per (net, twin): task, noise, twin, seed, analog and spiking success, loss, solved."""
     rows = []
-    for (task, noise, core), recs in sorted(
-        groups.items(), key=lambda kv: (TASK_ORDER[kv[0][0]], kv[0][1], core_order(kv[0][2]))
-    ):
-        recs = sorted(recs, key=lambda r: r["seed"])
-        res = [r["result"] for r in recs]
-        rows.append(
-            {"task": task, "noise": noise, "core": core, "seeds": [r["seed"] for r in recs]}
-            | {k: [r.get(k) for r in res] for k in COLLECTED}
-        )
+    for record in runs.values():
+        for m in record["result"]["members"]:
+            for product, twin in m["twins"].items():
+                rows.append(
+                    {
+                        "task": record["task"],
+                        "noise": record["noise"],
+                        "twin": twin_name(record["core"], product),
+                        "seed": m["seed"],
+                        "analog": m["analog_success"],
+                        "spiking": twin["spiking_success"],
+                        "loss": m["analog_success"] - twin["spiking_success"],
+                        "solved": m["analog_success"] >= SOLVED,
+                        "agreement": twin["agreement"],
+                        "agreement_final": twin["agreement_final"],
+                        "rate": twin["mean_rate_hz"],
+                        "timesteps": m.get("timesteps"),
+                    }
+                )
     return rows
 
 
-def cores_of(rows: Sequence[dict]) -> list[str]:
-    return sorted({r["core"] for r in rows}, key=core_order)
+def select(rows: Sequence[dict], **where) -> list[dict]:
+    return [r for r in rows if all(r[k] == v for k, v in where.items())]
 
 
-def loss_lines(rows: list[dict], task: str) -> list[str]:
-    """Sentences computed from the table: the conversion loss (analog - spiking) per cell."""
-    out = []
-    for core in cores_of(rows):
-        sel = [r for r in rows if r["task"] == task and r["core"] == core]
-        if not sel:
-            continue
-        losses = []
-        for r in sel:
-            loss = mean_sd([a - s for a, s in zip(r["analog_success"], r["spiking_success"], strict=True)])[0]
-            losses.append(f"{r['noise']:g}: {loss:+.2f}")
-        out.append(
-            f"- {core} ({GATING.get(core, core)}): analog − spiking success by noise — " + ", ".join(losses)
-        )
-    return out
+def twins_of(rows: Sequence[dict]) -> list[str]:
+    present = {r["twin"] for r in rows}
+    return [t for t in TWINS if t in present]
 
 
-def pooled_comparison(runs: dict[str, dict]) -> list[str]:
-    """The T-maze runs of each cell pooled over noise levels: conversion loss, its trend with noise,
-    and the difference between the cells with a permutation test; all runs, then solved nets only."""
-    cores = cores_of(list(runs.values()))
-    table, notes = [], []
-    for subset, keep in (("all", lambda r: True), ("analog ≥ 0.95", lambda r: r["analog_success"] >= 0.95)):
-        losses = {}
-        for core in cores:
-            sel = [
-                r for r in runs.values() if r["task"] == "tmaze" and r["core"] == core and keep(r["result"])
-            ]
-            loss = [r["result"]["analog_success"] - r["result"]["spiking_success"] for r in sel]
-            losses[core] = loss
-            if not sel:
+def collapses(rows: Sequence[dict]) -> Estimate:
+    return wilson(sum(r["loss"] >= COLLAPSE for r in rows), len(rows))
+
+
+def mean_of(rows: Sequence[dict], key: str) -> str:
+    return f"{statistics.fmean(r[key] for r in rows):.3f}" if rows else "–"
+
+
+# -- tables ---------------------------------------------------------------------------------------------
+def condition_table(rows: list[dict], task: str) -> str:
+    """Per (noise, twin), solved nets only: losses and collapses with their intervals."""
+    header = [
+        "noise", "twin", "solved / trained", "analog success", "spiking success", "conversion loss [95 % CI]",
+        "collapse rate [95 % CI]", "agreement", "final agreement", "rate (Hz)",
+    ]  # fmt: skip
+    body = []
+    for noise in sorted({r["noise"] for r in select(rows, task=task)}):
+        for twin in twins_of(rows):
+            every = select(rows, task=task, noise=noise, twin=twin)
+            if not every:
                 continue
-            table.append(
+            sel = [r for r in every if r["solved"]]
+            c = collapses(sel)
+            body.append(
                 [
-                    subset,
-                    core,
-                    len(sel),
-                    f"{statistics.fmean(loss):+.3f}",
-                    sum(x >= 0.1 for x in loss),
-                    f"{slope([r['noise'] for r in sel], loss):+.3f}",
-                    f"{statistics.fmean(r['result']['agreement'] for r in sel):.3f}",
-                    f"{statistics.fmean(r['result']['agreement_final'] for r in sel):.3f}",
+                    f"{noise:g}",
+                    twin,
+                    f"{len(sel)} / {len(every)}",
+                    mean_of(sel, "analog"),
+                    mean_of(sel, "spiking"),
+                    bootstrap_mean([r["loss"] for r in sel]).text(".3f", signed=True),
+                    f"{c.text('.2f')} ({sum(r['loss'] >= COLLAPSE for r in sel)}/{len(sel)})",
+                    mean_of(sel, "agreement"),
+                    mean_of(sel, "agreement_final"),
+                    f"{statistics.fmean(r['rate'] for r in sel):.0f}" if sel else "–",
                 ]
             )
-        if len(cores) >= 2 and losses[cores[1]] and losses[cores[0]]:
-            a, b = losses[cores[1]], losses[cores[0]]
-            diff = statistics.fmean(a) - statistics.fmean(b)
-            notes.append(
-                f"- {subset}: mean loss {cores[1]} − {cores[0]} = {diff:+.3f}, "
-                f"permutation p = {permutation_p(a, b):.2f} (two-sided, 20,000 permutations)"
-            )
+    return markdown_table(header, body)
+
+
+def difference_table(rows: list[dict], task: str) -> str:
+    """Each twin minus asn-sublstm's, per noise and pooled over noise (solved nets)."""
     header = [
-        "runs",
-        "cell",
-        "n",
-        "conversion loss (mean)",
-        "runs losing ≥ 0.1",
-        "loss vs noise (slope)",
-        "agreement (mean)",
-        "final agreement (mean)",
-    ]
-    return [markdown_table(header, table), "", *notes]
-
-
-def make_figure(rows: list[dict], path: Path, corridor: int = 10) -> None:
-    """Success (analog, spiking; every seed as a dot) and agreement against noise, per cell."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    colors = {"asn-sublstm": "tab:blue", "asn-lstm": "tab:red"}
-    cores = cores_of(rows)
-    for k, core in enumerate(cores):
-        sel = [r for r in rows if r["task"] == "tmaze" and r["core"] == core]
-        if not sel:
+        "twin − asn-sublstm", "noise", "n (twin, ref)", "Δ conversion loss [95 % CI]",
+        "Δ collapse rate [95 % CI]",
+    ]  # fmt: skip
+    body = []
+    solved = [r for r in select(rows, task=task) if r["solved"]]
+    noises = sorted({r["noise"] for r in solved})
+    for twin in twins_of(solved):
+        if twin == REFERENCE:
             continue
-        color = colors.get(core, f"C{k + 2}")
+        for noise in [*noises, None] if len(noises) > 1 else noises:
+            where = {} if noise is None else {"noise": noise}
+            a, b = select(solved, twin=twin, **where), select(solved, twin=REFERENCE, **where)
+            if not a or not b:
+                continue
+            ka, kb = (sum(r["loss"] >= COLLAPSE for r in x) for x in (a, b))
+            body.append(
+                [
+                    twin,
+                    "pooled" if noise is None else f"{noise:g}",
+                    f"{len(a)}, {len(b)}",
+                    bootstrap_difference([r["loss"] for r in a], [r["loss"] for r in b]).text(".3f", True),
+                    newcombe(ka, len(a), kb, len(b)).text(".2f", signed=True),
+                ]
+            )
+    return markdown_table(header, body)
+
+
+def trend_table(rows: list[dict], task: str) -> str:
+    """Least-squares trend with noise (per unit of noise) of the loss and of collapse, per twin, and
+    the difference of the loss trend from asn-sublstm's (solved nets; runs resampled per noise)."""
+    header = [
+        "twin", "loss vs noise (slope) [95 % CI]", "collapse vs noise (slope) [95 % CI]",
+        "loss slope − asn-sublstm's [95 % CI]",
+    ]  # fmt: skip
+    solved = [r for r in select(rows, task=task) if r["solved"]]
+    ref = select(solved, twin=REFERENCE)
+    body = []
+    for twin in twins_of(solved):
+        sel = select(solved, twin=twin)
         xs = [r["noise"] for r in sel]
-        for key, style, label, ax in (
-            ("spiking_success", "o-", f"{core} ({GATING.get(core, core)}), spiking", axes[0]),
-            ("analog_success", "s--", f"{core}, analog", axes[0]),
-            ("agreement", "o-", f"{core} ({GATING.get(core, core)}), every decision", axes[1]),
-            ("agreement_final", "^:", f"{core}, final decision", axes[1]),
-        ):
-            stats = [mean_sd(r[key]) for r in sel]
+        diff = (
+            "–"
+            if twin == REFERENCE or not ref
+            else bootstrap_slope_difference(
+                (xs, [r["loss"] for r in sel]), ([r["noise"] for r in ref], [r["loss"] for r in ref])
+            ).text(".3f", True)
+        )
+        body.append(
+            [
+                twin,
+                bootstrap_slope(xs, [r["loss"] for r in sel]).text(".3f", True),
+                bootstrap_slope(xs, [float(r["loss"] >= COLLAPSE) for r in sel]).text(".3f", True),
+                diff,
+            ]
+        )
+    return markdown_table(header, body)
+
+
+def power_table(rows: list[dict], task: str) -> str:
+    """What the grid could detect, per twin against asn-sublstm (solved nets): per noise level (the
+    smallest n) and pooled."""
+    header = [
+        "twin vs asn-sublstm", "n per noise (smallest)", "n pooled",
+        f"power, collapse {PREVIOUS_RATES[0]:.2f} vs {PREVIOUS_RATES[1]:.2f}: per noise / pooled",
+        "collapse rise detectable (80 %): per noise / pooled", "loss difference detectable (80 %), pooled",
+    ]  # fmt: skip
+    solved = [r for r in select(rows, task=task) if r["solved"]]
+    ref = select(solved, twin=REFERENCE)
+    if not ref:
+        return markdown_table(header, [])
+    base = sum(r["loss"] >= COLLAPSE for r in ref) / len(ref)
+    noises = sorted({r["noise"] for r in solved})
+    body = []
+    for twin in twins_of(solved):
+        if twin == REFERENCE:
+            continue
+        sel = select(solved, twin=twin)
+        n_noise = min(
+            min(len(select(sel, noise=x)), len(select(ref, noise=x))) for x in noises if select(sel, noise=x)
+        )
+        sd = [statistics.stdev([r["loss"] for r in x]) if len(x) > 1 else math.nan for x in (sel, ref)]
+        p1, p2 = PREVIOUS_RATES
+        body.append(
+            [
+                twin,
+                str(n_noise),
+                f"{len(sel)}, {len(ref)}",
+                f"{power_two_proportions(p2, p1, n_noise, n_noise):.2f} / "
+                f"{power_two_proportions(p2, p1, len(sel), len(ref)):.2f}",
+                f"{_fmt(detectable_difference(base, n_noise, n_noise))} / "
+                f"{_fmt(detectable_difference(base, len(sel), len(ref)))}",
+                _fmt(detectable_mean_difference(sd[0], sd[1], len(sel), len(ref)), ".3f"),
+            ]
+        )
+    return markdown_table(header, body)
+
+
+def _fmt(x: float, spec: str = ".2f") -> str:
+    return "–" if math.isnan(x) else f"{x:{spec}}"
+
+
+def unsolved_table(rows: list[dict]) -> str:
+    """Nets whose analog did not solve the task, per condition: how many and their twins' losses."""
+    header = ["task", "noise", "twin", "unsolved / trained", "their analog success", "their conversion loss"]
+    body = []
+    for (task, noise, twin), every in _groups(rows).items():
+        bad = [r for r in every if not r["solved"]]
+        if bad:
+            body.append(
+                [
+                    task,
+                    f"{noise:g}",
+                    twin,
+                    f"{len(bad)} / {len(every)}",
+                    ", ".join(f"{r['analog']:.2f}" for r in bad),
+                    ", ".join(f"{r['loss']:+.2f}" for r in bad),
+                ]
+            )
+    return markdown_table(header, body) if body else "None: every trained net solved its task."
+
+
+def _groups(rows: list[dict]) -> dict[tuple, list[dict]]:
+    order = {"tmaze": 0, "seq2a": 1, "seq2b": 2}
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["task"], r["noise"], r["twin"]), []).append(r)
+    return dict(sorted(groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1], TWINS.index(kv[0][2]))))
+
+
+def runs_table(runs: dict[str, dict]) -> str:
+    header = ["run", "nets", "analog solved", "train (s)", "convert and test (s)", "wall (s)"]
+    body = []
+    for name, rec in sorted(runs.items()):
+        ms, r = rec["result"]["members"], rec["result"]
+        body.append(
+            [
+                name,
+                len(ms),
+                sum(m["analog_success"] >= SOLVED for m in ms),
+                f"{r['train_wall_s']:.0f}",
+                f"{r['eval_wall_s']:.0f}",
+                f"{rec['wall_s']:.0f}",
+            ]
+        )
+    return markdown_table(header, body)
+
+
+# -- figure -----------------------------------------------------------------------------------------------
+def make_figure(rows: list[dict], path: Path, corridor: int) -> None:
+    """T-maze, solved nets: collapse rate (Wilson CI) and mean conversion loss (bootstrap CI) by noise."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    solved = [r for r in select(rows, task="tmaze") if r["solved"]]
+    twins = twins_of(solved)
+    for k, twin in enumerate(twins):
+        noises = sorted({r["noise"] for r in select(solved, twin=twin)})
+        shift = (k - (len(twins) - 1) / 2) * 0.012
+        xs = [x + shift for x in noises]
+        for ax, stat in ((axes[0], collapses), (axes[1], lambda s: bootstrap_mean([r["loss"] for r in s]))):
+            est = [stat(select(solved, twin=twin, noise=x)) for x in noises]
             ax.errorbar(
-                xs, [m for m, _ in stats], yerr=[s for _, s in stats], fmt=style, color=color,
-                capsize=3, label=label, alpha=0.9 if style.endswith("-") else 0.6,
+                xs, [e.value for e in est],
+                yerr=[[e.value - e.low for e in est], [e.high - e.value for e in est]],
+                fmt="o-" if twin.endswith("spikes") is False else "s--", capsize=3,
+                color=COLORS.get(twin), label=twin,
             )  # fmt: skip
-        # every seed's spiking success, shifted sideways per cell: the spread is bimodal
-        shift = 0.015 if k % 2 else -0.015
-        for r in sel:
-            axes[0].scatter(
-                [r["noise"] + shift] * len(r["spiking_success"]), r["spiking_success"], s=10,
-                color=color, alpha=0.35, zorder=1,
-            )  # fmt: skip
+    levels = {r["noise"] for r in solved}
+    n = min((len(select(solved, twin=t, noise=x)) for t in twins for x in levels), default=0)
     axes[0].set(
-        xlabel="corridor noise", ylabel="success rate (test episodes)", ylim=(0.3, 1.05),
-        title=f"T-maze (corridor {corridor}): success, mean ± sd; dots: seeds (spiking)",
+        xlabel="corridor noise", ylabel=f"collapse rate (loss ≥ {COLLAPSE:g})", ylim=(-0.02, 1.02),
+        title=f"T-maze corridor {corridor}: twins that lost the memory ({LEVEL:.0%} Wilson CI)",
     )  # fmt: skip
     axes[1].set(
-        xlabel="corridor noise", ylabel="decision agreement, teacher-forced", ylim=(0.3, 1.05),
-        title="Spiking twin vs analog net, same observations",
+        xlabel="corridor noise", ylabel="conversion loss (analog − spiking success)",
+        title=f"mean conversion loss ({LEVEL:.0%} bootstrap CI); solved nets, ≥ {n} per point",
     )  # fmt: skip
-    axes[0].axhline(0.5, color="gray", lw=0.8, ls=":")
     for ax in axes:
+        ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
+# -- the page ---------------------------------------------------------------------------------------------
 def read_reading(doc: Path) -> str:
     """The hand-written reading block of an existing doc, kept across re-renders."""
     text = doc.read_text() if doc.exists() else ""
@@ -188,154 +318,119 @@ def read_reading(doc: Path) -> str:
     return f"{READING_START}\n(not written yet)\n{READING_END}"
 
 
-def machine_text(m: dict) -> str:
-    """The machine of the first stored run (the grid's first runs stored a shorter stamp)."""
-    from .reporting import machine_line
-
-    if "commit" in m:
-        return machine_line(m)
-    return (
-        f"{m['cpu']}, {m['cores']} cores (shared with other jobs), Python {m['python']}, torch "
-        f"{m['torch']}, numpy {m['numpy']}, gymnasium {m['gymnasium']}"
-    )
-
-
-def session_command(session: dict) -> str:
-    """The command of a recorded session (the first sessions stored the script's arguments only)."""
-    if "command" in session:
-        return session["command"]
-    return " ".join(["python scripts/experiment_gating.py", *session["argv"]])
-
-
 def setup_lines(grid: GatingGrid, runs: dict[str, dict]) -> list[str]:
-    b = grid.budget
-    twin = next(iter(runs.values()))["result"]["twin"]
-    return [
-        f"- **T-maze**: `sublstm/TMaze-v0`, corridor {grid.corridor}, noise ∈ "
-        f"{{{', '.join(f'{x:g}' for x in grid.noises)}}} (corridor observation components 1 and 3 are "
-        "(1 − noise) + noise·U[0,1]; noise 1 is the noisy T-maze). AdvantageAgent defaults "
-        "(`sublstm.agents.Hyperparams`) except "
-        + ", ".join(f"`{k}={v:g}`" for k, v in TRAIN_OVERRIDES.items())
-        + " (no noise-aware training: see `TRAIN_OVERRIDES` in `sublstm.experiments.gating` for why), "
-        f"trained until a deterministic evaluation on {b.rl_eval_episodes} episodes (every "
-        f"{b.rl_eval_interval} timesteps) reaches {b.rl_stop_at_success:.0%} success, or at most "
-        f"{b.rl_cap_timesteps:,} timesteps — the same budget and stop rule for both cells. " + BUDGET_NOTE,
-        f"- **Test**: {b.test_episodes} episodes with env seeds {TEST_SEED}… (the same for analog and "
-        "spiking, closed loop); *agreement* is the spiking twin's decision agreement with the analog net "
-        "when fed the analog run's observations (teacher-forced, every decision); *final agreement* the "
-        "same on each episode's last decision (the turn at the junction).",
-        f"- **Sequence prediction** 2a / 2b (p = 10): `agents/supervised.py` (its defaults, batch 64), a "
-        f"fixed {b.seq_updates:,} updates for both cells (no early stop: the analog nets solve the task "
-        "within a few hundred updates, and a net stopped at its first perfect evaluation can keep "
-        f"final-symbol margins too thin for any conversion); tested on {b.test_sequences} fresh "
-        "sequences, the twin fed the one-hot symbols step by step; success = final-symbol accuracy.",
-        f"- **Spiking twin**: SpikingPolicy defaults but the recurrent delay (step {twin['step_ms']:g} ms, "
-        f"dt {twin['dt_ms']:g} ms, readout averaged over the last {twin['readout_window_ms']:g} ms, "
-        f"recurrent delay {twin['recurrent_delay']}). Rate = mean firing rate of all ASNs over the "
-        "closed-loop test (Hz).",
-        f"- **Seeds**: {', '.join(str(s) for s in grid.seeds)}; mean ± sample sd over seeds.",
+    tmaze = next((r for r in runs.values() if r["task"] == "tmaze"), None)
+    any_run = next(iter(runs.values()))
+    twin = any_run["settings"]["twin"]
+    lines = [
+        "- **Cells**: `asn-sublstm` (c += z − i, h = AF(c) − o), `asn-lstm` (c += z·i, h = AF(c)·o, "
+        "AF gates) and `asn-lstm-bounded` (the same with gates G = min(AF, 1) in [0, 1], "
+        "`sublstm.agents.gates`); same units, sizes, training and conversion. **Twins**: the cell name "
+        "alone is the twin with the exact product at the synapse; `+spikes` is the twin whose products "
+        "are carried by the gate neurons' spikes (`sublstm.spiking.multiplicative`; docs/science.md "
+        "says what each assumes).",
     ]
-
-
-def tmaze_table(rows: list[dict]) -> str:
-    header = [
-        "noise", "cell", "analog success", "spiking success", "agreement", "final agreement",
-        "rate (Hz)", "seeds at stop rule", "timesteps (median)",
-    ]  # fmt: skip
-    body = [
-        [
-            f"{r['noise']:g}",
-            r["core"],
-            fmt_mean_sd(r["analog_success"]),
-            fmt_mean_sd(r["spiking_success"]),
-            fmt_mean_sd(r["agreement"], ".3f"),
-            fmt_mean_sd(r["agreement_final"]),
-            fmt_mean_sd(r["mean_rate_hz"], ".0f"),
-            f"{sum(t is not None for t in r['timesteps_to_stop'])}/{len(r['seeds'])}",
-            f"{median(r['timesteps']):,.0f}",
-        ]
-        for r in rows
-        if r["task"] == "tmaze"
-    ]
-    return markdown_table(header, body)
-
-
-def sequence_table(rows: list[dict]) -> str:
-    header = [
-        "task", "cell", "analog final-symbol accuracy", "spiking final-symbol accuracy",
-        "agreement (all steps)", "final agreement", "spiking final prediction is X or Y", "rate (Hz)",
-        "updates (median)",
-    ]  # fmt: skip
-    body = [
-        [
-            r["task"],
-            r["core"],
-            fmt_mean_sd(r["analog_success"]),
-            fmt_mean_sd(r["spiking_success"]),
-            fmt_mean_sd(r["agreement"], ".3f"),
-            fmt_mean_sd(r["agreement_final"]),
-            fmt_mean_sd(r["spiking_final_xy"]),
-            fmt_mean_sd(r["mean_rate_hz"], ".0f"),
-            f"{median(r['updates']):,.0f}",
-        ]
-        for r in rows
-        if r["task"] != "tmaze"
-    ]
-    return markdown_table(header, body)
-
-
-def runs_table(runs: dict[str, dict]) -> str:
-    header = ["run", "analog", "spiking", "agreement", "final agreement", "rate (Hz)", "trained", "wall (s)"]
-    body = []
-    for name, rec in sorted(runs.items()):
-        r = rec["result"]
-        trained = f"{r['timesteps']:,} steps" if "timesteps" in r else f"{r['updates']:,} updates"
-        body.append(
-            [
-                name,
-                f"{r['analog_success']:.2f}",
-                f"{r['spiking_success']:.2f}",
-                f"{r['agreement']:.3f}",
-                f"{r['agreement_final']:.2f}",
-                f"{r['mean_rate_hz']:.0f}",
-                trained,
-                f"{rec['wall_s']:.0f}",
-            ]
+    if tmaze is not None:
+        s = tmaze["settings"]
+        learn, hp = s["learn"], s["hyperparams"]
+        noisy = ", ".join(f"`{k}={hp[k]}`" for k in sorted(hp) if "noise" in k or "rate" in k)
+        noises = sorted({r["noise"] for r in runs.values() if r["task"] == "tmaze"})
+        lines.append(
+            f"- **T-maze**: `sublstm/TMaze-v0`, corridor {s['corridor']}, noise ∈ "
+            f"{{{', '.join(f'{x:g}' for x in noises)}}}; "
+            f"trained as populations of {s['population']} seeds (`sublstm.agents.population`) with the "
+            f"package's hyperparameter defaults of the day ({noisy}) and the stop rule of `sublstm train`: "
+            f"success ≥ {learn['stop_at_success']} in {learn['stop_patience']} evaluations in a row "
+            f"({learn['eval_episodes']} episodes every {learn['eval_interval']:,} steps), at most "
+            f"{learn['total_timesteps']:,} steps per agent. Tested on {s['test_episodes']} episodes "
+            f"(env seeds {TEST_SEED}…), the same for the analog net and each twin (closed loop)."
         )
-    return markdown_table(header, body)
+    seq = next((r for r in runs.values() if r["task"] != "tmaze"), None)
+    if seq is not None:
+        s = seq["settings"]
+        lines.append(
+            "- **Sequence prediction** 2a / 2b (p = 10): `train_sequence` with the defaults of "
+            "`sublstm train --task sequence` (stop at final-symbol accuracy "
+            f"{s['sequence']['stop_at_accuracy']}, "
+            f"at most {s['sequence']['max_updates']:,} updates); tested on {s['test_sequences']} fresh "
+            "sequences, the twin fed the one-hot symbols step by step; success = final-symbol accuracy."
+        )
+    lines += [
+        "- **Conversion**: `TwinTiming` defaults of the day ("
+        + ", ".join(f"{k} {v}" for k, v in twin.items())
+        + ").",
+        f"- **Statistics**: a net *solved* the task when its analog test success is ≥ {SOLVED}; only "
+        "solved nets enter the tables and comparisons, the others are listed apart. Conversion loss = "
+        f"analog − spiking success of one net; *collapse*: loss ≥ {COLLAPSE:g}. Intervals are "
+        f"{LEVEL:.0%}: Wilson for rates, Newcombe's hybrid score for differences of rates, percentile "
+        "bootstrap (10,000 resamples; runs resampled within each noise level for slopes) for means, "
+        "differences of means and slopes. Power: two-sided two-proportion z-test at 5 %.",
+    ]
+    return lines
+
+
+def completion_command(grid: GatingGrid) -> str:
+    """The command that completes the full grid with this grid's budget (resumable)."""
+    parts = ["sublstm gating --jobs 2"]
+    default = dataclasses.asdict(FULL.budget)
+    parts += [f"budget.{k}={v}" for k, v in dataclasses.asdict(grid.budget).items() if default[k] != v]
+    if grid.corridor != FULL.corridor:
+        parts.append(f"grid.corridor={grid.corridor}")
+    return " ".join(parts)
+
+
+def coverage_lines(grid: GatingGrid, rows: list[dict]) -> list[str]:
+    """How far the stored runs are from the full grid (every task, 64 seeds per condition)."""
+    have = {}
+    for (task, _noise, _twin), every in _groups(rows).items():
+        have.setdefault(task, []).append(len(every))
+    out = []
+    for task in FULL.tasks:
+        if task not in have:
+            out.append(f"- {task}: not run yet.")
+            continue
+        seeds = min(have[task])
+        status = "complete" if seeds >= FULL.seeds else f"{FULL.seeds - seeds} seeds per condition missing"
+        out.append(f"- {task}: {seeds} seeds per condition (the issue asks for ≥ {FULL.seeds}): {status}.")
+    missing_noise = [x for x in FULL.noises if x not in {r["noise"] for r in select(rows, task="tmaze")}]
+    if missing_noise and "tmaze" in have:
+        out.append(f"- T-maze noise levels not run: {', '.join(f'{x:g}' for x in missing_noise)}.")
+    out.append(
+        "- Corridor 20 not run. Command that completes the grid from the stored runs: "
+        f"`{completion_command(grid)}` (resumable; `--address auto` runs it on a Ray cluster)."
+    )
+    return out
 
 
 def render(grid: GatingGrid, runs_dir: str | Path, doc: str | Path, figure: str | Path | None = None) -> Path:
     """Write ``doc`` (and its figure, default ``gating.png`` beside it) from the runs stored in
-    ``runs_dir`` with the grid's budget; ValueError when there are none. Returns the doc's path."""
+    ``runs_dir`` with today's defaults and the grid's budget; ValueError when there are none."""
     runs_dir, doc = Path(runs_dir), Path(doc)
     figure = Path(figure) if figure is not None else doc.with_name("gating.png")
     runs = stored_runs(grid, runs_dir)
     if not runs:
-        raise ValueError(f"no runs stored in {runs_dir} with this grid's budget; nothing to render")
-    rows = summarise(runs)
+        raise ValueError(f"no runs stored in {runs_dir} with this grid's budget and today's defaults")
+    rows = members(runs)
     make_figure(rows, figure, grid.corridor)
-    done = sessions(GridStore(runs_dir))
+    done = sessions(RunStore(runs_dir))
+    commands = list(dict.fromkeys(s["command"] for s in done))
+    executors = sorted({f"{s.get('executor', 'serial')} ×{s['jobs']}" for s in done})
     run_s = sum(r["wall_s"] for r in runs.values())
     session_s = sum(s["wall_s"] for s in done)
-    commands = list(dict.fromkeys(session_command(s) for s in done))
-    jobs = sorted({s["jobs"] for s in done}) or [1]
-    machine = machine_text(next(iter(runs.values()))["machine"])
+    tasks = sorted({r["task"] for r in rows}, key=["tmaze", "seq2a", "seq2b"].index)
+    nets = {(r["task"], r["noise"], r["twin"].split("+")[0], r["seed"]) for r in rows}
     lines = [
         "# Subtractive vs multiplicative gating under spiking conversion",
         "",
-        "Written by `sublstm gating` from the per-run results it stored in "
-        f"`{os.path.relpath(runs_dir)}/`; do not edit by hand (the section *Reading* is kept "
-        "across re-renders and is the only hand-written part).",
+        "Written by `sublstm gating` from the runs it stored in "
+        f"`{os.path.relpath(runs_dir, doc.parent.parent if doc.parent.name == 'docs' else doc.parent)}/`; "
+        "do not edit by hand (the section *Reading* is kept across re-renders and is the only "
+        "hand-written part).",
         "",
         "The claim tested (SCIENCE.md sections 1 and 8): with ASN activations, subtractive gating "
-        "(`asn-sublstm`: c += z − i, h = AF(c) − o) converts to spikes far better than multiplicative "
-        "gating (`asn-lstm`: c += z·i, h = AF(c)·o), and sensory noise makes the difference. The two "
-        "cells have the same units, sizes, training, conversion and readout; only the gating differs. "
-        "In the spiking twin a subtractive gate is an inhibitory synapse (a difference of post-synaptic "
-        "traces), a multiplicative gate scales the post-synaptic trace at the synapse (a product of "
-        "traces): the CEC integrates trace_z·trace_i / T and the recurrent gates (delayed by one step) "
-        "and the readout see trace_oc·trace_og.",
+        "converts to spikes far better than multiplicative gating, and sensory noise makes the "
+        "difference. Question asked of the data: do multiplicative twins lose more of their analog "
+        "net's success (conversion loss) or collapse more often, and does the gap grow with noise?",
         "",
         "## Setup",
         "",
@@ -345,38 +440,68 @@ def render(grid: GatingGrid, runs_dir: str | Path, doc: str | Path, figure: str 
         "",
         "Command: " + ", then ".join(f"`{c}`" for c in commands) + " (resumable: a rerun skips stored runs; "
         "`--render` rebuilds this page from them).  ",
-        f"Machine: {machine}, one torch thread per run, {'/'.join(map(str, jobs))} run(s) in parallel.  ",
-        f"Runs stored: {len(runs)} of {len(grid.cells())}. Wall-clock: {session_s / 60:.1f} min over "
-        f"{len(done)} session(s); the runs themselves took {run_s / 60:.1f} min of "
-        "process time in total (training and testing).",
+        f"Machine: {machine_line(next(iter(runs.values()))['machine'])}.  ",
+        f"Executor: {', '.join(executors)}; one torch thread per run.  ",
+        f"Stored runs (blocks of seeds): {len(runs)}; trained nets: {len(nets)}. "
+        f"Wall-clock: {session_s / 60:.1f} min over {len(done)} session(s); the runs took "
+        f"{run_s / 60:.1f} min of process time (training, conversion and tests).",
         "",
-        "## T-maze",
+        "What is missing against the issue's grid:",
         "",
-        f"![spiking and analog success against noise]({os.path.relpath(figure, doc.parent)})",
+        *coverage_lines(grid, rows),
+    ]
+    if "tmaze" in tasks:
+        lines += [
+            "",
+            "## T-maze",
+            "",
+            f"![collapse rate and conversion loss against noise]({os.path.relpath(figure, doc.parent)})",
+            "",
+            "Per condition (solved nets only):",
+            "",
+            condition_table(rows, "tmaze"),
+            "",
+            "Differences from asn-sublstm (positive: the multiplicative twin loses more):",
+            "",
+            difference_table(rows, "tmaze"),
+            "",
+            "Trend with noise:",
+            "",
+            trend_table(rows, "tmaze"),
+            "",
+            "Power of this grid (solved nets):",
+            "",
+            power_table(rows, "tmaze"),
+        ]
+    for task in tasks:
+        if task == "tmaze":
+            continue
+        lines += [
+            "",
+            f"## Sequence prediction {task[3:]} (p = 10)",
+            "",
+            condition_table(rows, task),
+            "",
+            difference_table(rows, task),
+            "",
+            power_table(rows, task),
+        ]
+    lines += [
         "",
-        tmaze_table(rows),
+        "## Nets that did not solve the task (reported apart)",
         "",
-        "Conversion loss, computed from the table (mean over seeds of analog − spiking success):",
-        "",
-        *loss_lines(rows, "tmaze"),
-        "",
-        "Pooled over noise levels (the T-maze runs of each cell; *conversion loss* = analog − spiking "
-        "success of one run; *slope*: least-squares trend of the loss with noise, per unit of noise; "
-        "second block: only runs whose analog net reached 0.95 on the test episodes):",
-        "",
-        *pooled_comparison(runs),
-        "",
-        "## Sequence prediction (p = 10)",
-        "",
-        sequence_table(rows),
+        unsolved_table(rows),
         "",
         "## Reading",
         "",
         read_reading(doc),
         "",
-        "## Every run",
+        "## Every stored run",
         "",
         runs_table(runs),
     ]
     write_text_atomic(doc, "\n".join(lines) + "\n")
     return doc
+
+
+__all__ = ["render", "members", "runs_for_power"]

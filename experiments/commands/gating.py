@@ -1,13 +1,15 @@
 """Subtractive against multiplicative gating under spiking conversion: run the grid, write its doc.
 
-    sublstm gating --jobs 2                        # the full grid (resumable), then docs/gating.md
-    sublstm gating --quick --jobs 2                # a reduced grid and budget, under runs/gating-quick/
+    sublstm gating --jobs 2                        # the full grid as Ray tasks (resumable), then the doc
+    sublstm gating --address auto                  # the same on a running Ray cluster
+    sublstm gating --quick                         # a reduced grid and budget, under runs/gating-quick/
     sublstm gating --render                        # rebuild docs/gating.md from the stored runs only
-    sublstm gating --quick grid.noises=[0.5] budget.rl_cap_timesteps=20000
+    sublstm gating grid.seeds=64 grid.tasks=[tmaze] budget.total_timesteps=60000
 
-Settings: the sections ``grid`` (noises, seeds, cores, tasks, corridor) and ``budget``
-(rl_cap_timesteps, rl_eval_interval, rl_eval_episodes, rl_stop_at_success, test_episodes,
-seq_updates, test_sequences) of ``--config FILE`` and of the overrides, applied to the preset.
+Settings: the sections ``grid`` (noises, seeds: the number of seeds, cores, tasks, corridor) and
+``budget`` (total_timesteps, test_episodes, test_sequences, population) of ``--config FILE`` and of
+the overrides, applied to the preset. Training and conversion use the package's defaults of the day
+(stored with every run; a run made under other defaults is run again, not pooled).
 The runs are stored in docs/gating_runs/ and the page is docs/gating.md (with --quick:
 runs/gating-quick/runs/ and runs/gating-quick/gating.md) unless --runs-dir / --doc say otherwise.
 """
@@ -27,13 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="the reduced preset: noise 0 and 1, seed 0, a smaller budget (minutes with --jobs 2)",
+        help="the reduced preset: T-maze at noise 1 and sequence 2a, 2 seeds, a smaller budget (minutes)",
     )
     none = " (None: the preset's, see above)"
     add_experiment_arguments(parser, None, None, "the page and its figure", none)
     parser.add_argument("--figure", default=None, help="figure of the page (None: gating.png beside the doc)")
     parser.add_argument("--only", default=None, help="run only the cells whose name contains this text")
-    add_config_arguments(parser, "budget.rl_cap_timesteps=20000 grid.seeds=[0,1]")
+    add_config_arguments(parser, "budget.total_timesteps=20000 grid.seeds=16")
 
 
 def grid_from(values: dict, quick: bool):
@@ -57,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..gating import run_grid
-    from ..gating_report import render
     from ..runner import executor_for
 
     executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     figure = Path(args.figure) if args.figure else doc.with_name("gating.png")
     if not args.render:
         run_grid(grid, runs_dir, jobs=executor, only=args.only)
+    from ..gating_report import render
+
     render(grid, runs_dir, doc, figure)
     print(f"wrote {doc} and {figure}")
     return 0

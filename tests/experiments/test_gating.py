@@ -1,177 +1,179 @@
-"""The gating grid (sublstm.experiments.gating): cells, resuming from stored runs, the doc rendered
-from them (the committed docs/gating.md from docs/gating_runs/), the command, and a tiny real grid.
+"""The gating grid (sublstm.experiments.gating): blocks of seeds per condition, today's defaults
+stored with every run, resuming, the doc rendered from stored runs, the command, its statistics
+(sublstm.experiments.gating_stats), and tiny real grids (serial and through Ray in local mode).
 
-Most tests replace training by fakes (a real run takes minutes); one runs a tiny grid for real.
+Most tests replace training by fakes (a real run takes minutes); two run a tiny grid for real.
 """
 
-import argparse
-import dataclasses
-import json
+import math
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from sublstm.experiments import gating
-from sublstm.experiments.cli import build_parser, main
-from sublstm.experiments.commands import gating as command
-from sublstm.experiments.gating import FULL, QUICK, GatingBudget, GatingGrid, GridStore, run_grid
+from sublstm.experiments.cli import main
+from sublstm.experiments.gating import FULL, QUICK, GatingBudget, GatingGrid, run_grid, stored_runs
 from sublstm.experiments.gating_report import render
+from sublstm.experiments.gating_stats import (
+    bootstrap_difference,
+    bootstrap_mean,
+    bootstrap_slope,
+    detectable_difference,
+    newcombe,
+    power_two_proportions,
+    runs_for_power,
+    wilson,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-TINY = GatingBudget(rl_cap_timesteps=32, test_episodes=2, seq_updates=20, test_sequences=4)
+TINY = GatingBudget(total_timesteps=64, test_episodes=2, test_sequences=4, population=2)
 
 
 @pytest.fixture()
 def fake(monkeypatch):
-    """Training and measuring replaced by a fake whose asn-lstm twin loses 0.1 success."""
+    """Training and measuring replaced by a fake: asn-lstm's exact twin collapses on odd seeds, the
+    seed-3 nets never solve the task."""
     calls = []
 
     def run(cell):
         p = cell.params
         calls.append(cell.name)
-        gap = 0.1 if p["core"] == "asn-lstm" else 0.0
-        result = {
-            "analog_success": 1.0,
-            "spiking_success": 1.0 - gap,
-            "agreement": 1.0 - gap / 2,
-            "agreement_final": 1.0 - gap,
-            "mean_rate_hz": 50.0 + p["seed"],
-            "twin": {"step_ms": 300.0, "dt_ms": 1.0, "readout_window_ms": 10.0, "recurrent_delay": "step"},
-        }
-        if p["task"] == "tmaze":
-            return result | {"timesteps": 20_000, "timesteps_to_stop": 20_000 if p["seed"] else None}
-        return result | {"updates": cell.settings["seq_updates"], "spiking_final_xy": 1.0}
+        members = []
+        for seed in p["seeds"]:
+            analog = 0.5 if seed == 3 else 1.0
+            twins = {}
+            for product in gating.products(p["core"]):
+                lost = 0.5 if p["core"] == "asn-lstm" and product == "exact" and seed % 2 else 0.0
+                twins[product] = {
+                    "spiking_success": analog - lost,
+                    "agreement": 1.0 - lost / 5,
+                    "agreement_final": 1.0 - lost,
+                    "mean_rate_hz": 40.0,
+                }
+            members.append({"seed": seed, "analog_success": analog, "timesteps": 100, "twins": twins})
+        return {"members": members, "train_wall_s": 1.0, "eval_wall_s": 1.0}
 
     monkeypatch.setattr(gating, "run_tmaze", run)
     monkeypatch.setattr(gating, "run_sequence", run)
     return calls
 
 
-def stored(folder: Path) -> list[str]:
-    return sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith("_"))
-
-
-def test_grid_covers_both_cells_every_noise_and_seed():
+def test_full_grid_has_every_condition_in_blocks_of_seeds():
     cells = FULL.cells()
-    assert len(cells) == 5 * 2 * 5 + 2 * 2 * 5
-    assert len({c.name for c in cells}) == len(cells)  # one stored file per run
-    tmaze = [c for c in cells if c.params["task"] == "tmaze"]
-    assert {c.params["noise"] for c in tmaze} == {0.0, 0.25, 0.5, 0.75, 1.0}
-    assert {c.params["core"] for c in cells} == {"asn-sublstm", "asn-lstm"}
-    assert all(c.settings["corridor"] == 10 for c in tmaze)
-    assert len(QUICK.cells()) < len(cells)
+    blocks = len(FULL.blocks())
+    assert blocks == 4 and all(len(b) == 16 for b in FULL.blocks())  # 64 seeds
+    assert len(cells) == blocks * (5 * 3 + 2 * 3)
+    assert len({c.name for c in cells}) == len(cells)
+    # blocks outermost: an interrupted grid has every condition at the same number of seeds
+    assert {c.params["seeds"][0] for c in cells[:21]} == {0}
+    tmaze = cells[0]
+    # the package's defaults of the day travel with the run: a run under other defaults is redone
+    assert {"learn", "hyperparams", "twin", "corridor"} <= set(tmaze.settings)
+    assert gating.products("asn-sublstm") == ("exact",) and gating.products("asn-lstm-bounded")[1] == "spikes"
 
 
-def test_the_first_stored_runs_are_read_with_their_old_budget_dict():
-    """docs/gating_runs/ stored the budget as "budget"; the full grid still finds all 70 of them."""
-    store = GridStore(ROOT / "docs" / "gating_runs")
-    assert [c.name for c in FULL.cells() if store.get(c.name, c.settings) is None] == []
-    changed = dataclasses.replace(FULL, budget=dataclasses.replace(FULL.budget, test_episodes=99))
-    assert all(store.get(c.name, c.settings) is None for c in changed.cells())
-    longer = dataclasses.replace(FULL, corridor=20)
-    assert store.get(longer.cells()[0].name, longer.cells()[0].settings) is None
-
-
-def test_render_reproduces_the_committed_doc_from_the_stored_runs(tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)  # the doc names the runs folder relative to the current folder
-    doc = tmp_path / "gating.md"
-    shutil.copy(ROOT / "docs" / "gating.md", doc)  # its hand-written reading is kept
-    render(FULL, ROOT / "docs" / "gating_runs", doc, tmp_path / "gating.png")
-    assert doc.read_text() == (ROOT / "docs" / "gating.md").read_text()
-    assert (tmp_path / "gating.png").stat().st_size > 0
-
-
-def test_runs_are_stored_resumed_and_rendered(fake, tmp_path):
-    runs, doc = tmp_path / "runs", tmp_path / "gating.md"
-    records = run_grid(QUICK, runs)
-    n = len(QUICK.cells())
-    assert len(fake) == n and len(records) == n and stored(runs) == sorted(records)
-    assert json.loads((runs / "_config.json").read_text())["budget"]["seq_updates"] == 500
-    render(QUICK, runs, doc)
+def test_runs_are_stored_resumed_and_rendered_with_unsolved_nets_apart(fake, tmp_path):
+    grid = GatingGrid(noises=(0.0, 1.0), seeds=4, tasks=("tmaze",), budget=TINY)
+    run_grid(grid, tmp_path / "runs")
+    assert len(fake) == 2 * 3 * 2  # noises x cells x blocks
+    run_grid(grid, tmp_path / "runs")
+    assert len(fake) == 12  # resumed: nothing to do
+    doc = render(grid, tmp_path / "runs", tmp_path / "gating.md")
     text = doc.read_text()
-    assert (tmp_path / "gating.png").stat().st_size > 0
-    # the table is computed from the stored runs: asn-lstm's fake spiking success is 0.9
-    assert "| 1 | asn-lstm | 1.00 ± 0.00 | 0.90 ± 0.00 |" in text
-    assert "asn-lstm (multiplicative): analog − spiking success by noise — 0: +0.10, 1: +0.10" in text
-    assert "Runs stored: 8 of 8." in text
-
-    # a rerun does nothing; a deleted run is redone, alone
-    run_grid(QUICK, runs)
-    assert len(fake) == n
-    victim = runs / f"{stored(runs)[0]}.json"
-    victim.unlink()
-    run_grid(QUICK, runs)
-    assert len(fake) == n + 1 and victim.exists()
-    sessions = json.loads((runs / "_sessions.json").read_text())
-    assert [s["runs"] for s in sessions] == [n, 1]  # sessions that ran nothing are not recorded
-
-    # a changed budget makes every stored run stale
-    bigger = dataclasses.replace(QUICK, budget=dataclasses.replace(QUICK.budget, test_episodes=51))
-    run_grid(bigger, runs)
-    assert len(fake) == 2 * n + 1
+    assert (tmp_path / "gating.png").stat().st_size > 10_000
+    # asn-lstm's exact twin: seeds 1 (collapse) of the solved 0, 1, 2 at each noise -> 1/3
+    row = next(line for line in text.splitlines() if line.startswith("| 0 | asn-lstm |"))
+    assert "3 / 4" in row and "(1/3)" in row and "+0.167" in row
+    assert "| tmaze | 0 | asn-sublstm | 1 / 4 | 0.50 |" in text  # seed 3, reported apart
+    assert "asn-lstm-bounded+spikes" in text and "Power of this grid" in text
+    assert "60 seeds per condition missing" in text and "seq2a: not run yet" in text
 
 
 def test_hand_written_reading_survives_a_rerender(fake, tmp_path):
-    runs, doc = tmp_path / "runs", tmp_path / "gating.md"
-    run_grid(QUICK, runs)
-    render(QUICK, runs, doc)
-    doc.write_text(doc.read_text().replace("(not written yet)", "Gating matters here."))
-    render(QUICK, runs, doc)
-    assert "Gating matters here." in doc.read_text()
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    return build_parser().parse_args(["gating", *argv])
+    grid = GatingGrid(noises=(1.0,), seeds=2, tasks=("seq2a",), budget=TINY)
+    run_grid(grid, tmp_path / "runs")
+    doc = render(grid, tmp_path / "runs", tmp_path / "gating.md")
+    doc.write_text(doc.read_text().replace("(not written yet)", "My reading."))
+    render(grid, tmp_path / "runs", doc)
+    assert "My reading." in doc.read_text()
 
 
 def test_command_runs_the_quick_grid_with_overrides_then_renders(fake, tmp_path, capsys):
-    runs, doc = tmp_path / "runs", tmp_path / "doc" / "gating.md"
-    args = parse("--quick", "--runs-dir", str(runs), "--doc", str(doc), "grid.noises=[0.5]", "grid.seeds=[3]")
-    assert command.run(args) == 0
-    assert stored(runs) == sorted(
-        ["tmaze-n0.50-asn-sublstm-s3", "tmaze-n0.50-asn-lstm-s3"]
-        + [f"{t}-{c}-s3" for t in ("seq2a", "seq2b") for c in ("asn-sublstm", "asn-lstm")]
+    runs, doc = tmp_path / "runs", tmp_path / "gating.md"
+    argv = ["gating", "--quick", "--runs-dir", str(runs), "--doc", str(doc), "budget.total_timesteps=64"]
+    assert main(argv) == 0
+    assert len(fake) == len(QUICK.cells())
+    assert "wrote" in capsys.readouterr().out and doc.is_file()
+    assert main(["gating", "--quick", "--render", "--runs-dir", str(runs), "--doc", str(doc)]) == 0
+    assert not fake[len(QUICK.cells()) :]  # --render runs nothing
+    assert (
+        main(["gating", "--quick", "--render", "--runs-dir", str(tmp_path / "none"), "--doc", str(doc)]) == 2
     )
-    assert doc.is_file() and (doc.parent / "gating.png").is_file()
-    assert f"wrote {doc}" in capsys.readouterr().out
-    calls = len(fake)
-    assert command.run(parse(*vars(args)["overrides"], "--quick", "--render", "--runs-dir", str(runs),
-                             "--doc", str(doc))) == 0  # fmt: skip
-    assert len(fake) == calls  # --render runs nothing
+    assert "no runs stored" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["grid.cores=['gru']"], "gru"),
+        (["grid.seeds=0"], "seeds must be a positive integer"),
+        (["budget.population=0"], "population"),
+        (["grid.noises=[2]"], "noises must be numbers in"),
         (["--jobs", "0"], "jobs must be a positive integer"),
-        (["grid.noises=[2.0]"], "noises must be numbers in [0, 1]"),
-        (["grid.cores=['asn-gru']"], "unknown cores"),
-        (["budget.rl_cap_timestep=5"], "did you mean 'rl_cap_timesteps'"),
-        (["gird.seeds=[0]"], "did you mean 'grid'"),
-        (["budget.test_episodes=0"], "test_episodes must be a positive integer"),
-        (["--render"], "no runs stored"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_made(fake, tmp_path, capsys, argv, message):
-    runs = tmp_path / "runs"
-    assert main(["gating", "--quick", "--runs-dir", str(runs), "--doc", str(tmp_path / "g.md"), *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and re.search(re.escape(message), err)
-    assert not runs.exists() and fake == []
+    assert main(["gating", "--quick", "--runs-dir", str(tmp_path / "r"), *argv]) == 2
+    assert message in capsys.readouterr().err and not fake and not (tmp_path / "r").exists()
 
 
+# -- statistics ---------------------------------------------------------------------------------------
+def test_wilson_and_newcombe_intervals_match_known_values():
+    w = wilson(3, 25)  # Newcombe (1998) method 3 for 3/25: 0.0417 - 0.2996
+    assert (round(w.low, 4), round(w.high, 4)) == (0.0417, 0.2996)
+    assert wilson(0, 10).low == pytest.approx(0.0) and wilson(10, 10).high == pytest.approx(1.0)
+    d = newcombe(7, 25, 3, 25)
+    assert d.low < 0 < d.value < d.high  # 7/25 vs 3/25: not told apart
+    assert newcombe(20, 25, 2, 25).excludes_zero()
+    with pytest.raises(ValueError, match="successes"):
+        wilson(5, 3)
+
+
+def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_n():
+    small, large = bootstrap_mean([0, 1] * 5), bootstrap_mean([0, 1] * 500)
+    assert small.low < 0.5 < small.high and (large.high - large.low) < (small.high - small.low) / 5
+    assert math.isnan(bootstrap_mean([None, float("nan")]).value)
+    diff = bootstrap_difference([1.0] * 20, [0.0] * 20)
+    assert diff.value == diff.low == diff.high == 1.0
+    xs = [0.0] * 30 + [1.0] * 30
+    assert bootstrap_slope(xs, [0.0] * 30 + [0.5] * 30).value == pytest.approx(0.5)
+
+
+def test_power_reproduces_the_issue_figures():
+    # 3/25 against 7/25 collapses: power about 0.29; about 100 runs per cell for 80 %
+    assert power_two_proportions(0.28, 0.12, 25, 25) == pytest.approx(0.29, abs=0.02)
+    assert 90 <= runs_for_power(0.28, 0.12) <= 110
+    assert detectable_difference(0.12, 64, 64) < detectable_difference(0.12, 16, 16)
+
+
+# -- real runs --------------------------------------------------------------------------------------------
 def test_a_tiny_real_grid_from_python(tmp_path):
-    """Training, conversion and measurement for real, on a corridor of 2 and a few steps."""
     grid = GatingGrid(
-        noises=(0.5,), seeds=(0,), cores=("asn-lstm",), tasks=("tmaze", "seq2a"), corridor=2, budget=TINY
+        noises=(1.0,), seeds=1, cores=("asn-lstm-bounded",), tasks=("tmaze", "seq2a"), budget=TINY
     )
-    records = run_grid(grid, tmp_path)
-    tmaze, seq = records["tmaze-n0.50-asn-lstm-s0"]["result"], records["seq2a-asn-lstm-s0"]["result"]
-    assert tmaze["timesteps"] == 32 and tmaze["timesteps_to_stop"] is None
-    assert seq["updates"] == 20
-    for result in (tmaze, seq):
-        assert result["twin"]["gating"] == "multiplicative" and result["twin"]["recurrent_delay"] == "step"
-        for key in ("analog_success", "spiking_success", "agreement", "agreement_final"):
-            assert 0.0 <= result[key] <= 1.0
-        assert result["mean_rate_hz"] > 0 and set(result["rate_hz"]) >= {"input", "output_cell", "overall"}
+    records = run_grid(grid, tmp_path / "runs")
+    assert len(records) == 2
+    for record in records.values():
+        member = record["result"]["members"][0]
+        assert set(member["twins"]) == {"exact", "spikes"}
+        assert 0 <= member["twins"]["spikes"]["spiking_success"] <= 1
+    assert len(stored_runs(grid, tmp_path / "runs")) == 2
+    assert re.search(r"trained nets: 2", render(grid, tmp_path / "runs", tmp_path / "g.md").read_text())
+
+
+def test_a_tiny_grid_runs_as_ray_tasks_in_local_mode(tmp_path):
+    pytest.importorskip("ray")
+    grid = GatingGrid(noises=(0.0, 1.0), seeds=1, cores=("asn-sublstm",), tasks=("tmaze",), budget=TINY)
+    records = run_grid(grid, tmp_path / "runs", jobs=2)
+    assert len(records) == 2 and all(r["result"]["members"] for r in records.values())
+    assert gating.RunStore(tmp_path / "runs").get(next(iter(records))) is not None
+    session = gating.RunStore(tmp_path / "runs").root / "_sessions.json"
+    assert '"executor": "ray"' in session.read_text()
