@@ -230,6 +230,10 @@ class SpikingNetwork(nn.Module):
         """
         core = getattr(network, "core", None)
         gating = getattr(core, "gating", None)
+        if gating == "multiplicative-bounded":  # asn-lstm-bounded: its twins are in .multiplicative
+            from .multiplicative import multiplicative_twin
+
+            return multiplicative_twin(network, "exact", timing, **changes)
         # both conditions: the weights' layout (ASNSubLSTM's w_in, w_rec) and a gating we simulate
         if not (isinstance(core, ASNSubLSTM) and core.spiking_convertible and gating in GATINGS):
             name = getattr(network, "core_name", type(core).__name__)

@@ -76,3 +76,8 @@ def test_twin_policy_refuses_what_does_not_exist():
     policy = twin_policy(network("asn-lstm-bounded"), "spikes")
     q, _, state = policy.act(torch.rand(2, 4), None)
     assert q.shape == (2, 3) and isinstance(state, ProductState)
+
+
+def test_the_package_converter_builds_the_bounded_cells_exact_twin():
+    twin = SpikingNetwork.from_analog(network("asn-lstm-bounded"))
+    assert isinstance(twin, MultiplicativeTwin) and twin.variant == "bounded-exact"
