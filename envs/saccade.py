@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from ._rendering import RenderedEnv
 from ._step_checks import checked_action
 from .checks import check_int
 
@@ -23,7 +23,7 @@ SACCADE_REWARD = 1.5  # for the correct saccade in the go phase
 MAX_PHASE_STEPS = 10_000
 
 
-class SaccadeAntisaccadeEnv(gym.Env):
+class SaccadeAntisaccadeEnv(RenderedEnv):
     """Look toward (pro) or away from (anti) a cue that is gone by the time the agent may move.
 
     The fixation mark tells the rule, a cue flashes left or right, a delay follows, then the mark
@@ -75,8 +75,6 @@ class SaccadeAntisaccadeEnv(gym.Env):
     stepping before ``reset`` or after the end raises RuntimeError.
     """
 
-    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
-
     def __init__(
         self,
         fixation_steps: int = 1,
@@ -97,11 +95,7 @@ class SaccadeAntisaccadeEnv(gym.Env):
             values[name] = check_int(name, value, minima[name], MAX_PHASE_STEPS)
         self.fixation_steps, self.cue_steps = values["fixation_steps"], values["cue_steps"]
         self.delay_steps, self.go_steps = values["delay_steps"], values["go_steps"]
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
-            )
-        self.render_mode = render_mode
+        self._set_render_mode(render_mode)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(4,), dtype=np.float32)
         self.action_space = spaces.Discrete(3)
         # step index at which each phase begins; the go phase starts at _go_start
@@ -185,13 +179,6 @@ class SaccadeAntisaccadeEnv(gym.Env):
             terminated = True  # no saccade within the go phase
         self._done = terminated
         return self._observe(), reward, terminated, False, self._info(success=success)
-
-    def render(self):
-        if self.render_mode == "ansi":
-            return self._render_ansi()
-        if self.render_mode == "rgb_array":
-            return self._render_rgb()
-        return None
 
     def _render_ansi(self) -> str:
         obs = self._observe()

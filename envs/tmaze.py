@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from ._rendering import RenderedEnv
 from ._step_checks import checked_action
 from .checks import check_int
 
@@ -31,7 +31,7 @@ MAX_CORRIDOR_LENGTH = 10_000
 MAX_STEPS = 1_000_000
 
 
-class TMazeEnv(gym.Env):
+class TMazeEnv(RenderedEnv):
     """A corridor that ends in a T-junction; a road sign seen once says which end pays.
 
     The agent must carry one bit (north or south) along the corridor, which is the whole point of
@@ -92,8 +92,6 @@ class TMazeEnv(gym.Env):
     stepping before ``reset`` or after the episode ended raises RuntimeError.
     """
 
-    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
-
     def __init__(
         self,
         corridor_length: int = 10,
@@ -111,11 +109,7 @@ class TMazeEnv(gym.Env):
         if max_steps is None:
             max_steps = 10 * (self.corridor_length + 1)
         self.max_steps = check_int("max_steps", max_steps, 1, MAX_STEPS)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
-            )
-        self.render_mode = render_mode
+        self._set_render_mode(render_mode)
 
         self.observation_space = spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32)
         self.action_space = spaces.Discrete(4)
@@ -188,13 +182,6 @@ class TMazeEnv(gym.Env):
         }
 
     # -- rendering --------------------------------------------------------------------------------
-    def render(self):
-        if self.render_mode == "ansi":
-            return self._render_ansi()
-        if self.render_mode == "rgb_array":
-            return self._render_rgb()
-        return None
-
     def _render_ansi(self) -> str:
         n = self.corridor_length
         goal_mark = {0: ("G", "x"), 1: ("x", "G")}[self._goal]
