@@ -67,14 +67,19 @@ def _check_seed(seed: Any) -> None:
 class TensorEnv:
     """Base of the batched envs: seeding, action checks, auto-reset bookkeeping, the info dict.
 
-    A subclass takes its task's kwargs as keyword-only arguments, builds the gymnasium env it
-    mirrors from them (which validates them) and hands it to :meth:`_setup`; it implements
-    :meth:`_reset` (all envs) and :meth:`_step`.
+    A subclass names the gymnasium env it mirrors (``reference_class``), whose kwargs (rendering
+    aside, same defaults) are the task's: the constructor builds that env from them (which
+    validates them), takes spaces and sizes from it and hands it to :meth:`_build`, where the
+    subclass sets up its task. It implements :meth:`_build`, :meth:`_reset` (all envs) and
+    :meth:`_step`.
     """
 
     env_id: str = ""
+    reference_class: type[gym.Env]
 
-    def __init__(self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None):
+    def __init__(
+        self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None, **env_kwargs: Any
+    ):
         if not _is_int(num_envs) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         _check_seed(seed)
@@ -91,11 +96,20 @@ class TensorEnv:
             self.generator.manual_seed(int(seed))
         self._started = False
         self._return = torch.zeros(num_envs, device=self.device)
+        _check_kwargs(type(self).__name__, type(self), env_kwargs)
+        self.env_kwargs = {**self.task_kwargs(), **env_kwargs}
+        self._setup(self.reference_class(**self.env_kwargs))  # validates the kwargs
+        self._build(self.reference)
 
-    def _setup(self, reference: gym.Env, env_kwargs: dict[str, Any]) -> None:
+    @classmethod
+    def task_kwargs(cls) -> dict[str, Any]:
+        """The task's kwargs and their defaults: those of the reference env, rendering aside."""
+        parameters = inspect.signature(cls.reference_class).parameters
+        return {name: p.default for name, p in parameters.items() if name != "render_mode"}
+
+    def _setup(self, reference: gym.Env) -> None:
         """Spaces and sizes from the reference env."""
         self.reference = reference
-        self.env_kwargs = dict(env_kwargs)
         self.single_observation_space = reference.observation_space
         self.single_action_space = reference.action_space
         self.obs_dim = int(reference.observation_space.shape[0])
@@ -162,6 +176,10 @@ class TensorEnv:
         return actions
 
     # -- what each env implements -----------------------------------------------------------------
+    def _build(self, reference: gym.Env) -> None:
+        """The task's sizes and tables, from the reference env built from the validated kwargs."""
+        raise NotImplementedError
+
     def _reset(self) -> torch.Tensor:
         raise NotImplementedError
 
@@ -259,9 +277,7 @@ def _env_class(env_id: Any) -> tuple[str, type[TensorEnv]]:
 
 
 def _check_kwargs(env_id: str, cls: type[TensorEnv], env_kwargs: dict[str, Any]) -> None:
-    allowed = [
-        name for name, p in inspect.signature(cls.__init__).parameters.items() if p.kind is p.KEYWORD_ONLY
-    ]
+    allowed = list(cls.task_kwargs())
     for name in env_kwargs:
         if name not in allowed:
             close = difflib.get_close_matches(name, allowed, n=1)

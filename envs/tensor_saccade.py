@@ -21,26 +21,9 @@ class TensorSaccadeAntisaccade(TableEnv):
     start index = trial index.
     """
 
-    def __init__(
-        self,
-        num_envs: int,
-        device: str | torch.device = "cpu",
-        seed: int | None = None,
-        *,
-        fixation_steps: int = 1,
-        cue_steps: int = 1,
-        delay_steps: int = 2,
-        go_steps: int = 3,
-    ) -> None:
-        super().__init__(num_envs, device, seed)
-        lengths = {
-            "fixation_steps": fixation_steps,
-            "cue_steps": cue_steps,
-            "delay_steps": delay_steps,
-            "go_steps": go_steps,
-        }
-        ref = SaccadeAntisaccadeEnv(**lengths)  # validates
-        self._setup(ref, lengths)
+    reference_class = SaccadeAntisaccadeEnv
+
+    def _build(self, ref: SaccadeAntisaccadeEnv) -> None:
         cue_start = ref.fixation_steps
         delay_start = cue_start + ref.cue_steps
         self.go_start = delay_start + ref.delay_steps  # the step index at which the go phase begins

@@ -16,22 +16,13 @@ from .tensor import TensorEnv
 class TensorSequencePrediction(TensorEnv):
     """B next-symbol prediction episodes of lag ``p``; see :mod:`sublstm.envs.tensor`."""
 
-    def __init__(
-        self,
-        num_envs: int,
-        device: str | torch.device = "cpu",
-        seed: int | None = None,
-        *,
-        p: int = 10,
-        noisy: bool = False,
-    ) -> None:
-        super().__init__(num_envs, device, seed)
-        ref = SequencePredictionEnv(p=p, noisy=noisy)  # validates
+    reference_class = SequencePredictionEnv
+
+    def _build(self, ref: SequencePredictionEnv) -> None:
         self.p, self.noisy = ref.p, ref.noisy
-        self._setup(ref, {"p": p, "noisy": noisy})
         self._eye = torch.eye(self.p + 1, device=self.device)
         self._middle = torch.arange(2, self.p + 1, device=self.device)  # a_1 .. a_{p-1} in order (2a)
-        self.sequences = torch.zeros(num_envs, self.p + 1, dtype=torch.long, device=self.device)
+        self.sequences = torch.zeros(self.num_envs, self.p + 1, dtype=torch.long, device=self.device)
         self.t = 0  # predictions made in the current episodes
 
     def _draw(self) -> torch.Tensor:

@@ -35,21 +35,10 @@ class TensorTMaze(TableEnv):
     State ``goal * (N + 1) + position`` (goal 0 north, 1 south); start index = goal index.
     """
 
-    def __init__(
-        self,
-        num_envs: int,
-        device: str | torch.device = "cpu",
-        seed: int | None = None,
-        *,
-        corridor_length: int = 10,
-        noise: float = 0.0,
-        max_steps: int | None = None,
-    ) -> None:
-        super().__init__(num_envs, device, seed)
-        ref = TMazeEnv(corridor_length=corridor_length, noise=noise, max_steps=max_steps)  # validates
-        self.corridor_length, self.noise, self.max_steps = ref.corridor_length, ref.noise, ref.max_steps
-        self._setup(ref, {"corridor_length": corridor_length, "noise": noise, "max_steps": max_steps})
+    reference_class = TMazeEnv
 
+    def _build(self, ref: TMazeEnv) -> None:
+        self.corridor_length, self.noise, self.max_steps = ref.corridor_length, ref.noise, ref.max_steps
         n, n_actions = self.corridor_length, self.n_actions
         # every (state, action) pair, state-major: goal, position and action of each
         goal = torch.arange(2).repeat_interleave((n + 1) * n_actions)
