@@ -13,26 +13,25 @@ events per decision, and a sweep over the decision time with the shortest safe s
 from __future__ import annotations
 
 import argparse
-import re
 
 from .options import add_config_arguments, given, option, resolve
 
 HELP = "compare a trained agent with its spiking twin (agreement, rates, step sweep)"
 
-#: config key -> the option that sets it (named in error messages), and the option's dest
+#: config key -> the option that sets it (named in error messages)
 OPTIONS = {
-    "compare.episodes": ("--episodes", "episodes"),
-    "compare.seed": ("--seed", "seed"),
-    "compare.sweep_step_ms": ("--sweep", "sweep"),
-    "compare.sweep_delays": ("--sweep-delays", "sweep_delays"),
-    "compare.level": ("--level", "level"),
-    "compare.plots": ("--no-plots", "plots"),
-    "compare.wandb": ("--wandb", "wandb"),
-    "compare.device": ("--device", "device"),
-    "twin.dt": ("--dt", "dt"),
-    "twin.step_ms": ("--step-ms", "step_ms"),
-    "twin.readout_window_ms": ("--readout-window-ms", "readout_window_ms"),
-    "twin.recurrent_delay_ms": ("--recurrent-delay", "recurrent_delay"),
+    "compare.episodes": "--episodes",
+    "compare.seed": "--seed",
+    "compare.sweep_step_ms": "--sweep",
+    "compare.sweep_delays": "--sweep-delays",
+    "compare.level": "--level",
+    "compare.plots": "--no-plots",
+    "compare.wandb": "--wandb",
+    "compare.device": "--device",
+    "twin.dt": "--dt",
+    "twin.step_ms": "--step-ms",
+    "twin.readout_window_ms": "--readout-window-ms",
+    "twin.recurrent_delay_ms": "--recurrent-delay",
 }
 SECTIONS = ("twin", "compare")
 
@@ -42,6 +41,11 @@ def _numbers(text: str) -> list[float]:
         return [float(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers of ms, got {text!r}") from None
+
+
+def _dest(flag: str) -> str:
+    """Where the parsed arguments hold ``flag``'s value (``--no-X`` stores False under X)."""
+    return flag.removeprefix("--no-").removeprefix("--").replace("-", "_")
 
 
 def _names(text: str) -> list[str]:
@@ -113,39 +117,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, "twin.step_ms=200 compare.episodes=50")
 
 
-def _naming_option(exc: Exception) -> str:
-    """The error's message, led by the option (and config key) it is about."""
-    text = str(exc)
-    match = re.match(r"(?:unknown key )?(twin|compare)[.:] ?(\w+)", text)
-    if match:
-        key = f"{match[1]}.{match[2]}"
-        if key in OPTIONS and not text.startswith("unknown key"):
-            return f"{OPTIONS[key][0]} ({key}): {text.split(': ', 1)[-1] if ': ' in text else text}"
-    return text
-
-
 def run(args: argparse.Namespace) -> int:
     from sublstm.spiking.timing import TwinTiming
 
     from ..comparing import CompareSettings, check_sweep, format_comparison, run_comparison
     from ..config import ConfigError, build
     from ..reporting import command_line
+    from ..training_config import naming_options
 
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    values = resolve(args, given(args, {dest: key for key, (_, dest) in OPTIONS.items()}))
+    values = resolve(args, given(args, {_dest(flag): key for key, flag in OPTIONS.items()}))
     unknown = sorted(set(values) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"unknown config section(s) {unknown}; known: {list(SECTIONS)}")
-    try:
+    with naming_options(OPTIONS):
         timing = build(TwinTiming, values.get("twin"), "twin")
         settings = build(CompareSettings, values.get("compare"), "compare")
         try:
             check_sweep(settings, timing)
         except ValueError as exc:
             raise ConfigError(f"compare.{exc}") from None
-    except ConfigError as exc:
-        raise ConfigError(_naming_option(exc)) from None
 
     import torch
 
