@@ -438,10 +438,12 @@ def render(grid: GatingGrid, runs_dir: str | Path, doc: str | Path, figure: str 
         "",
         "## How it was run",
         "",
-        "Command: " + ", then ".join(f"`{c}`" for c in commands) + " (resumable: a rerun skips stored runs; "
+        "Command: "
+        + (", then ".join(f"`{c}`" for c in commands) or "(no session recorded)")
+        + " (resumable: a rerun skips stored runs; "
         "`--render` rebuilds this page from them).  ",
         f"Machine: {machine_line(next(iter(runs.values()))['machine'])}.  ",
-        f"Executor: {', '.join(executors)}; one torch thread per run.  ",
+        f"Executor: {', '.join(executors) or '(no session recorded)'}; one torch thread per run.  ",
         f"Stored runs (blocks of seeds): {len(runs)}; trained nets: {len(nets)}. "
         f"Wall-clock: {session_s / 60:.1f} min over {len(done)} session(s); the runs took "
         f"{run_s / 60:.1f} min of process time (training, conversion and tests).",

@@ -178,6 +178,12 @@ def run_cells(
     todo = [cell for cell in cells if store.get(cell.name, cell.settings) is None]
     executor = executor or serial
     count = 0
+    started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.perf_counter()
+
+    def session(first: bool = False) -> None:
+        jobs = getattr(executor, "jobs_used", None) or getattr(executor, "jobs", None) or 1
+        wall = time.perf_counter() - t0
+        record_session(store, started, wall, jobs, count, executor_name(executor), replace_last=not first)
 
     def done(cell: Cell, measured: dict) -> None:
         nonlocal count
@@ -190,16 +196,16 @@ def run_cells(
         }
         store.put(cell.name, record)
         count += 1
+        session()  # kept up to date: a session killed outright is recorded as far as it got
         if on_record is not None:
             on_record(record, count, len(todo))
 
     if todo:
-        started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.perf_counter()
+        session(first=True)
         try:
             executor(functools.partial(measure, task), todo, done)
         finally:  # an interrupted session counts too: its wall-clock was spent
-            jobs = getattr(executor, "jobs_used", None) or getattr(executor, "jobs", None) or 1
-            record_session(store, started, time.perf_counter() - t0, jobs, count, executor_name(executor))
+            session()
     return {cell.name: store.get(cell.name, cell.settings) for cell in cells}
 
 
@@ -214,11 +220,20 @@ def executor_name(executor: Executor) -> str:
 
 
 def record_session(
-    store: RunStore, started: str, wall_s: float, jobs: int, runs: int, executor: str = "serial"
+    store: RunStore,
+    started: str,
+    wall_s: float,
+    jobs: int,
+    runs: int,
+    executor: str = "serial",
+    replace_last: bool = False,
 ) -> None:
-    """Append one session to the store's ``_sessions.json``."""
+    """Append one session to the store's ``_sessions.json`` (``replace_last``: update the last one,
+    the same session seen later)."""
     path = store.root / SESSIONS
     sessions = read_json(path) if path.is_file() else []
+    if replace_last and sessions:
+        sessions.pop()
     sessions.append(
         {
             "started": started,
