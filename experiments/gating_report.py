@@ -296,13 +296,15 @@ def make_figure(rows: list[dict], path: Path, corridor: int) -> None:
     )  # fmt: skip
     axes[1].set(
         xlabel="corridor noise", ylabel="conversion loss (analog − spiking success)",
-        title=f"mean conversion loss ({LEVEL:.0%} bootstrap CI); solved nets, ≥ {n} per point",
+        title=f"mean conversion loss ({LEVEL:.0%} bootstrap CI)",
     )  # fmt: skip
+    fig.suptitle(f"solved nets only, ≥ {n} per point", fontsize=9, y=0.01, x=0.99, ha="right", va="bottom")
     for ax in axes:
+        ax.set(xlim=(-0.08, 1.08), xticks=FULL.noises)
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
