@@ -57,7 +57,9 @@ class Hyperparams:
     max_grad_norm: float = 1.0
     target_update_interval: int = 0  # updates between target-network copies; 0: no target network
     huber_delta: float = 0.0  # 0: squared error
-    rate_penalty: float = 0.0  # coefficient of the mean AF activation in the loss
+    # coefficient of the mean AF activation in the loss: firing rates of the spiking twin near
+    # biological ones (~10 Hz over all ASNs; docs/results.md "Spiking twin")
+    rate_penalty: float = 2.0
     # coefficient of the mean cell-input and input-gate activation (z, i) in the loss: where both
     # are ~0 the memory cell cannot drift, neither in the analog net nor in its spiking twin
     gate_rate_penalty: float = 0.0

@@ -81,7 +81,10 @@ def train_sequence(
     max_updates: int = 5000,
     learning_rate: float = 3e-3,
     max_grad_norm: float = 1.0,
-    rate_penalty: float = 0.0,
+    rate_penalty: float = 2.0,
+    train_noise: float = 0.1,
+    train_cell_noise: float = 0.05,
+    stop_patience: int = 3,
     eval_every: int = 100,
     eval_sequences: int = 1000,
     stop_at_accuracy: float | None = 1.0,
@@ -92,9 +95,15 @@ def train_sequence(
 ) -> SequenceResult:
     """Train an AdvantageNetwork (p+1 inputs, p+1 outputs) on next-symbol prediction.
 
-    Stops after ``max_updates`` or when the final-symbol accuracy of a periodic evaluation reaches
-    ``stop_at_accuracy`` (None: never early). ``callback(record)`` gets every evaluation record;
-    returning False stops training.
+    Stops after ``max_updates`` or once the final-symbol accuracy of ``stop_patience`` periodic
+    evaluations in a row reaches ``stop_at_accuracy`` (None: never early); the evaluations past
+    the first keep training on, which widens the decision margins the spiking twin needs.
+    ``callback(record)`` gets every evaluation record; returning False stops training.
+
+    ``train_noise`` and ``train_cell_noise`` are the noise-aware training of the RL agent
+    (:class:`~sublstm.agents.settings.Hyperparams`): Gaussian noise on the signals the twin
+    carries as traces and on each memory-cell increment, in the loss only (evaluation is
+    noise-free). ``rate_penalty`` weighs the mean AF activation (firing rates) in the loss.
     """
     for name, value in (("batch_size", batch_size), ("max_updates", max_updates), ("eval_every", eval_every)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -102,11 +111,20 @@ def train_sequence(
     for name, value in (("learning_rate", learning_rate), ("max_grad_norm", max_grad_norm)):
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    if not isinstance(rate_penalty, (int, float)) or not math.isfinite(rate_penalty) or rate_penalty < 0:
-        raise ValueError(f"rate_penalty must be a non-negative finite number, got {rate_penalty!r}")
+    for name, value in (
+        ("rate_penalty", rate_penalty),
+        ("train_noise", train_noise),
+        ("train_cell_noise", train_cell_noise),
+    ):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+    if isinstance(stop_patience, bool) or not isinstance(stop_patience, int) or stop_patience < 1:
+        raise ValueError(f"stop_patience must be a positive integer, got {stop_patience!r}")
     device = torch.device(device)
     batch_fn = batch_fn or default_batch_fn(p, noisy)
     torch.manual_seed(seed)
+    noise_generator = torch.Generator(device=device).manual_seed(seed + 2_000_003)
     rng = np.random.default_rng(seed)
     eval_rng = np.random.default_rng(seed + 1_000_003)
     n_symbols = p + 1
@@ -117,12 +135,14 @@ def train_sequence(
     loss_fn = nn.CrossEntropyLoss()
     history: list[dict[str, Any]] = []
     t0 = time.perf_counter()
-    update = 0
+    update = streak = 0
     for update in range(1, max_updates + 1):
         inputs, targets = batch_fn(batch_size, rng)
         x = torch.from_numpy(inputs).to(device)
         y = torch.from_numpy(targets).to(device)
-        logits, _, acts = network(x)
+        logits, _, acts = network(
+            x, noise_std=train_noise, cell_noise_std=train_cell_noise, generator=noise_generator
+        )
         loss = loss_fn(logits.reshape(-1, n_symbols), y.reshape(-1))
         if rate_penalty > 0.0:
             loss = loss + rate_penalty * sum(a.mean() for a in acts.values()) / len(acts)
@@ -142,7 +162,9 @@ def train_sequence(
             }
             history.append(record)
             stop = callback is not None and callback(record) is False
-            if stop or (stop_at_accuracy is not None and result["final_accuracy"] >= stop_at_accuracy):
+            at_target = stop_at_accuracy is not None and result["final_accuracy"] >= stop_at_accuracy
+            streak = streak + 1 if at_target else 0
+            if stop or streak >= stop_patience:
                 break
     wall_s = time.perf_counter() - t0
     final = evaluate_sequences(network, batch_fn, eval_sequences, np.random.default_rng(seed + 7), device)

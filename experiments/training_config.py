@@ -259,7 +259,7 @@ class SequenceSettings:
     max_updates: int = 5000
     learning_rate: float = 3e-3
     max_grad_norm: float = 1.0
-    rate_penalty: float = 0.0
+    rate_penalty: float = 2.0  # low firing rates of the twin, as agents.supervised.train_sequence
     eval_every: int = 10
     eval_sequences: int = 1000
     stop_at_accuracy: float | None = 1.0

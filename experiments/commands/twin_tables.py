@@ -1,0 +1,69 @@
+"""The spiking twin on every task: per-task acceptance tables over many seeds (issue 11).
+
+    sublstm twin-tables                                   # every row, 16 seeds, then the tables
+    sublstm twin-tables --rows tmaze-c10-n1,seq2a --seeds 4
+    sublstm twin-tables --render                          # rewrite the tables from the stored runs
+
+Rows, seeds and their results are stored per (row, block of seeds) under ``--runs-dir``; a rerun
+trains only what is missing. The tables go into the "Spiking twin" section of ``--doc``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .experiment_options import add_experiment_arguments, numbers
+
+HELP = "the spiking twin on every task: train seeds per task, compare each with its twin, tabulate"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..twin_tables import ROW_NAMES, TwinTableSettings
+
+    d = TwinTableSettings()
+    parser.add_argument("--rows", default=",".join(ROW_NAMES), help="rows, comma-separated")
+    parser.add_argument("--seeds", type=int, default=d.seeds, help="seeds per row (0 .. SEEDS-1)")
+    parser.add_argument("--block", type=int, default=d.block, help="seeds trained together, one stored run")
+    parser.add_argument(
+        "--total-timesteps", type=int, default=d.total_timesteps, help="most timesteps per RL agent"
+    )
+    parser.add_argument("--episodes", type=int, default=d.episodes, help="held-out episodes per seed")
+    parser.add_argument(
+        "--sweep",
+        default=",".join(f"{s:g}" for s in d.sweep_step_ms),
+        help="step_ms values tried besides the default, comma-separated",
+    )
+    add_experiment_arguments(parser, "runs/twin-tables", "docs/results.md", "the 'twin-tables' block")
+
+
+def settings_from(args: argparse.Namespace):
+    from ..twin_tables import TwinTableSettings
+
+    rows = tuple(r.strip() for r in str(args.rows).split(",") if r.strip())
+    settings = TwinTableSettings(
+        rows=rows,
+        seeds=args.seeds,
+        block=args.block,
+        total_timesteps=args.total_timesteps,
+        episodes=args.episodes,
+        sweep_step_ms=numbers(args.sweep, "--sweep", float),
+    )
+    settings.validate()
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..runner import executor_for
+    from ..twin_tables import render, run_twin_tables
+
+    executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
+    if Path(args.doc).is_dir():
+        raise ValueError(f"--doc {args.doc} is a folder, not a markdown file")
+    settings = settings_from(args)
+    if not args.render:
+        run_twin_tables(settings, args.runs_dir, jobs=executor)
+    n = render(args.runs_dir, args.doc, settings)
+    print(f"wrote the twin tables ({n} seeds) into {args.doc}")
+    return 0

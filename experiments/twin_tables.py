@@ -1,0 +1,414 @@
+"""The spiking twin on every task (issue 11): one acceptance table per task, many seeds per row.
+
+Rows: the T-maze (corridors 10 and 20 at noise 0, 0.5 and 1), sequence prediction 2a and 2b
+(p = 10) and saccade/antisaccade. Every agent is trained with the package defaults (RL rows: a
+:class:`~sublstm.agents.population.Population` of seeds side by side, each member taken out as an
+ordinary agent; sequence rows: :func:`~sublstm.agents.supervised.train_sequence`), converted with
+the :class:`~sublstm.spiking.timing.TwinTiming` defaults and compared on held-out episodes. One
+stored record per (row, block of seeds) in a :class:`~sublstm.experiments.store.RunStore`, so a
+rerun resumes; the tables in the "Spiking twin" section of docs/results.md are rendered from the
+stored records only.
+
+    from sublstm.experiments.twin_tables import TwinTableSettings, run_twin_tables
+    run_twin_tables(TwinTableSettings(rows=("tmaze-c10-n1",), seeds=4), "runs/twin-tables", doc=None)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .comparing import DOC_SECTION
+from .config import to_dict
+from .reporting import command_line, fmt, machine_line, markdown_table, median, write_block
+from .runner import Cell, Jobs, executor_for, run_cells
+from .store import RunStore
+
+RUNS = "runs/twin-tables"
+BLOCK = "twin-tables"
+TEST_SEED = 100_000  # evaluation episodes / sequences start here, never seen in training
+SEQ_P = 10
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a table: a task and its env arguments."""
+
+    name: str
+    task: str  # "tmaze", "saccade", "seq2a" or "seq2b"
+    env_id: str | None = None
+    env_kwargs: dict = field(default_factory=dict)
+
+
+ROWS = (
+    *(
+        Row(f"tmaze-c{c}-n{n:g}", "tmaze", "sublstm/TMaze-v0", {"corridor_length": c, "noise": float(n)})
+        for c in (10, 20)
+        for n in (0, 0.5, 1)
+    ),
+    Row("seq2a", "seq2a"),
+    Row("seq2b", "seq2b"),
+    Row("saccade", "saccade", "sublstm/SaccadeAntisaccade-v0"),
+)
+ROW_NAMES = tuple(r.name for r in ROWS)
+
+
+@dataclass(frozen=True)
+class TwinTableSettings:
+    """What the tables train and measure.
+
+    ``rows``: names from :data:`ROW_NAMES`; ``seeds``: seeds 0 .. seeds-1 per row, trained in
+    blocks of ``block`` (one stored record each); ``total_timesteps``: per RL agent at most, with
+    the stop rule of ``stop_patience`` evaluations in a row at >= 95 %; ``episodes``: evaluation
+    episodes (sequences) per seed; ``sweep_step_ms``: decision times tried for the shortest one that
+    keeps the teacher-forced agreement >= ``level``; ``hyperparams``: changes to the RL defaults.
+    """
+
+    rows: tuple[str, ...] = ROW_NAMES
+    seeds: int = 16
+    block: int = 8
+    total_timesteps: int = 200_000
+    stop_patience: int = 2
+    episodes: int = 200
+    sweep_step_ms: tuple[float, ...] = (100.0, 200.0)
+    level: float = 0.995
+    success_gap: float = 0.01
+    hyperparams: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        from sublstm.agents.settings import Hyperparams
+
+        unknown = [r for r in self.rows if r not in ROW_NAMES]
+        if unknown or not self.rows:
+            raise ValueError(f"rows must be names from {list(ROW_NAMES)}, got {list(self.rows)}")
+        for name in ("seeds", "block", "total_timesteps", "stop_patience", "episodes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if any(not isinstance(s, int | float) or s <= 0 for s in self.sweep_step_ms):
+            raise ValueError(f"sweep_step_ms must be positive numbers of ms, got {list(self.sweep_step_ms)}")
+        for name in ("level", "success_gap"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+        Hyperparams(**self.hyperparams).validate()
+
+
+def cells(settings: TwinTableSettings) -> list[Cell]:
+    """One cell per (row, block of seeds)."""
+    from sublstm.spiking.timing import TwinTiming
+
+    settings.validate()
+    common = to_dict(settings) | {"twin": TwinTiming().to_dict()}
+    common.pop("rows")
+    common.pop("seeds")
+    out = []
+    rows = {r.name: r for r in ROWS}
+    for name in settings.rows:
+        row = rows[name]
+        for start in range(0, settings.seeds, settings.block):
+            seeds = list(range(start, min(settings.seeds, start + settings.block)))
+            params = {"row": to_dict(row), "seeds": seeds}
+            out.append(Cell(f"{name}-s{seeds[0]}-{seeds[-1]}", common | params, params))
+    return out
+
+
+# -- one block of seeds ---------------------------------------------------------------------------------
+def trial_types(obs) -> list[str]:
+    """Saccade trial type of each recorded episode from its observations (T, n, 4):
+    rule from the fixation mark, cue side from the cue lights."""
+    from sublstm.envs.saccade import TRIAL_TYPES
+
+    anti = (obs[..., 1] > 0.5).any(0)
+    right = (obs[..., 3] > 0.5).any(0)
+    return [TRIAL_TYPES[2 * int(a) + int(r)] for a, r in zip(anti, right, strict=True)]
+
+
+def shortest_safe_step(agreements: dict[float, float], level: float) -> float | None:
+    """Shortest step_ms from which every longer one keeps the agreement >= level."""
+    best = None
+    for step in sorted(agreements, reverse=True):
+        if math.isnan(agreements[step]) or agreements[step] < level:
+            break
+        best = step
+    return best
+
+
+def rl_member(agent, settings: dict, task: str) -> dict:
+    """Compare one trained agent with its default twin on held-out episodes."""
+    from sublstm.spiking import SpikingPolicy, TwinTiming
+    from sublstm.spiking.compare import analog_run, closed_loop, teacher_forced_agreement
+
+    timing, n = TwinTiming(), settings["episodes"]
+    analog = analog_run(agent, n, TEST_SEED)
+    policy = SpikingPolicy.from_agent(agent, timing)
+    tf = teacher_forced_agreement(policy, analog)
+    loop = closed_loop(policy, agent, n, TEST_SEED)
+    agreements = {timing.step_ms: tf.agreement}
+    for step in settings["sweep_step_ms"]:
+        short = timing.replace(step_ms=float(step), readout_window_ms=min(timing.readout_window_ms, step))
+        agreements[float(step)] = teacher_forced_agreement(
+            SpikingPolicy.from_agent(agent, short), analog
+        ).agreement
+    stats = loop.stats
+    record = {
+        "analog_success": analog.rollout.success_rate,
+        "twin_success": loop.rollout.success_rate,
+        "agreement": tf.agreement,
+        "decisive_agreement": tf.decisive,
+        "final_agreement": tf.final_decision,
+        "rates_hz": stats["rate_hz"],
+        "spikes_per_decision": stats["spikes_per_decision"],
+        "synops_per_decision": stats["synops_per_decision"],
+        "analog_macs_per_step": int(agent.network.macs_per_step()),
+        "agreement_by_step": {f"{k:g}": v for k, v in agreements.items()},
+        "shortest_step_ms": shortest_safe_step(agreements, settings["level"]),
+    }
+    if task == "saccade":
+        types = trial_types(analog.rollout.obs)
+        record["by_trial_type"] = {
+            t: {
+                "analog": float(analog.rollout.success[[k for k, x in enumerate(types) if x == t]].mean()),
+                "twin": float(loop.rollout.success[[k for k, x in enumerate(types) if x == t]].mean()),
+            }
+            for t in sorted(set(types))
+        }
+    return record
+
+
+def run_rl(cell: Cell) -> dict:
+    """Train the block's seeds as one population, then compare each member with its twin."""
+    from sublstm.agents.population import Population
+
+    s, row = cell.settings, cell.params["row"]
+    t0 = time.perf_counter()
+    pop = Population(
+        row["env_id"], len(cell.params["seeds"]), seeds=cell.params["seeds"],
+        env_kwargs=row["env_kwargs"], **s["hyperparams"],
+    )  # fmt: skip
+    pop.learn(s["total_timesteps"], stop_at_success=0.95, stop_patience=s["stop_patience"])
+    train_s = time.perf_counter() - t0
+    steps = pop.steps_to()
+    members = []
+    for k, seed in enumerate(cell.params["seeds"]):
+        agent = pop.member(k)
+        members.append(
+            {"seed": seed, "steps_to_95": steps[k], "timesteps": int(pop.timesteps[k])}
+            | rl_member(agent, s, row["task"])
+        )
+    return {"members": members, "train_wall_s": train_s, "eval_wall_s": time.perf_counter() - t0 - train_s}
+
+
+def sequence_member(network, settings: dict, noisy: bool, seed: int) -> dict:
+    """The twin of a trained sequence net fed fresh test sequences (teacher-forced by nature)."""
+    import torch
+    from sublstm.envs.sequence import sequence_batch
+    from sublstm.spiking import SpikingPolicy, TwinTiming
+    from sublstm.spiking.compare import GAP_MARGIN
+
+    inputs, targets = sequence_batch(settings["episodes"], p=SEQ_P, noisy=noisy, rng=TEST_SEED + seed)
+    x, y = torch.from_numpy(inputs), torch.from_numpy(targets)
+    with torch.no_grad():
+        logits = network(x)[0]
+    analog = logits.argmax(-1)
+    top2 = logits.topk(2, dim=-1).values
+    decisive = top2[..., 0] - top2[..., 1] >= GAP_MARGIN
+    timing = TwinTiming()
+    agreements: dict[float, float] = {}
+    record: dict[str, Any] = {}
+    for step in (timing.step_ms, *settings["sweep_step_ms"]):
+        t = timing.replace(step_ms=float(step), readout_window_ms=min(timing.readout_window_ms, step))
+        policy = SpikingPolicy.from_network(network, t)
+        twin = policy.teacher_forced(x)["actions"]
+        agreements[float(step)] = float((twin == analog)[decisive].float().mean())
+        if step == timing.step_ms:
+            record = {
+                "analog_success": float((analog[-1] == y[-1]).float().mean()),
+                "twin_success": float((twin[-1] == y[-1]).float().mean()),
+                "agreement": agreements[float(step)],
+                "all_steps_agreement": float((twin == analog).float().mean()),
+                "decisive_fraction": float(decisive.float().mean()),
+                "final_agreement": float((twin[-1] == analog[-1]).float().mean()),
+            }
+            counted = SpikingPolicy.from_network(network, t)  # a pass that counts the spikes
+            state = None
+            for k in range(x.shape[0]):
+                _, _, state = counted.act(x[k], state)
+            stats = counted.stats()
+            record |= {
+                "rates_hz": stats["rate_hz"],
+                "spikes_per_decision": stats["spikes_per_decision"],
+                "synops_per_decision": stats["synops_per_decision"],
+                "analog_macs_per_step": int(network.macs_per_step()),
+            }
+    record["agreement_by_step"] = {f"{k:g}": v for k, v in agreements.items()}
+    record["shortest_step_ms"] = shortest_safe_step(agreements, settings["level"])
+    return record
+
+
+def run_sequence(cell: Cell) -> dict:
+    """Train each seed's sequence net with the defaults of train_sequence, then compare its twin."""
+    from sublstm.agents.supervised import train_sequence
+
+    s, row = cell.settings, cell.params["row"]
+    noisy = row["task"] == "seq2b"
+    members, train_s = [], 0.0
+    t0 = time.perf_counter()
+    for seed in cell.params["seeds"]:
+        trained = train_sequence(p=SEQ_P, noisy=noisy, seed=seed)
+        train_s += trained.wall_s
+        members.append(
+            {"seed": seed, "updates": trained.updates}
+            | sequence_member(trained.network.eval(), s, noisy, seed)
+        )
+    return {"members": members, "train_wall_s": train_s, "eval_wall_s": time.perf_counter() - t0 - train_s}
+
+
+def run_cell(cell: Cell) -> dict:
+    """One block of seeds of one row (the task function an executor calls)."""
+    from .runner import one_torch_thread
+
+    one_torch_thread()
+    return run_sequence(cell) if cell.params["row"]["task"].startswith("seq") else run_rl(cell)
+
+
+def report(record: dict, k: int, n: int) -> None:
+    members = record["result"]["members"]
+    print(
+        f"[{k}/{n}] {record['name']}: twin success "
+        f"{fmt(median([m['twin_success'] for m in members]), '.3f')} "
+        f"agreement min {fmt(min(m['agreement'] for m in members), '.4f')} rate median "
+        f"{fmt(median([m['rates_hz']['overall'] for m in members]), '.1f')} Hz ({record['wall_s']:.0f} s)",
+        flush=True,
+    )
+
+
+def run_twin_tables(
+    settings: TwinTableSettings | None = None, runs_dir: str | Path = RUNS, *, doc=None, jobs: Jobs = 1
+) -> dict[str, dict]:
+    """Run every (row, block) not yet stored in ``runs_dir``; with ``doc``, write the tables there."""
+    settings = settings or TwinTableSettings()
+    executor = executor_for(jobs)
+    records = run_cells(
+        RunStore(runs_dir), cells(settings), run_cell, executor, report, {"command": command_line()}
+    )
+    if doc is not None:
+        render(runs_dir, doc, settings)
+    return records
+
+
+# -- the doc ----------------------------------------------------------------------------------------------
+POP_SHORT = {"input": "in", "hidden": "hid", "cell_input": "z", "input_gate": "i", "output_gate": "o",
+             "output_cell": "out"}  # fmt: skip
+
+
+def _span(values: Sequence[float], spec: str) -> str:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return "-"
+    return f"{fmt(median(values), spec)} [{fmt(min(values), spec)}, {fmt(max(values), spec)}]"
+
+
+def row_cells(name: str, members: list[dict], settings: TwinTableSettings) -> list:
+    """One table row: medians [min, max] over the seeds, and whether each criterion holds."""
+    gap = [abs(m["analog_success"] - m["twin_success"]) for m in members]
+    rates = [m["rates_hz"]["overall"] for m in members]
+    steps = [m["shortest_step_ms"] for m in members]
+    kept = sum(g <= settings.success_gap + 1e-9 for g in gap)
+    agree = sum(m["agreement"] >= settings.level for m in members)
+    low = sum(r <= 10.0 for r in rates)
+    per_pop = " / ".join(fmt(median([m["rates_hz"][p] for m in members]), ".0f") for p in POP_SHORT)
+    return [
+        name,
+        len(members),
+        _span([m["analog_success"] for m in members], ".3f"),
+        _span([m["twin_success"] for m in members], ".3f"),
+        _span([m["agreement"] for m in members], ".4f"),
+        _span([m["final_agreement"] for m in members], ".3f"),
+        _span(rates, ".1f"),
+        per_pop,
+        f"{fmt(median([m['synops_per_decision'] for m in members]), '.0f')} / "
+        f"{members[0]['analog_macs_per_step']}",
+        "-" if any(s is None for s in steps) else f"{max(steps):g}",
+        f"{kept} / {agree} / {low}",
+    ]
+
+
+HEADER = [
+    "row", "seeds", "analog success", "twin success", "agreement (tf)", "final-decision agreement",
+    "mean rate (Hz)", "rate " + " / ".join(POP_SHORT.values()) + " (Hz)",
+    "synaptic events per decision / analog MACs per step", "shortest step_ms (all seeds)",
+    "seeds meeting: success / agreement / rate",
+]  # fmt: skip
+
+TITLES = {
+    "tmaze": "T-maze",
+    "seq2a": "Sequence prediction",
+    "seq2b": "Sequence prediction",
+    "saccade": "Saccade/antisaccade",
+}
+
+
+def block(records: Sequence[dict], settings: TwinTableSettings) -> str:
+    """The tables (one per task) from the stored records."""
+    by_row: dict[str, list[dict]] = {}
+    for rec in records:
+        by_row.setdefault(rec["settings"]["row"]["name"], []).extend(rec["result"]["members"])
+    first = records[0]
+    twin = first["settings"]["twin"]
+    commands = ", then ".join(f"`{c}`" for c in dict.fromkeys(r.get("command", "") for r in records))
+    lines = [
+        "### The twin on every task (issue 11)",
+        "",
+        f"Command: {commands}  ",
+        f"Machine: {machine_line(first['machine'])}.  ",
+        f"Agents: the package defaults (RL rows: a population per block of seeds, at most "
+        f"{settings.total_timesteps:,} timesteps each, stop after {settings.stop_patience} evaluations in a "
+        f"row at >= 95 %; sequences: `train_sequence`). Twins: the TwinTiming defaults ({twin}). "
+        f"{settings.episodes} held-out episodes (sequences) per seed from seed {TEST_SEED}. Figures are "
+        f"medians [min, max] over the seeds. Agreement: teacher-forced, every decision (sequence rows: the "
+        f"steps whose analog top logit leads by >= 0.05, which excludes 2b's unpredictable random "
+        f"symbols). Criteria per seed: twin success within {settings.success_gap * 100:g} point of the "
+        f"analog, agreement >= {settings.level * 100:g} %, mean rate <= 10 Hz.",
+    ]
+    rows = {r.name: r for r in ROWS}
+    for task in ("tmaze", "seq", "saccade"):
+        names = [n for n in ROW_NAMES if n in by_row and rows[n].task.startswith(task)]
+        if not names:
+            continue
+        table = [row_cells(n, sorted(by_row[n], key=lambda m: m["seed"]), settings) for n in names]
+        lines += ["", f"#### {TITLES[rows[names[0]].task]}", "", markdown_table(HEADER, table)]
+        if task == "saccade":
+            members = by_row[names[0]]
+            types = sorted({t for m in members for t in m.get("by_trial_type", {})})
+            per_type = [
+                [t, *(_span([m["by_trial_type"][t][side] for m in members if t in m["by_trial_type"]], ".3f")
+                      for side in ("analog", "twin"))]
+                for t in types
+            ]  # fmt: skip
+            steps = [m["steps_to_95"] for m in members]
+            reached = [s for s in steps if s is not None]
+            lines += [
+                "",
+                f"Learned by RL: {len(reached)} of {len(steps)} seeds reached 95 % success, median "
+                f"{fmt(median(reached) if reached else None, ',.0f')} timesteps. Success per trial type:",
+                "",
+                markdown_table(["trial type", "analog success", "twin success"], per_type),
+            ]
+    return "\n".join(lines)
+
+
+def render(runs_dir: str | Path, doc, settings: TwinTableSettings | None = None) -> int:
+    """Write the block ``twin-tables`` of ``doc`` from the records stored with ``settings``; returns
+    the number of seeds tabulated (ValueError when none is stored)."""
+    settings = settings or TwinTableSettings()
+    store = RunStore(runs_dir)
+    records = [r for c in cells(settings) if (r := store.get(c.name, c.settings))]
+    if not records:
+        raise ValueError(f"no twin-table runs stored in {runs_dir} with these settings; nothing to render")
+    write_block(doc, BLOCK, block(records, settings), DOC_SECTION)
+    return sum(len(r["result"]["members"]) for r in records)
