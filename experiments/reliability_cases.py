@@ -35,6 +35,13 @@ class Case:
     side_effect: Callable[[Scratch], str | None] | None = None  # a problem left behind, or None
 
 
+def _agent(**kwargs: Any):
+    """A small agent on the noisy T-maze (corridor 2); ``kwargs`` are more hyperparameters."""
+    from sublstm.agents import AdvantageAgent
+
+    return AdvantageAgent(ENV, env_kwargs={"corridor_length": 2}, n_hidden=4, n_cells=2, **kwargs)
+
+
 @dataclass
 class Scratch:
     """The folder a case works in, and the small trained checkpoint the checkpoint cases damage."""
@@ -62,18 +69,7 @@ class Scratch:
     def base_checkpoint(self) -> Path:
         """A checkpoint with optimizer state, replay buffer and a target network (made once)."""
         if self._base is None:
-            from sublstm.agents import AdvantageAgent
-
-            agent = AdvantageAgent(
-                ENV,
-                env_kwargs={"corridor_length": 2},
-                n_hidden=4,
-                n_cells=2,
-                n_envs=2,
-                batch_episodes=2,
-                learning_starts=2,
-                target_update_interval=3,
-            )
+            agent = _agent(n_envs=2, batch_episodes=2, learning_starts=2, target_update_interval=3)
             agent.learn(64, progress_bar=False, eval_interval=0)
             self._base = self.root / "base" / "agent.pt"
             agent.save(self._base)
@@ -375,12 +371,6 @@ def env_cases() -> list[Case]:
 
 
 # --- agent inputs -------------------------------------------------------------------------------------
-def _agent(**kwargs: Any):
-    from sublstm.agents import AdvantageAgent
-
-    return AdvantageAgent(ENV, env_kwargs={"corridor_length": 2}, n_hidden=4, n_cells=2, **kwargs)
-
-
 def _predict(observation: Any, **kwargs: Any) -> Callable[[Scratch], Any]:
     def attempt(scratch: Scratch) -> Any:
         import numpy as np
@@ -446,6 +436,16 @@ def _file_at(name: str, text: str = "x") -> Callable[[Path], None]:
 
 def _folder_at(name: str) -> Callable[[Path], None]:
     return lambda folder: (folder / name).mkdir()
+
+
+def _path_is_a_file(name: str, argv: tuple[str, ...]) -> CliCase:
+    """The case ``name``: ``argv`` ends with an option whose path is given as an existing file."""
+    return CliCase(name, (*argv, "{dir}/afile"), ("afile",), _file_at("afile"))
+
+
+def _path_is_a_folder(name: str, argv: tuple[str, ...]) -> CliCase:
+    """The case ``name``: ``argv`` ends with an option whose path is given as an existing folder."""
+    return CliCase(name, (*argv, "{dir}/afolder"), ("afolder",), _folder_at("afolder"))
 
 
 HUGE = str(10**12)
@@ -529,12 +529,7 @@ def train_cases() -> list[CliCase]:
             ("corridor_length",),
         ),
         CliCase("train: absurd max_steps override", (*train, f"env.kwargs.max_steps={HUGE}"), ("max_steps",)),
-        CliCase(
-            "train: output path is a file",
-            ("train", *TINY_TRAIN, "--out", "{dir}/afile"),
-            ("afile",),
-            _file_at("afile"),
-        ),
+        _path_is_a_file("train: output path is a file", ("train", *TINY_TRAIN, "--out")),
         CliCase("train: bad device", (*train, "--device", "gpu7"), ("device",)),
         CliCase("train: --device cudaa", (*train, "--device", "cudaa"), ("device", "cudaa")),
         CliCase("train: --device cuda:99", (*train, "--device", "cuda:99"), ("device", "cuda:99")),
@@ -601,18 +596,8 @@ def compare_cases() -> list[CliCase]:
         CliCase("compare: --device cuda:99", (*compare, "--device", "cuda:99"), ("device", "cuda:99")),
         CliCase("compare: --threads 0", (*compare, "--threads", "0"), ("threads",)),
         CliCase("compare: --wandb sometimes", (*compare, "--wandb", "sometimes"), ("wandb",)),
-        CliCase(
-            "compare: --out is a file",
-            ("compare", "{base}", "--episodes", "2", "--out", "{dir}/afile"),
-            ("afile",),
-            _file_at("afile"),
-        ),
-        CliCase(
-            "compare: --json is a folder",
-            (*compare, "--json", "{dir}/afolder"),
-            ("afolder",),
-            _folder_at("afolder"),
-        ),
+        _path_is_a_file("compare: --out is a file", ("compare", "{base}", "--episodes", "2", "--out")),
+        _path_is_a_folder("compare: --json is a folder", (*compare, "--json")),
         CliCase("compare: unknown override", (*compare, "twin.step_mss=100"), ("step_mss",)),
         *_config_cases("compare", compare, ("[twin]\nstep_mss = 100\n", "step_mss")),
     ]
@@ -632,12 +617,7 @@ def demo_cases() -> list[CliCase]:
     )
     return [
         *_env_cases("demo", demo),
-        CliCase(
-            "demo: output path is a file",
-            ("demo", "--total-timesteps", "32", "--out", "{dir}/afile"),
-            ("afile",),
-            _file_at("afile"),
-        ),
+        _path_is_a_file("demo: output path is a file", ("demo", "--total-timesteps", "32", "--out")),
         CliCase("demo: --device cudaa", (*demo, "--device", "cudaa"), ("device", "cudaa")),
         CliCase("demo: --device cuda:99", (*demo, "--device", "cuda:99"), ("device", "cuda:99")),
         CliCase("demo: --threads 0", (*demo, "--threads", "0"), ("threads",)),
@@ -671,9 +651,7 @@ def baselines_cases() -> list[CliCase]:
             (*peer, "--env-kwargs", f"corridor_length={HUGE}"),
             ("corridor_length",),
         ),
-        CliCase(
-            "baselines: output path is a file", (*head, "--out", "{dir}/afile"), ("afile",), _file_at("afile")
-        ),
+        _path_is_a_file("baselines: output path is a file", (*head, "--out")),
         CliCase("baselines: --device cudaa", (*peer, "--device", "cudaa"), ("--device", "cudaa")),
         CliCase("baselines: --device cuda:99", (*peer, "--device", "cuda:99"), ("--device", "cuda:99")),
         CliCase("baselines: --threads 0", (*peer, "--threads", "0"), ("--threads",)),
@@ -702,22 +680,10 @@ def bench_cases() -> list[CliCase]:
         CliCase("bench: --corridors 10**12", (*bench, "--corridors", HUGE), ("--corridors", "10_000")),
         CliCase("bench: --budget without '='", (*bench, "--budget", "10:500"), ("--budget",)),
         CliCase("bench: --max-run-s 0", (*bench, "--max-run-s", "0"), ("--max-run-s",)),
-        CliCase(
-            "bench: --runs is a file",
-            ("bench", "--quick", "--only", "envs", "--runs", "{dir}/afile"),
-            ("afile",),
-            _file_at("afile"),
-        ),
-        CliCase(
-            "bench: --write-doc is a folder",
-            (*bench, "--write-doc", "{dir}/afolder"),
-            ("afolder",),
-            _folder_at("afolder"),
-        ),
+        _path_is_a_file("bench: --runs is a file", ("bench", "--quick", "--only", "envs", "--runs")),
+        _path_is_a_folder("bench: --write-doc is a folder", (*bench, "--write-doc")),
         CliCase("bench: --agent missing", (*bench, "--agent", "{dir}/nope.pt"), ("nope.pt",)),
-        CliCase(
-            "bench: --agent folder", (*bench, "--agent", "{dir}/afolder"), ("afolder",), _folder_at("afolder")
-        ),
+        _path_is_a_folder("bench: --agent folder", (*bench, "--agent")),
         CliCase(
             "bench: --agent corrupt",
             (*bench, "--only", "energy", "--agent", "{dir}/bad.pt"),
@@ -737,18 +703,8 @@ def _experiment_cases(command: str, head: tuple[str, ...]) -> list[CliCase]:
         CliCase(f"{command}: --jobs -2", (*head, "--jobs", "-2"), ("jobs",)),
         CliCase(f"{command}: --jobs many", (*head, "--jobs", "many"), ("--jobs",)),
         CliCase(f"{command}: blank --address", (*head, "--address", " "), ("address",)),
-        CliCase(
-            f"{command}: --runs-dir is a file",
-            (*head, "--runs-dir", "{dir}/afile"),
-            ("afile",),
-            _file_at("afile"),
-        ),
-        CliCase(
-            f"{command}: --doc is a folder",
-            (*head, "--doc", "{dir}/afolder"),
-            ("afolder",),
-            _folder_at("afolder"),
-        ),
+        _path_is_a_file(f"{command}: --runs-dir is a file", (*head, "--runs-dir")),
+        _path_is_a_folder(f"{command}: --doc is a folder", (*head, "--doc")),
         CliCase(f"{command}: --render with nothing stored", (*head, "--render"), ("runs",)),
     ]
 
@@ -815,12 +771,7 @@ def gating_cases() -> list[CliCase]:
             (*head, "budget.total_timestep=5"),
             ("total_timestep", "did you mean"),
         ),
-        CliCase(
-            "gating: --figure is a folder",
-            (*head, "--figure", "{dir}/afolder"),
-            ("afolder",),
-            _folder_at("afolder"),
-        ),
+        _path_is_a_folder("gating: --figure is a folder", (*head, "--figure")),
         *_experiment_cases("gating", head),
         *_config_cases("gating", head, ("[grid]\nseedz = [0]\n", "seedz")),
     ]
