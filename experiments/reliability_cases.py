@@ -506,6 +506,15 @@ def _env_cases(command: str, head: tuple[str, ...], section: str = "env") -> lis
     ]
 
 
+def _device_cases(command: str, head: tuple[str, ...]) -> list[CliCase]:
+    """The --device and --threads cases of a subcommand that runs a network (``head``: a valid argv)."""
+    return [
+        CliCase(f"{command}: --device cudaa", (*head, "--device", "cudaa"), ("--device", "cudaa")),
+        CliCase(f"{command}: --device cuda:99", (*head, "--device", "cuda:99"), ("--device", "cuda:99")),
+        CliCase(f"{command}: --threads 0", (*head, "--threads", "0"), ("--threads",)),
+    ]
+
+
 def train_cases() -> list[CliCase]:
     out = ("--out", "{dir}/run")
     train = ("train", *TINY_TRAIN, *out)
@@ -531,9 +540,7 @@ def train_cases() -> list[CliCase]:
         CliCase("train: absurd max_steps override", (*train, f"env.kwargs.max_steps={HUGE}"), ("max_steps",)),
         _path_is_a_file("train: output path is a file", ("train", *TINY_TRAIN, "--out")),
         CliCase("train: bad device", (*train, "--device", "gpu7"), ("device",)),
-        CliCase("train: --device cudaa", (*train, "--device", "cudaa"), ("device", "cudaa")),
-        CliCase("train: --device cuda:99", (*train, "--device", "cuda:99"), ("device", "cuda:99")),
-        CliCase("train: --threads 0", (*train, "--threads", "0"), ("threads",)),
+        *_device_cases("train", train),
         CliCase("train: --threads two", (*train, "--threads", "two"), ("threads",)),
         CliCase("train: --seed -1", (*train, "--seed", "-1"), ("seed",)),
         CliCase("train: --seed 1.5", (*train, "--seed", "1.5"), ("seed",)),
@@ -592,9 +599,7 @@ def compare_cases() -> list[CliCase]:
         CliCase("compare: --level 1.5", (*compare, "--level", "1.5"), ("level",)),
         CliCase("compare: --episodes 0", ("compare", "{base}", "--episodes", "0"), ("episodes",)),
         CliCase("compare: --episodes -3", (*compare, "--episodes", "-3"), ("episodes",)),
-        CliCase("compare: --device cudaa", (*compare, "--device", "cudaa"), ("device", "cudaa")),
-        CliCase("compare: --device cuda:99", (*compare, "--device", "cuda:99"), ("device", "cuda:99")),
-        CliCase("compare: --threads 0", (*compare, "--threads", "0"), ("threads",)),
+        *_device_cases("compare", compare),
         CliCase("compare: --wandb sometimes", (*compare, "--wandb", "sometimes"), ("wandb",)),
         _path_is_a_file("compare: --out is a file", ("compare", "{base}", "--episodes", "2", "--out")),
         _path_is_a_folder("compare: --json is a folder", (*compare, "--json")),
@@ -618,9 +623,7 @@ def demo_cases() -> list[CliCase]:
     return [
         *_env_cases("demo", demo),
         _path_is_a_file("demo: output path is a file", ("demo", "--total-timesteps", "32", "--out")),
-        CliCase("demo: --device cudaa", (*demo, "--device", "cudaa"), ("device", "cudaa")),
-        CliCase("demo: --device cuda:99", (*demo, "--device", "cuda:99"), ("device", "cuda:99")),
-        CliCase("demo: --threads 0", (*demo, "--threads", "0"), ("threads",)),
+        *_device_cases("demo", demo),
         CliCase("demo: --episodes 0", (*demo, "--episodes", "0"), ("--episodes",)),
         CliCase("demo: --episodes many", (*demo, "--episodes", "many"), ("--episodes",)),
         CliCase("demo: --total-timesteps 0", (*demo, "--total-timesteps", "0"), ("total_timesteps",)),
@@ -652,9 +655,7 @@ def baselines_cases() -> list[CliCase]:
             ("corridor_length",),
         ),
         _path_is_a_file("baselines: output path is a file", (*head, "--out")),
-        CliCase("baselines: --device cudaa", (*peer, "--device", "cudaa"), ("--device", "cudaa")),
-        CliCase("baselines: --device cuda:99", (*peer, "--device", "cuda:99"), ("--device", "cuda:99")),
-        CliCase("baselines: --threads 0", (*peer, "--threads", "0"), ("--threads",)),
+        *_device_cases("baselines", peer),
         CliCase("baselines: --algo unknown", (*peer, "--algo", "ppo2"), ("--algo",)),
         CliCase("baselines: --n-envs 0", (*peer, "--n-envs", "0"), ("--n-envs",)),
         CliCase("baselines: --n-stack for ppo", (*peer, "--algo", "ppo", "--n-stack", "4"), ("--n-stack",)),
