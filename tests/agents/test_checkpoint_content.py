@@ -4,6 +4,7 @@ Every case starts from a real checkpoint, changes its config or state, and write
 recomputed header (size and sha256), so only the content checks can catch it.
 """
 
+import functools
 import hashlib
 import io
 import json
@@ -18,22 +19,8 @@ ENV = "sublstm/NoisyTMaze-v0"
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    agent = AdvantageAgent(
-        ENV,
-        env_kwargs={"corridor_length": 3},
-        seed=3,
-        n_hidden=6,
-        n_cells=4,
-        n_envs=2,
-        batch_episodes=4,
-        learning_starts=4,
-        target_update_interval=5,
-    )
-    agent.learn(300, progress_bar=False, eval_interval=0)  # optimizer moments, buffer, counters
-    path = tmp_path_factory.mktemp("ckpt") / "agent.pt"
-    agent.save(path)
-    return path
+def saved(trained_checkpoint):
+    return trained_checkpoint(300, target_update_interval=5)[1]  # optimizer moments, buffer, counters
 
 
 def write_payload(path, payload):
@@ -103,14 +90,20 @@ def test_config_fields(saved, tmp_path, change, field, match):
     refused(tampered(saved, tmp_path, change), field, match)
 
 
-def hyperparam(name, value):
+def entry(group, name, value):
+    """A change of ``config[group][name]``: set to ``value``, or deleted when ``value`` is KeyError."""
+
     def change(config, state):
         if value is KeyError:
-            del config["hyperparams"][name]
+            del config[group][name]
         else:
-            config["hyperparams"][name] = value
+            config[group][name] = value
 
     return change
+
+
+hyperparam = functools.partial(entry, "hyperparams")
+asn = functools.partial(entry, "asn")
 
 
 @pytest.mark.parametrize(
@@ -125,16 +118,6 @@ def hyperparam(name, value):
 )
 def test_hyperparameters_must_be_known_complete_and_valid(saved, tmp_path, change, field, match):
     refused(tampered(saved, tmp_path, change), field, match)
-
-
-def asn(name, value):
-    def change(config, state):
-        if value is KeyError:
-            del config["asn"][name]
-        else:
-            config["asn"][name] = value
-
-    return change
 
 
 @pytest.mark.parametrize(

@@ -13,21 +13,8 @@ ENV = "sublstm/NoisyTMaze-v0"
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    agent = AdvantageAgent(
-        ENV,
-        env_kwargs={"corridor_length": 3},
-        seed=3,
-        n_hidden=6,
-        n_cells=4,
-        n_envs=2,
-        batch_episodes=4,
-        learning_starts=4,
-    )
-    agent.learn(400, progress_bar=False, eval_interval=0)  # some optimizer state and counters
-    path = tmp_path_factory.mktemp("ckpt") / "agent.pt"
-    agent.save(path)
-    return agent, path
+def saved(trained_checkpoint):
+    return trained_checkpoint(400)  # (agent, path): some optimizer state and counters
 
 
 def rollout_actions(agent, seed=0, steps=12):
