@@ -140,22 +140,6 @@ def test_render_modes(env_id):
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
-@pytest.mark.parametrize("bad", [-1, 99, 1.5, "east", None])
-def test_out_of_space_action_raises_value_error_naming_it(env_id, bad):
-    env = gym.make(env_id).unwrapped
-    env.reset(seed=0)
-    with pytest.raises(ValueError, match=f"action {bad!r}"):
-        env.step(bad)
-
-
-@pytest.mark.parametrize("env_id", ALL_IDS)
-def test_numpy_integer_actions_accepted(env_id):
-    env = gym.make(env_id).unwrapped
-    env.reset(seed=0)
-    env.step(np.int64(0))
-
-
-@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_step_before_reset_and_after_end_raise(env_id):
     env = gym.make(env_id).unwrapped
     with pytest.raises(RuntimeError, match="before reset"):
