@@ -3,7 +3,6 @@ wall-clock cap, and the ``sublstm bench`` command."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -11,25 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sublstm.experiments import bench, cli
+from sublstm.experiments import bench
 from sublstm.experiments.bench_scaling import linear_fit, optimal_episode
 from sublstm.experiments.command_runs import package_argv, run_commands
 from sublstm.experiments.commands import bench as bench_command
 from sublstm.experiments.runner import Cell
 from sublstm.experiments.store import RunStore
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(formatter_class=cli.HelpFormatter)
-    bench_command.add_arguments(parser)
-    return parser.parse_args(list(argv))
-
-
-def command(*argv: str, capsys) -> tuple[int, str, str]:
-    """``sublstm bench argv`` in this process: exit code, stdout, stderr."""
-    code = cli.main(["bench", *argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 # -- sections and settings -----------------------------------------------------------------------------
@@ -202,7 +188,7 @@ def test_a_run_past_the_wall_clock_cap_is_interrupted_and_counted(tmp_path):
     assert stats["reached"] == "0/2 (1 failed, 1 stopped at the wall-clock limit)" and stats["success"] == "-"
 
 
-def test_training_runs_launch_the_package_commands_with_settings_they_accept(tmp_path):
+def test_training_runs_launch_the_package_commands_with_settings_they_accept(tmp_path, command_parser):
     from sublstm.experiments.commands import baselines, train
     from sublstm.experiments.grid_runs import learner_settings
 
@@ -211,9 +197,7 @@ def test_training_runs_launch_the_package_commands_with_settings_they_accept(tmp
         name, settings = learner_settings(learner, 20, 3, 4096, ctx, tmp_path / learner)
         argv = package_argv(name, settings)
         assert argv[:3] == ["-m", "sublstm.experiments", name] and name == module.__name__.rsplit(".", 1)[1]
-        parser = argparse.ArgumentParser()
-        module.add_arguments(parser)
-        args = parser.parse_args(argv[3:])
+        args = command_parser(module).parse_args(argv[3:])
         config = train.resolve(args) if module is train else baselines.build_config(args)
         assert config.env.kwargs == {"corridor_length": 20} and config.learn.total_timesteps == 4096
         assert config.learn.stop_at_success == 0.95 and config.run.wandb == "disabled"
@@ -222,15 +206,8 @@ def test_training_runs_launch_the_package_commands_with_settings_they_accept(tmp
 
 
 # -- the command ---------------------------------------------------------------------------------------------
-def test_every_option_has_help_text_and_shows_its_default():
-    parser = argparse.ArgumentParser(formatter_class=cli.HelpFormatter)
-    bench_command.add_arguments(parser)
-    formatter = parser._get_formatter()
-    for action in parser._actions:
-        if isinstance(action, argparse._HelpAction):
-            continue
-        assert action.help, action.dest
-        assert "default" in formatter._get_help_string(action) % {"default": action.default}, action.dest
+def test_every_option_has_help_text_and_shows_its_default(check_option_help):
+    check_option_help(bench_command)
 
 
 @pytest.mark.parametrize(
@@ -246,16 +223,16 @@ def test_every_option_has_help_text_and_shows_its_default():
         (("--agent", "missing.pt"), "missing.pt"),
     ],
 )
-def test_command_errors_are_one_line_with_status_2_and_create_nothing(tmp_path, capsys, argv, match):
+def test_command_errors_are_one_line_with_status_2_and_create_nothing(tmp_path, run_cli, argv, match):
     runs = tmp_path / "runs"
-    code, _, err = command("--quick", "--runs", str(runs), *argv, capsys=capsys)
+    code, _, err = run_cli("bench", "--quick", "--runs", str(runs), *argv)
     assert code == 2 and err.startswith("error: ") and match in err and err.count("\n") == 1
     assert not runs.exists()
 
 
-def test_quick_cheap_sections_write_their_docs_in_the_runs_folder(tmp_path, capsys):
+def test_quick_cheap_sections_write_their_docs_in_the_runs_folder(tmp_path, run_cli):
     runs = tmp_path / "runs"
-    code, out, err = command("--quick", "--only", "asn", "envs", "--runs", str(runs), capsys=capsys)
+    code, out, err = run_cli("bench", "--quick", "--only", "asn", "envs", "--runs", str(runs))
     assert code == 0, err
     doc, results = (runs / "benchmarks.md").read_text(), (runs / "results.md").read_text()
     from sublstm.envs import ENV_IDS

@@ -22,16 +22,10 @@ def checkpoint(tmp_path_factory, set_tmaze_weights):
 
 
 @pytest.fixture
-def sublstm(monkeypatch, capsys):
-    """``sublstm ARGS`` through cli.main (only the compare command): (exit code, stdout, stderr)."""
+def sublstm(run_cli, monkeypatch):
+    """``sublstm compare ARGS`` through cli.main (only the compare command): (exit code, stdout, stderr)."""
     monkeypatch.setattr(cli, "COMMANDS", ("compare",))
-
-    def call(*args: str):
-        code = cli.main(["compare", *map(str, args)])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
+    return lambda *args: run_cli("compare", *args)
 
 
 def test_run_writes_json_figures_settings_and_doc_block(checkpoint, tmp_path):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pytest
-from sublstm.experiments import cli
 from sublstm.experiments.commands import baselines
 from sublstm.experiments.config import ConfigError
 from sublstm.experiments.peers import (
@@ -29,44 +27,23 @@ TINY = [
 ]  # fmt: skip
 
 
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(formatter_class=cli.HelpFormatter)
-    baselines.add_arguments(parser)
-    return parser.parse_args(list(argv))
-
-
-def command(*argv: str, capsys) -> tuple[int, str, str]:
-    """``sublstm baselines argv`` in this process: exit code, stdout, stderr."""
-    code = cli.main(["baselines", *argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 # -- configuration ---------------------------------------------------------------------------------------
-def test_every_option_has_help_text_and_shows_its_default():
-    parser = argparse.ArgumentParser(formatter_class=cli.HelpFormatter)
-    baselines.add_arguments(parser)
-    formatter = parser._get_formatter()
-    for action in parser._actions:
-        if isinstance(action, argparse._HelpAction):
-            continue
-        assert action.help, action.dest
-        assert "default" in formatter._get_help_string(action) % {"default": action.default}, action.dest
+def test_every_option_has_help_text_and_shows_its_default(check_option_help):
+    check_option_help(baselines)
 
 
-def test_options_config_file_and_overrides_resolve_in_order(tmp_path):
+def test_options_config_file_and_overrides_resolve_in_order(tmp_path, command_parser):
     path = tmp_path / "peer.toml"
     path.write_text('[peer]\nalgo = "ppo"\nseed = 4\n[learn]\ntotal_timesteps = 1000\n')
-    config = baselines.build_config(
-        parse(
-            "--config",
-            str(path),
-            "--seed",
-            "7",
-            "learn.total_timesteps=2000",
-            "peer.hyperparameters.ent_coef=0.02",
-        )
-    )
+    argv = [
+        "--config",
+        str(path),
+        "--seed",
+        "7",
+        "learn.total_timesteps=2000",
+        "peer.hyperparameters.ent_coef=0.02",
+    ]
+    config = baselines.build_config(command_parser(baselines).parse_args(argv))
     assert config.peer.algo == "ppo"  # from the file
     assert config.peer.seed == 7  # the option wins over the file
     assert config.learn.total_timesteps == 2000  # the override wins over everything
@@ -114,9 +91,9 @@ def test_unknown_algo_is_refused_by_the_hyperparameters_too():
         (("--config", "missing.toml"), "missing.toml"),
     ],
 )
-def test_command_errors_are_one_line_with_status_2_and_create_nothing(tmp_path, capsys, argv, match):
+def test_command_errors_are_one_line_with_status_2_and_create_nothing(tmp_path, run_cli, argv, match):
     out = tmp_path / "run"
-    code, _, err = command("--algo", "ppo", "--out", str(out), *argv, capsys=capsys)
+    code, _, err = run_cli("baselines", "--algo", "ppo", "--out", str(out), *argv)
     assert code == 2 and err.startswith("error: ") and match in err and err.count("\n") == 1
     assert not out.exists()
 
@@ -211,9 +188,9 @@ def test_periodic_evaluation_runs_on_schedule_and_stops_after_patience():
 
 
 # -- whole runs (tiny budgets) -------------------------------------------------------------------------------
-def test_ppo_run_writes_what_a_training_run_writes(tmp_path, capsys):
+def test_ppo_run_writes_what_a_training_run_writes(tmp_path, run_cli):
     out = tmp_path / "run"
-    code, stdout, err = command("--algo", "ppo", *TINY, "--out", str(out), capsys=capsys)
+    code, stdout, err = run_cli("baselines", "--algo", "ppo", *TINY, "--out", str(out))
     assert code == 0, err
     for name in (
         "config.json",
@@ -240,13 +217,16 @@ def test_ppo_run_writes_what_a_training_run_writes(tmp_path, capsys):
     assert stored["peer"]["n_envs"] == 4 and stored["run"]["out"] == str(out)
     # a finished run is refused (before anything is touched) unless --overwrite
     before = (out / "summary.json").read_text()
-    code, _, err = command("--algo", "ppo", *TINY, "--out", str(out), capsys=capsys)
+    code, _, err = run_cli("baselines", "--algo", "ppo", *TINY, "--out", str(out))
     assert code == 2 and "overwrite" in err and (out / "summary.json").read_text() == before
 
 
-def test_recurrent_ppo_and_framestack_runs(tmp_path):
+def test_recurrent_ppo_and_framestack_runs(tmp_path, command_parser):
+    parser = command_parser(baselines)
     for algo, extra in (("recurrent-ppo", {}), ("ppo-framestack", {"n_stack": 3})):
-        config = baselines.build_config(parse("--algo", algo, *TINY, "--out", str(tmp_path / algo)))
+        config = baselines.build_config(
+            parser.parse_args(["--algo", algo, *TINY, "--out", str(tmp_path / algo)])
+        )
         config.peer.n_stack = extra.get("n_stack")
         result = run_peer(config)
         assert result.summary["timesteps"] >= 512 and len(result.history) == 2

@@ -1,6 +1,5 @@
 """The ``sublstm train`` and ``sublstm demo`` commands: options, one-line errors, signals."""
 
-import argparse
 import json
 import os
 import signal
@@ -10,7 +9,6 @@ import time
 
 import pytest
 from sublstm.agents import AdvantageAgent
-from sublstm.experiments import cli
 from sublstm.experiments.commands import demo
 from sublstm.experiments.commands import train as train_command
 from sublstm.experiments.training import train
@@ -33,31 +31,14 @@ TINY = [
 ]
 
 
-def sublstm(*argv, capsys):
-    """``sublstm argv`` in this process: exit code, stdout, stderr."""
-    code = cli.main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.mark.parametrize("module", [train_command, demo])
-def test_every_option_has_help_text_and_shows_its_default(module):
-    parser = argparse.ArgumentParser(formatter_class=cli.HelpFormatter)
-    module.add_arguments(parser)
-    formatter = parser._get_formatter()
-    for action in parser._actions:
-        if isinstance(action, argparse._HelpAction):
-            continue
-        assert action.help, action.dest
-        shown = formatter._get_help_string(action) % {"default": action.default}
-        assert "default" in shown, action.dest
+def test_every_option_has_help_text_and_shows_its_default(module, check_option_help):
+    check_option_help(module)
 
 
-def test_train_writes_outputs_prints_rounded_figures_and_why_it_stopped(tmp_path, capsys):
+def test_train_writes_outputs_prints_rounded_figures_and_why_it_stopped(tmp_path, run_cli):
     out = tmp_path / "run"
-    code, stdout, stderr = sublstm(
-        "train", *TINY, "--total-timesteps", "600", "--out", str(out), capsys=capsys
-    )
+    code, stdout, stderr = run_cli("train", *TINY, "--total-timesteps", "600", "--out", str(out))
     assert code == 0, stderr
     for name in ("agent.pt", "config.json", "metrics.csv", "learning_curve.csv", "learning_curve.png"):
         assert (out / name).is_file(), name
@@ -70,15 +51,15 @@ def test_train_writes_outputs_prints_rounded_figures_and_why_it_stopped(tmp_path
         assert len(number.split(".")[1]) <= 2, lines[-1]
 
 
-def test_train_refuses_a_finished_run_and_overwrite_replaces_it(tmp_path, capsys):
+def test_train_refuses_a_finished_run_and_overwrite_replaces_it(tmp_path, run_cli):
     out = tmp_path / "run"
     args = ("train", *TINY, "--total-timesteps", "300", "--out", str(out))
-    assert sublstm(*args, capsys=capsys)[0] == 0
+    assert run_cli(*args)[0] == 0
     (out / "compare.json").write_text("{}")
-    code, _, stderr = sublstm(*args, capsys=capsys)
+    code, _, stderr = run_cli(*args)
     assert code == 2 and stderr.count("\n") == 1 and stderr.startswith("error: ")
     assert "already holds a run" in stderr and (out / "compare.json").exists()
-    assert sublstm(*args, "--overwrite", capsys=capsys)[0] == 0
+    assert run_cli(*args, "--overwrite")[0] == 0
     assert not (out / "compare.json").exists()
 
 
@@ -100,27 +81,27 @@ def test_train_refuses_a_finished_run_and_overwrite_replaces_it(tmp_path, capsys
         (["--config", "missing.toml"], "--config"),
     ],
 )
-def test_bad_input_is_one_line_naming_the_option_and_makes_no_folder(tmp_path, capsys, argv, named):
+def test_bad_input_is_one_line_naming_the_option_and_makes_no_folder(tmp_path, run_cli, argv, named):
     out = tmp_path / "never"
-    code, stdout, stderr = sublstm("train", "--out", str(out), "--wandb", "disabled", *argv, capsys=capsys)
+    code, stdout, stderr = run_cli("train", "--out", str(out), "--wandb", "disabled", *argv)
     assert code == 2
     assert stderr.startswith("error: ") and stderr.count("\n") == 1 and named in stderr, stderr
     assert not out.exists()
 
 
-def test_an_out_path_that_is_a_file_is_refused(tmp_path, capsys):
+def test_an_out_path_that_is_a_file_is_refused(tmp_path, run_cli):
     (tmp_path / "file").write_text("")
-    code, _, stderr = sublstm("train", "--out", str(tmp_path / "file"), capsys=capsys)
+    code, _, stderr = run_cli("train", "--out", str(tmp_path / "file"))
     assert code == 2 and "--out" in stderr and "is a file" in stderr
 
 
-def test_config_file_options_and_overrides_resolve_in_order(tmp_path, capsys):
+def test_config_file_options_and_overrides_resolve_in_order(tmp_path, run_cli):
     config = tmp_path / "run.toml"
     config.write_text("[learn]\ntotal_timesteps = 300\neval_interval = 100\n[agent]\nseed = 5\nn_envs = 4\n")
     out = tmp_path / "run"
     # TINY ends with --hp KEY=VALUE items: a dotted item right after them is an override all the same
     argv = [*TINY, "learn.eval_interval=150", "--config", str(config), "--out", str(out)]
-    code, _, stderr = sublstm("train", *argv, capsys=capsys)
+    code, _, stderr = run_cli("train", *argv)
     assert code == 0, stderr
     stored = json.loads((out / "config.json").read_text())
     assert stored["agent"]["seed"] == 5 and stored["learn"]["total_timesteps"] == 300  # from the file
@@ -128,18 +109,16 @@ def test_config_file_options_and_overrides_resolve_in_order(tmp_path, capsys):
     assert stored["agent"]["learning_starts"] == 8
 
 
-def test_train_sequence_task(tmp_path, capsys):
+def test_train_sequence_task(tmp_path, run_cli):
     out = tmp_path / "seq"
     argv = ["--p", "4", "--total-timesteps", "40", "--eval-interval", "10", "--eval-episodes", "50"]
-    code, stdout, stderr = sublstm(
-        "train", "--task", "sequence", *argv, "--wandb", "disabled", "--out", str(out), capsys=capsys
+    code, stdout, stderr = run_cli(
+        "train", "--task", "sequence", *argv, "--wandb", "disabled", "--out", str(out)
     )
     assert code == 0, stderr
     assert "final_accuracy=" in stdout and "stopped:" in stdout
     assert json.loads((out / "config.json").read_text())["sequence"]["p"] == 4
-    code, _, stderr = sublstm(
-        "train", "--task", "sequence", "--env", "x", "--out", str(tmp_path / "n"), capsys=capsys
-    )
+    code, _, stderr = run_cli("train", "--task", "sequence", "--env", "x", "--out", str(tmp_path / "n"))
     assert code == 2 and "--env applies to --task rl only" in stderr
 
 
@@ -194,17 +173,17 @@ def test_two_quick_ctrl_c_still_save_and_summarise(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_trains_then_compares_in_one_folder(tmp_path, capsys):
+def test_demo_trains_then_compares_in_one_folder(tmp_path, run_cli):
     out = tmp_path / "demo"
     argv = ["--out", str(out), "--total-timesteps", "320", "--episodes", "4", "--wandb", "disabled"]
     argv += ["--no-progress", "env.kwargs.corridor_length=2", "env.kwargs.max_steps=8"]
     argv += ["agent.n_envs=4", "agent.learning_starts=8", "learn.eval_interval=160", "learn.eval_episodes=10"]
-    code, stdout, stderr = sublstm("demo", *argv, capsys=capsys)
+    code, stdout, stderr = run_cli("demo", *argv)
     assert code == 0, stderr
     for name in ("agent.pt", "summary.json", "compare.json"):
         assert (out / name).is_file(), name
     assert json.loads((out / "compare.json").read_text())["episodes"] == 4
     assert "stopped:" in stdout and f"Everything is in {out}/" in stdout
     # a second demo into the same folder is refused in one line, before anything runs
-    code, _, stderr = sublstm("demo", *argv, capsys=capsys)
+    code, _, stderr = run_cli("demo", *argv)
     assert code == 2 and "already holds a run" in stderr and stderr.count("\n") == 1
