@@ -21,7 +21,7 @@ from torch import Tensor
 
 from .gates import bounded_lstm_update
 from .network import AdvantageNetwork
-from .neuron import ASNParams, af
+from .neuron import ASNParams, af, af_with_grad
 
 State = tuple[Tensor, Tensor]
 Noise = dict[str, Tensor]  # "x", "a", "h", "c": additive noise shaped like those signals, or absent
@@ -55,6 +55,52 @@ def _lstm(pre: Tensor, c: Tensor, asn: ASNParams):
     h = torch.sigmoid(o) * torch.tanh(c)
     return h, c, {"output": h}
 
+
+class _FusedSubtractive(torch.autograd.Function):
+    """One asn-sublstm step (pre, c_prev) -> (h, c) as a single autograd node.
+
+    Same values as :func:`_asn_sublstm`; the backward pass is written out (a handful of ops per
+    step instead of autograd's dozen nodes), which pays where per-op overhead dominates (few
+    members on a CPU, any number on a GPU).
+    """
+
+    @staticmethod
+    def forward(ctx, pre: Tensor, c_prev: Tensor, asn: ASNParams):
+        g, dg = af_with_grad(pre, asn)
+        z, i, o = g.chunk(3, dim=-1)
+        c = c_prev + z - i
+        out_cell, d_out = af_with_grad(c, asn)
+        ctx.save_for_backward(dg, d_out)
+        return out_cell - o, c
+
+    @staticmethod
+    def backward(ctx, dh: Tensor, dc: Tensor):
+        dg, d_out = ctx.saved_tensors
+        dc = dc + dh * d_out
+        return torch.cat([dc, -dc, -dh], dim=-1).mul_(dg), dc, None
+
+
+class _FusedMultiplicative(torch.autograd.Function):
+    """One asn-lstm step (pre, c_prev) -> (h, c) as a single autograd node (see _FusedSubtractive)."""
+
+    @staticmethod
+    def forward(ctx, pre: Tensor, c_prev: Tensor, asn: ASNParams):
+        g, dg = af_with_grad(pre, asn)
+        z, i, o = g.chunk(3, dim=-1)
+        c = c_prev + z * i
+        out_cell, d_out = af_with_grad(c, asn)
+        ctx.save_for_backward(dg, d_out, z, i, o, out_cell)
+        return out_cell * o, c
+
+    @staticmethod
+    def backward(ctx, dh: Tensor, dc: Tensor):
+        dg, d_out, z, i, o, out_cell = ctx.saved_tensors
+        dc = dc + dh * o * d_out
+        return torch.cat([dc * i, dc * z, dh * out_cell], dim=-1).mul_(dg), dc, None
+
+
+#: cores whose training steps run as one fused autograd node (when no loss term needs the gates)
+FUSED = {"asn-sublstm": _FusedSubtractive, "asn-lstm": _FusedMultiplicative}
 
 # core name -> (cell update, input weight, input biases, recurrent weight) in AdvantageNetwork's names
 _LINEAR_CORE = ("core.w_in.weight", ("core.w_in.bias",), "core.w_rec.weight")
@@ -168,6 +214,7 @@ class StackedNetwork:
         pre_steps = pre_in.unbind(1)
         w_rec_t = p[self._w_rec].transpose(1, 2)
         h, c = self.initial_state(b, s) if state is None else state
+        fused = FUSED.get(self.core_name) if torch.is_grad_enabled() and not with_acts else None
         outs, acts = [], []
         for t in range(t_len):
             rows = b if rows_per_step is None else rows_per_step[t]
@@ -176,7 +223,11 @@ class StackedNetwork:
             if resets is not None:
                 keep = (~resets[:, t]).to(obs.dtype).unsqueeze(-1)
                 h, c = h * keep, c * keep
-            h, c, step_acts = self._cell(torch.baddbmm(pre_steps[t][:, :rows], h, w_rec_t), c, asn)
+            pre = torch.baddbmm(pre_steps[t][:, :rows], h, w_rec_t)
+            if fused is not None:
+                h, c = fused.apply(pre, c, asn)
+            else:
+                h, c, step_acts = self._cell(pre, c, asn)
             if "h" in noise:
                 h = h + noise["h"][:, t, :rows]
             if "c" in noise:

@@ -8,11 +8,12 @@ import pytest
 import torch
 from sublstm.agents import AdvantageAgent, AdvantageNetwork
 from sublstm.agents import network as network_module
-from sublstm.agents.advantage import advantage_loss, advantage_targets, bootstrap_values, lambda_returns
+from sublstm.agents.learner import gradient_step
 from sublstm.agents.population import Population
 from sublstm.agents.population_network import CELLS, StackedAdam, StackedNetwork
 from sublstm.agents.population_random import MemberStreams
 from sublstm.agents.population_replay import MemberReplay
+from sublstm.agents.replay import Episode
 
 ENV = "sublstm/NoisyTMaze-v0"
 # a short corridor and small batches: a few hundred steps exercise every part in about a second
@@ -39,6 +40,27 @@ def test_stacked_forward_equals_each_network(core):
         assert set(acts) == set(acts_k)
         for name in acts_k:
             torch.testing.assert_close(acts[name][k], acts_k[name], atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("core", sorted(CELLS))
+def test_stacked_gradients_equal_each_networks(core):
+    """Training forward (packed by length, fused where the core has a fused step): same gradients."""
+    torch.manual_seed(2)
+    nets = [AdvantageNetwork(3, 4, core=core) for _ in range(2)]
+    stacked = StackedNetwork(nets)
+    t_len, b = 6, 3
+    obs = torch.rand(2, t_len, b, 3)
+    lengths = torch.tensor([[5, 3, 0], [4, 4, 2]])  # obs steps 0 .. L per episode, longest first
+    real = (torch.arange(t_len).view(1, -1, 1) <= lengths.unsqueeze(1)).unsqueeze(-1)
+    rows = (lengths.unsqueeze(-1) >= torch.arange(t_len)).sum(1).amax(0).tolist()
+    q, _, _ = stacked.forward(obs, with_acts=False, rows_per_step=rows)
+    (q.pow(2) * real).sum().backward()
+    for k, net in enumerate(nets):
+        q_k, _, _ = net(obs[k])
+        (q_k.pow(2) * real[k]).sum().backward()
+        torch.testing.assert_close(q[k] * real[k], q_k.detach() * real[k], atol=1e-5, rtol=1e-5)
+        for name, param in net.named_parameters():
+            torch.testing.assert_close(stacked.params[name].grad[k], param.grad, atol=1e-5, rtol=1e-4)
 
 
 def test_stacked_noise_is_the_networks_noise(monkeypatch):
@@ -70,10 +92,27 @@ def _fill(pop, vector_steps):
         pop._act_and_store()
 
 
-def test_stacked_update_equals_separate_updates():
-    """One population step on a batch = clip_grad_norm_ + torch Adam per member on its share."""
-    pop = small_population([0, 1, 2], train_noise=0.0, train_cell_noise=0.0, max_grad_norm=0.5)
-    _fill(pop, 30)
+def _episodes(batch, k):
+    """Member k's share of a population batch as the single agent's Episode objects."""
+    episodes = []
+    for b, length in enumerate(batch["lengths"][k].tolist()):
+        episodes.append(
+            Episode(
+                batch["obs"][k, : length + 1, b].numpy(),
+                batch["actions"][k, :length, b].numpy(),
+                batch["rewards"][k, :length, b].numpy(),
+                bool(batch["terminated"][k, length - 1, b]),
+                None,
+            )
+        )
+    return episodes
+
+
+@pytest.mark.parametrize("extra", [{}, {"rate_penalty": 1.0, "gate_rate_penalty": 0.5, "huber_delta": 1.0}])
+def test_stacked_update_equals_separate_updates(extra):
+    """One population step on a batch = the single agent's gradient_step per member on its share."""
+    pop = small_population([0, 1, 2], train_noise=0.0, train_cell_noise=0.0, max_grad_norm=0.5, **extra)
+    _fill(pop, 60)  # every env row has ended an episode (time-out: 40 steps)
     learning = np.array([True, False, True])  # member 1 sits this update out
     idx = pop.replay.sample(pop._sampling.uniform(pop.hp.batch_episodes))
     batch = pop.replay.gather(idx, torch.as_tensor(learning))
@@ -87,17 +126,7 @@ def test_stacked_update_equals_separate_updates():
         if learning[k]:
             opt = torch.optim.Adam(net.parameters(), lr=hp.learning_rate)
             for _ in range(2):
-                q, _, _ = net(batch["obs"][k])  # (T+1, B, D): a member's share is time-major
-                with torch.no_grad():
-                    values = q.max(-1).values
-                    nxt = bootstrap_values(values, batch["terminated"][k])
-                    ret = lambda_returns(batch["rewards"][k], nxt, batch["continues"][k], hp.gamma, hp.lam)
-                    targets = advantage_targets(values[:-1], ret, hp.kappa)
-                loss = advantage_loss(q[:-1], batch["actions"][k], targets, batch["mask"][k])
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), hp.max_grad_norm)
-                opt.step()
+                gradient_step(net, None, opt, _episodes(batch, k), hp, torch.device("cpu"))
         for name, value in net.state_dict().items():
             torch.testing.assert_close(pop.network.params[name][k].detach(), value, atol=1e-5, rtol=1e-5)
     assert pop.updates.tolist() == [2, 0, 2]
@@ -245,7 +274,7 @@ def test_bad_arguments_are_refused():
 
 def test_target_network_follows_every_interval_updates():
     pop = small_population([0, 1], target_update_interval=2)
-    _fill(pop, 30)
+    _fill(pop, 60)  # every env row has ended an episode (time-out: 40 steps)
     learning = np.array([True, True])
     idx = pop.replay.sample(pop._sampling.uniform(pop.hp.batch_episodes))
     initial = pop.target_network.member_state(0)
