@@ -1,0 +1,50 @@
+"""experiments.twin_tables: cells per (row, block), the stored run, the per-task tables."""
+
+import numpy as np
+import pytest
+from sublstm.experiments import twin_tables as tt
+
+
+def test_cells_split_rows_into_blocks_and_validate():
+    cells = tt.cells(tt.TwinTableSettings(rows=("seq2a", "tmaze-c20-n0.5"), seeds=5, block=2))
+    assert [c.name for c in cells] == [
+        "seq2a-s0-1", "seq2a-s2-3", "seq2a-s4-4", "tmaze-c20-n0.5-s0-1", "tmaze-c20-n0.5-s2-3",
+        "tmaze-c20-n0.5-s4-4",
+    ]  # fmt: skip
+    assert cells[3].params["row"]["env_kwargs"] == {"corridor_length": 20, "noise": 0.5}
+    assert cells[0].settings["twin"]["recurrent_delay_ms"] != "hold"
+    for bad, match in (({"rows": ("tmaze-c30",)}, "rows"), ({"seeds": 0}, "seeds"), ({"level": 2}, "level")):
+        with pytest.raises(ValueError, match=match):
+            tt.TwinTableSettings(**bad).validate()
+    with pytest.raises(ValueError, match="learning_rate"):
+        tt.TwinTableSettings(hyperparams={"learning_rate": -1.0}).validate()
+
+
+def test_shortest_safe_step_and_trial_types():
+    assert tt.shortest_safe_step({300.0: 1.0, 200.0: 0.99, 100.0: 1.0}, 0.995) == 300.0
+    assert tt.shortest_safe_step({300.0: 1.0, 200.0: 0.999, 100.0: 0.9}, 0.995) == 200.0
+    assert tt.shortest_safe_step({300.0: 0.9}, 0.995) is None
+    obs = np.zeros((3, 4, 4))
+    obs[0, :2, 0] = 1  # pro
+    obs[0, 2:, 1] = 1  # anti
+    obs[1, [1, 3], 3] = 1  # cue right
+    obs[1, [0, 2], 2] = 1
+    assert tt.trial_types(obs) == ["pro-left", "pro-right", "anti-left", "anti-right"]
+
+
+def test_a_tiny_run_is_stored_resumed_and_tabulated(tmp_path):
+    settings = tt.TwinTableSettings(
+        rows=("tmaze-c10-n0",), seeds=1, total_timesteps=200, episodes=3, sweep_step_ms=(100.0,)
+    )
+    doc = tmp_path / "results.md"
+    records = tt.run_twin_tables(settings, tmp_path / "runs", doc=doc)
+    (member,) = records["tmaze-c10-n0-s0-0"]["result"]["members"]
+    assert member["seed"] == 0 and set(member["agreement_by_step"]) == {"300", "100"}
+    assert member["rates_hz"]["overall"] > 0 and member["synops_per_decision"] > 0
+    text = doc.read_text()
+    assert "## Spiking twin" in text and "#### T-maze" in text and "| tmaze-c10-n0 | 1 |" in text
+    again = tt.run_twin_tables(settings, tmp_path / "runs")  # resumes: nothing runs again
+    assert again["tmaze-c10-n0-s0-0"]["result"] == records["tmaze-c10-n0-s0-0"]["result"]
+    assert tt.render(tmp_path / "runs", doc, settings) == 1
+    with pytest.raises(ValueError, match="nothing to render"):
+        tt.render(tmp_path / "empty", doc, settings)
