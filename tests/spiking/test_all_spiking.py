@@ -79,3 +79,15 @@ def test_rates_count_every_spike_per_neuron_and_second(tmaze_network):
     assert stats["synops_per_decision"] == pytest.approx(
         float(result.spikes.sum(0) @ policy.network.fan_out) / 2
     )
+
+
+def test_a_handset_agent_keeps_its_memory_over_a_long_corridor_with_the_defaults(set_tmaze_weights):
+    from sublstm.agents.agent import AdvantageAgent
+    from sublstm.spiking import compare
+
+    agent = AdvantageAgent("sublstm/TMaze-v0", env_kwargs={"corridor_length": 8}, n_hidden=2, n_cells=1)
+    set_tmaze_weights(agent.network)
+    result = compare(agent, episodes=4)
+    assert result.timing == TwinTiming() and result.analog_success == result.spiking_success == 1.0
+    assert result.teacher_forced_agreement == result.final_decision_agreement == 1.0
+    assert result.final_c_error < 0.1  # the spiking memory cell ends where the analog one does
