@@ -164,11 +164,13 @@ class RunSection:
             raise ValueError("resume and overwrite exclude each other: continue the run or replace it")
 
 
+@dataclass
 class _RunConfig:
-    """What both kinds of run config share: the task's name and the run folder."""
+    """What both kinds of run config share: the task's name and the run section (the run folder)."""
+
+    run: RunSection = field(default_factory=RunSection)
 
     task = ""
-    run: RunSection
 
     def _model(self) -> AgentSection | SequenceSettings:
         raise NotImplementedError
@@ -190,7 +192,6 @@ class TrainConfig(_RunConfig):
     env: EnvSection = field(default_factory=EnvSection)
     agent: AgentSection = field(default_factory=AgentSection)
     learn: LearnSettings = field(default_factory=LearnSettings)
-    run: RunSection = field(default_factory=RunSection)
 
     task = "rl"
 
@@ -295,7 +296,6 @@ class SequenceConfig(_RunConfig):
     """A supervised sequence run: the task and network (``sequence``) and the run folder (``run``)."""
 
     sequence: SequenceSettings = field(default_factory=SequenceSettings)
-    run: RunSection = field(default_factory=RunSection)
 
     task = "sequence"
 
