@@ -57,49 +57,72 @@ def _lstm(pre: Tensor, c: Tensor, asn: ASNParams):
 
 
 class _FusedSubtractive(torch.autograd.Function):
-    """One asn-sublstm step (pre, c_prev) -> (h, c) as a single autograd node.
+    """One asn-sublstm step (pre, c_prev) -> (h, c[, gates, out_cell]) as a single autograd node.
 
     Same values as :func:`_asn_sublstm`; the backward pass is written out (a handful of ops per
     step instead of autograd's dozen nodes), which pays where per-op overhead dominates (few
-    members on a CPU, any number on a GPU).
+    members on a CPU, any number on a GPU). With ``with_acts`` the gate activations (z, i, o
+    side by side) and AF(c) are outputs too, with gradients, for the rate penalties.
     """
 
     @staticmethod
-    def forward(ctx, pre: Tensor, c_prev: Tensor, asn: ASNParams):
+    def forward(ctx, pre: Tensor, c_prev: Tensor, asn: ASNParams, with_acts: bool):
         g, dg = af_with_grad(pre, asn)
         z, i, o = g.chunk(3, dim=-1)
         c = c_prev + z - i
         out_cell, d_out = af_with_grad(c, asn)
         ctx.save_for_backward(dg, d_out)
-        return out_cell - o, c
+        ctx.with_acts = with_acts
+        return (out_cell - o, c, g, out_cell) if with_acts else (out_cell - o, c)
 
     @staticmethod
-    def backward(ctx, dh: Tensor, dc: Tensor):
+    def backward(ctx, dh: Tensor, dc: Tensor, *d_acts: Tensor):
         dg, d_out = ctx.saved_tensors
-        dc = dc + dh * d_out
-        return torch.cat([dc, -dc, -dh], dim=-1).mul_(dg), dc, None
+        d_gates, d_cell = d_acts if ctx.with_acts else (None, None)
+        d_cell = dh if d_cell is None else dh + d_cell
+        dc = dc + d_cell * d_out
+        d_pre = torch.cat([dc, -dc, -dh], dim=-1)
+        if d_gates is not None:
+            d_pre = d_pre + d_gates
+        return d_pre.mul_(dg), dc, None, None
 
 
 class _FusedMultiplicative(torch.autograd.Function):
-    """One asn-lstm step (pre, c_prev) -> (h, c) as a single autograd node (see _FusedSubtractive)."""
+    """One asn-lstm step as a single autograd node (see :class:`_FusedSubtractive`)."""
 
     @staticmethod
-    def forward(ctx, pre: Tensor, c_prev: Tensor, asn: ASNParams):
+    def forward(ctx, pre: Tensor, c_prev: Tensor, asn: ASNParams, with_acts: bool):
         g, dg = af_with_grad(pre, asn)
         z, i, o = g.chunk(3, dim=-1)
         c = c_prev + z * i
         out_cell, d_out = af_with_grad(c, asn)
         ctx.save_for_backward(dg, d_out, z, i, o, out_cell)
-        return out_cell * o, c
+        ctx.with_acts = with_acts
+        return (out_cell * o, c, g, out_cell) if with_acts else (out_cell * o, c)
 
     @staticmethod
-    def backward(ctx, dh: Tensor, dc: Tensor):
+    def backward(ctx, dh: Tensor, dc: Tensor, *d_acts: Tensor):
         dg, d_out, z, i, o, out_cell = ctx.saved_tensors
-        dc = dc + dh * o * d_out
-        return torch.cat([dc * i, dc * z, dh * out_cell], dim=-1).mul_(dg), dc, None
+        d_gates, d_cell = d_acts if ctx.with_acts else (None, None)
+        d_cell = dh * o if d_cell is None else dh * o + d_cell
+        dc = dc + d_cell * d_out
+        d_pre = torch.cat([dc * i, dc * z, dh * out_cell], dim=-1)
+        if d_gates is not None:
+            d_pre = d_pre + d_gates
+        return d_pre.mul_(dg), dc, None, None
 
 
-#: cores whose training steps run as one fused autograd node (when no loss term needs the gates)
+def _fused_step(fused, pre: Tensor, c: Tensor, asn: ASNParams, with_acts: bool):
+    """(h, c, activations) of a fused step, the activations named as the unfused cells name them."""
+    if not with_acts:
+        h, c = fused.apply(pre, c, asn, False)
+        return h, c, {}
+    h, c, g, out_cell = fused.apply(pre, c, asn, True)
+    z, i, o = g.chunk(3, dim=-1)
+    return h, c, {"cell_input": z, "input_gate": i, "output_gate": o, "output_cell": out_cell}
+
+
+#: cores whose training steps (gradients on) run as one fused autograd node
 FUSED = {"asn-sublstm": _FusedSubtractive, "asn-lstm": _FusedMultiplicative}
 
 # core name -> (cell update, input weight, input biases, recurrent weight) in AdvantageNetwork's names
@@ -121,9 +144,20 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 
 
-def _pad_rows(x: Tensor, rows: int) -> Tensor:
-    """(S, r, n) -> (S, rows, n), zeros below."""
-    return x if x.shape[1] == rows else torch.nn.functional.pad(x, (0, 0, 0, rows - x.shape[1]))
+def _time_stack(steps: list[Tensor], batch: int) -> Tensor:
+    """Per-step outputs (S, rows_t, n) with non-increasing rows_t -> (S, T, batch, n), zeros where a
+    step had fewer rows: one cat and one index_copy (not a pad per step)."""
+    if all(x.shape[1] == batch for x in steps):
+        return torch.stack(steps, dim=1)
+    first = steps[0]
+    s, n = first.shape[0], first.shape[-1]
+    rows = torch.tensor([x.shape[1] for x in steps], device=first.device)
+    within = torch.arange(batch, device=first.device)
+    positions = (torch.arange(len(steps), device=first.device).unsqueeze(1) * batch + within)[
+        within < rows.unsqueeze(1)
+    ]
+    out = first.new_zeros(s, len(steps) * batch, n).index_copy(1, positions, torch.cat(steps, dim=1))
+    return out.view(s, len(steps), batch, n)
 
 
 class StackedNetwork:
@@ -214,7 +248,7 @@ class StackedNetwork:
         pre_steps = pre_in.unbind(1)
         w_rec_t = p[self._w_rec].transpose(1, 2)
         h, c = self.initial_state(b, s) if state is None else state
-        fused = FUSED.get(self.core_name) if torch.is_grad_enabled() and not with_acts else None
+        fused = FUSED.get(self.core_name) if torch.is_grad_enabled() else None
         outs, acts = [], []
         for t in range(t_len):
             rows = b if rows_per_step is None else rows_per_step[t]
@@ -225,17 +259,17 @@ class StackedNetwork:
                 h, c = h * keep, c * keep
             pre = torch.baddbmm(pre_steps[t][:, :rows], h, w_rec_t)
             if fused is not None:
-                h, c = fused.apply(pre, c, asn)
+                h, c, step_acts = _fused_step(fused, pre, c, asn, with_acts)
             else:
                 h, c, step_acts = self._cell(pre, c, asn)
             if "h" in noise:
                 h = h + noise["h"][:, t, :rows]
             if "c" in noise:
                 c = c + noise["c"][:, t, :rows]
-            outs.append(_pad_rows(h, b))
+            outs.append(h)
             if with_acts:
-                acts.append({k: _pad_rows(v, b) for k, v in step_acts.items()})
-        hs = torch.stack(outs, dim=1)  # (S, T, B, C)
+                acts.append(step_acts)
+        hs = _time_stack(outs, b)  # (S, T, B, C)
         a_read = a.view(s, t_len, b, -1)
         if "a" in noise:
             a_read = a_read + noise["a"]
@@ -243,7 +277,7 @@ class StackedNetwork:
         q = _linear(features, p["head.weight"], p["head.bias"]).view(s, t_len, b, -1)
         out_acts = {"input": x, "hidden": a.view(s, t_len, b, -1)}
         if with_acts and acts:
-            out_acts.update({k: torch.stack([st[k] for st in acts], dim=1) for k in acts[0]})
+            out_acts.update({k: _time_stack([st[k] for st in acts], b) for k in acts[0]})
         return q, (h, c), out_acts
 
     @torch.no_grad()

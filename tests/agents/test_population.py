@@ -42,8 +42,9 @@ def test_stacked_forward_equals_each_network(core):
             torch.testing.assert_close(acts[name][k], acts_k[name], atol=1e-6, rtol=1e-6)
 
 
+@pytest.mark.parametrize("with_acts", [False, True])
 @pytest.mark.parametrize("core", sorted(CELLS))
-def test_stacked_gradients_equal_each_networks(core):
+def test_stacked_gradients_equal_each_networks(core, with_acts):
     """Training forward (packed by length, fused where the core has a fused step): same gradients."""
     torch.manual_seed(2)
     nets = [AdvantageNetwork(3, 4, core=core) for _ in range(2)]
@@ -53,11 +54,13 @@ def test_stacked_gradients_equal_each_networks(core):
     lengths = torch.tensor([[5, 3, 0], [4, 4, 2]])  # obs steps 0 .. L per episode, longest first
     real = (torch.arange(t_len).view(1, -1, 1) <= lengths.unsqueeze(1)).unsqueeze(-1)
     rows = (lengths.unsqueeze(-1) >= torch.arange(t_len)).sum(1).amax(0).tolist()
-    q, _, _ = stacked.forward(obs, with_acts=False, rows_per_step=rows)
-    (q.pow(2) * real).sum().backward()
+    q, _, acts = stacked.forward(obs, with_acts=with_acts, rows_per_step=rows)
+    # a loss on the activations too (as the rate penalties have), when they are returned
+    (q.pow(2) * real).sum().add(sum((a * real).sum() for a in acts.values()) if with_acts else 0).backward()
     for k, net in enumerate(nets):
-        q_k, _, _ = net(obs[k])
-        (q_k.pow(2) * real[k]).sum().backward()
+        q_k, _, acts_k = net(obs[k])
+        loss = (q_k.pow(2) * real[k]).sum()
+        (loss + sum((a * real[k]).sum() for a in acts_k.values()) if with_acts else loss).backward()
         torch.testing.assert_close(q[k] * real[k], q_k.detach() * real[k], atol=1e-5, rtol=1e-5)
         for name, param in net.named_parameters():
             torch.testing.assert_close(stacked.params[name].grad[k], param.grad, atol=1e-5, rtol=1e-4)
