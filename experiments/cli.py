@@ -15,7 +15,17 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("train", "compare", "demo", "baselines", "bench", "gating", "validate", "acceptance")
+COMMANDS = (
+    "train",
+    "compare",
+    "demo",
+    "baselines",
+    "bench",
+    "gating",
+    "validate",
+    "acceptance",
+    "twin-tables",
+)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -30,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"sublstm.experiments.commands.{name}")
+        module = importlib.import_module(f"sublstm.experiments.commands.{name.replace('-', '_')}")
         p = sub.add_parser(
             name,
             help=module.HELP,
