@@ -18,8 +18,11 @@ population (up to float rounding of the batched products).
 One vector step: every member acts on its ``n_envs`` episodes (epsilon-greedy), the env steps, the
 step is stored; every ``train_every`` vector steps, ``gradient_steps`` updates, each on a batch of
 ``batch_episodes`` whole episodes per member (one forward and backward for all members, the loss
-summed over members, gradient norms clipped per member). A member that has stopped is frozen: its
-weights, moments and counters stay as they were when it stopped (its envs still run, unused).
+summed over members, gradient norms clipped per member). The cost of an update follows the steps
+that are real, not the padding: each member's episodes are sorted longest first and every BPTT step
+computes only the rows still inside their episode; only learning members' weights take part; the
+asn cores' steps are single autograd nodes. A member that has stopped is frozen: its weights,
+moments and counters stay as they were when it stopped (its envs still run, unused).
 
 Defaults that differ from the single agent, for long memories (issue 10, point 4):
 
