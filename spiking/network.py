@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import torch
 from sublstm.agents.cores import ASNSubLSTM
-from sublstm.agents.neuron import DEFAULT_ASN, ASNParams
+from sublstm.agents.neuron import DEFAULT_ASN, ASNParams, af_asn
 from torch import Tensor, nn
 
 from .asn import ASNState, asn_step, initial_state, reset_where
@@ -277,6 +277,12 @@ class SpikingNetwork(nn.Module):
         # the ring buffer holds h of the last `delay_steps` dt (one slot: the held h)
         self.delay_steps = 1 if self.hold else max(self.delays.values())
         self.recurrent_delay = delay
+        # the input code: current gain * obs, input synapses scaled by AF(1) / ASN trace at gain
+        self.input_gain = float(timing.input_gain)
+        self.input_scale = (
+            1.0 if self.input_gain == 1.0 else 1.0 / float(af_asn(torch.tensor(self.input_gain), self.params))
+        )
+        self._trace_scale = None
         self.output_gate_delay = timing.output_gate_delay_ms
         n = self.steps_per_decision
         # the dt steps of a decision during which the memory cell integrates, and its gain there
@@ -356,6 +362,10 @@ class SpikingNetwork(nn.Module):
         first_window = n - self.window_steps
         counts = torch.zeros_like(neurons.trace)
         external = obs @ self._obs_t  # the observation is the input neurons' current all step
+        scale = None
+        if self.input_gain != 1.0:
+            external = external * self.input_gain
+            scale = self.trace_scale()
         if hold:  # the held h of the previous step drives the gates all step
             external = torch.addmm(external, h_delay[:, 0], self._rec_t)
             h_sum = None
@@ -363,7 +373,7 @@ class SpikingNetwork(nn.Module):
         mult = self.gating == "multiplicative"
         q_sum = None
         for k in range(n):
-            trace = neurons.trace
+            trace = neurons.trace if scale is None else neurons.trace * scale
             current = torch.addmm(torch.addmm(external, c, self._c_t), trace, w_trace)
             if delayed:
                 h_now = self.cell_output(trace) if mult else trace @ self._h
@@ -395,6 +405,14 @@ class SpikingNetwork(nn.Module):
             h_delay = (h_sum / self.window_steps).unsqueeze(1)
         state = SpikingState(neurons, c, h_delay, t + n)
         return StepResult(q, q_sum / self.window_steps, c, counts), state
+
+    def trace_scale(self) -> Tensor:
+        """(N,) factors on the traces as synapses see them: ``input_scale`` for the input neurons."""
+        if self._trace_scale is None or self._trace_scale.device != self.device:
+            scale = torch.ones(self.n_neurons, device=self.device)
+            scale[self.slices["input"]] = self.input_scale
+            self._trace_scale = scale
+        return self._trace_scale
 
     def synops(self, spike_counts: Tensor) -> Tensor:
         """Synaptic events (one spike delivered to one target) for spike counts (..., N)."""

@@ -101,6 +101,11 @@ class TwinTiming:
             one step still adds z - i. An integration window early in the step leaves the cell,
             and so the memory output h, settled for the rest of the step: what a spike delay line
             then carries into the next step is h_{t-1}, not its ramp.
+        input_gain: the input neurons' current is ``input_gain`` times the observation, and their
+            synapses are scaled up so that an input of 1 still delivers AF(1) on average (exact
+            for binary observations, approximate for graded ones): in (0, 1], fewer and larger
+            input spikes the smaller it is (an input code of the twin; the analog net is
+            unchanged).
     """
 
     dt: float = 1.0
@@ -113,12 +118,13 @@ class TwinTiming:
     output_gate_delay_ms: float | str | None = "step"
     cec_from: float = 1 / 3
     cec_to: float = 0.5
+    input_gain: float = 1.0
 
     def __post_init__(self) -> None:
         # numbers as floats and delays given as text ("5") as numbers, so equal timings compare
         # equal; anything else is left for validate() to refuse
         names = ("dt", "step_ms", "readout_window_ms", "recurrent_delay_ms", "output_gate_delay_ms")
-        for name in (*names, "cec_from", "cec_to"):
+        for name in (*names, "cec_from", "cec_to", "input_gain"):
             value = getattr(self, name)
             if isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
@@ -170,6 +176,9 @@ class TwinTiming:
                 f"cec_from and cec_to must be fractions of the step with 0 <= cec_from < cec_to <= 1, "
                 f"got {lo!r} and {hi!r}",
             )
+        gain = self.input_gain
+        if not _number(gain) or not 0 < gain <= 1:
+            raise TimingError("input_gain", f"input_gain must be a number in (0, 1], got {gain!r}")
         if round((hi - lo) * self.step_ms / self.dt) < 1:
             raise TimingError("cec_to", f"the integration window must span at least one dt={self.dt:g} ms")
         return self
@@ -198,7 +207,12 @@ class TwinTiming:
         return dataclasses.replace(self, **changes).validate()
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as a dict; ``input_gain`` only where it is not its neutral 1, so that timings
+        stored before it existed (runs, configs) still compare equal."""
+        values = dataclasses.asdict(self)
+        if values["input_gain"] == 1.0:
+            del values["input_gain"]
+        return values
 
 
 def resolve_timing(timing: TwinTiming | None = None, **changes: Any) -> TwinTiming:

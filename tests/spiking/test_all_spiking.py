@@ -91,3 +91,26 @@ def test_a_handset_agent_keeps_its_memory_over_a_long_corridor_with_the_defaults
     assert result.timing == TwinTiming() and result.analog_success == result.spiking_success == 1.0
     assert result.teacher_forced_agreement == result.final_decision_agreement == 1.0
     assert result.final_c_error < 0.1  # the spiking memory cell ends where the analog one does
+
+
+def test_input_gain_cuts_input_spikes_and_keeps_the_mean_input_drive(tmaze_network):
+    obs = torch.tensor([[1.0, 0.0, 1.0]])
+    full = SpikingPolicy.from_network(tmaze_network(), step_ms=1000.0)
+    coded = SpikingPolicy.from_network(tmaze_network(), step_ms=1000.0, input_gain=0.25)
+    r_full, r_coded = (
+        full.network.step(obs, full.initial_state(1))[0],
+        coded.network.step(obs, coded.initial_state(1))[0],
+    )
+    inputs = full.network.slices["input"]
+    assert r_coded.spikes[0, inputs].sum() < 0.4 * r_full.spikes[0, inputs].sum()
+    # the hidden layer sees about the same input drive: its spike counts stay close
+    hidden = full.network.slices["hidden"]
+    assert (r_coded.spikes[0, hidden] - r_full.spikes[0, hidden]).abs().max() <= 0.15 * r_full.spikes[
+        0, hidden
+    ].max()
+    assert (
+        "input_gain" not in TwinTiming().to_dict()
+        and TwinTiming(input_gain=0.5).to_dict()["input_gain"] == 0.5
+    )
+    with pytest.raises(TimingError):
+        TwinTiming(input_gain=0.0).validate()
