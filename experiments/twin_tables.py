@@ -103,7 +103,10 @@ def cells(settings: TwinTableSettings) -> list[Cell]:
     from sublstm.spiking.timing import TwinTiming
 
     settings.validate()
-    common = to_dict(settings) | {"twin": TwinTiming().to_dict()}
+    twin = TwinTiming().to_dict()
+    if twin.get("input_gain") == 1.0:  # neutral: runs stored before the field existed still count
+        del twin["input_gain"]
+    common = to_dict(settings) | {"twin": twin}
     common.pop("rows")
     common.pop("seeds")
     out = []

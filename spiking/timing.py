@@ -207,12 +207,7 @@ class TwinTiming:
         return dataclasses.replace(self, **changes).validate()
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a dict; ``input_gain`` only where it is not its neutral 1, so that timings
-        stored before it existed (runs, configs) still compare equal."""
-        values = dataclasses.asdict(self)
-        if values["input_gain"] == 1.0:
-            del values["input_gain"]
-        return values
+        return dataclasses.asdict(self)
 
 
 def resolve_timing(timing: TwinTiming | None = None, **changes: Any) -> TwinTiming:

@@ -176,6 +176,7 @@ def test_config_file_options_and_overrides_in_order(sublstm, checkpoint, tmp_pat
         "output_gate_delay_ms": "step",
         "cec_from": 1 / 3,
         "cec_to": 0.5,
+        "input_gain": 1.0,
     }
     assert (saved["episodes"], saved["seed"], saved["sweep"]) == (2, 3, [])
     assert saved["config"]["compare"]["plots"] is False and not list((out / "compare").glob("*.png"))

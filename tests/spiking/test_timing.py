@@ -74,4 +74,5 @@ def test_replace_refuses_unknown_fields_and_parses_delays():
         "output_gate_delay_ms": "step",
         "cec_from": 1 / 3,
         "cec_to": 0.5,
+        "input_gain": 1.0,
     }
