@@ -88,6 +88,7 @@ def train_sequence(
     eval_every: int = 100,
     eval_sequences: int = 1000,
     stop_at_accuracy: float | None = 1.0,
+    stop_at_rate_hz: float | None = 8.0,
     device: str | torch.device = "cpu",
     asn: ASNParams | None = None,
     batch_fn: BatchFn | None = None,
@@ -97,7 +98,10 @@ def train_sequence(
 
     Stops after ``max_updates`` or once the final-symbol accuracy of ``stop_patience`` periodic
     evaluations in a row reaches ``stop_at_accuracy`` (None: never early); the evaluations past
-    the first keep training on, which widens the decision margins the spiking twin needs.
+    the first keep training on, which widens the decision margins the spiking twin needs. With
+    ``stop_at_rate_hz`` an evaluation counts only where, besides, the firing rate predicted from
+    the AF activations (mean over all units) is at most that: training goes on while the rate
+    penalty still lowers the rates.
     ``callback(record)`` gets every evaluation record; returning False stops training.
 
     ``train_noise`` and ``train_cell_noise`` are the noise-aware training of the RL agent
@@ -119,6 +123,12 @@ def train_sequence(
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number or not math.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+    if stop_at_rate_hz is not None and (
+        isinstance(stop_at_rate_hz, bool)
+        or not isinstance(stop_at_rate_hz, (int, float))
+        or not stop_at_rate_hz > 0
+    ):
+        raise ValueError(f"stop_at_rate_hz must be a positive number of Hz or None, got {stop_at_rate_hz!r}")
     if isinstance(stop_patience, bool) or not isinstance(stop_patience, int) or stop_patience < 1:
         raise ValueError(f"stop_patience must be a positive integer, got {stop_patience!r}")
     device = torch.device(device)
@@ -163,6 +173,8 @@ def train_sequence(
             history.append(record)
             stop = callback is not None and callback(record) is False
             at_target = stop_at_accuracy is not None and result["final_accuracy"] >= stop_at_accuracy
+            if stop_at_rate_hz is not None:
+                at_target = at_target and record["rate_hz"] <= stop_at_rate_hz
             streak = streak + 1 if at_target else 0
             if stop or streak >= stop_patience:
                 break
