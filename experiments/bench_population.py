@@ -42,16 +42,19 @@ class PopulationBenchSettings:
             raise ValueError(f"repeats must be a positive integer, got {self.repeats!r}")
 
 
-def _timed_rate(step, steps_done, seconds: float) -> float:
-    """Call ``step()`` until ``seconds`` have passed; env steps per second over that window."""
-    before, start = steps_done(), time.perf_counter()
+def _timed_rate(step, steps_done, seconds: float) -> dict[str, float]:
+    """Call ``step()`` until ``seconds`` have passed; env steps per second of wall-clock and per
+    second of this process's CPU time (one torch thread: steps per core-second, which a busy
+    machine disturbs far less than the wall-clock)."""
+    before, start, cpu = steps_done(), time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         step()
-    return (steps_done() - before) / (time.perf_counter() - start)
+    steps = steps_done() - before
+    return {"wall": steps / (time.perf_counter() - start), "cpu": steps / (time.process_time() - cpu)}
 
 
-def agent_rate(seed: int, s: PopulationBenchSettings) -> float:
-    """One AdvantageAgent's learn() env steps/s once it updates."""
+def agent_rate(seed: int, s: PopulationBenchSettings) -> dict[str, float]:
+    """One AdvantageAgent's learn() env steps/s (wall, cpu) once it updates."""
     from sublstm.agents import AdvantageAgent
 
     agent = AdvantageAgent(
@@ -67,8 +70,8 @@ def agent_rate(seed: int, s: PopulationBenchSettings) -> float:
     return _timed_rate(step, lambda: agent.num_timesteps, s.seconds)
 
 
-def population_rate(n_agents: int, seed: int, s: PopulationBenchSettings) -> float:
-    """A population's aggregate env steps/s (all members together) once every member updates."""
+def population_rate(n_agents: int, seed: int, s: PopulationBenchSettings) -> dict[str, float]:
+    """A population's aggregate env steps/s (wall, cpu; all members together) once every member updates."""
     from sublstm.agents.population import Population
 
     seeds = [seed * 1000 + k for k in range(n_agents)]
@@ -91,33 +94,46 @@ def population_rate(n_agents: int, seed: int, s: PopulationBenchSettings) -> flo
 
 
 def measure_population(s: PopulationBenchSettings | None = None) -> dict[str, Any]:
-    """Median aggregate env steps/s per population size beside one agent's, measured in turns."""
+    """Aggregate env steps/s per population size beside one agent's, measured in turns: for each
+    learner the rates of every repeat, per wall-clock second and per CPU second."""
     s = s or PopulationBenchSettings()
     s.validate()
-    rates: dict[str, list[float]] = {"agent": [], **{str(n): [] for n in s.sizes}}
+    names = ["agent", *(str(n) for n in s.sizes)]
+    rates: dict[str, dict[str, list[float]]] = {n: {"wall": [], "cpu": []} for n in names}
     for repeat in range(s.repeats):  # interleaved, so that a change in machine load hits all alike
-        rates["agent"].append(agent_rate(repeat, s))
-        for n in s.sizes:
-            rates[str(n)].append(population_rate(n, repeat, s))
+        for name in names:
+            rate = agent_rate(repeat, s) if name == "agent" else population_rate(int(name), repeat, s)
+            for clock in ("wall", "cpu"):
+                rates[name][clock].append(rate[clock])
     return {"settings": asdict(s), "rates": rates, "machine": machine_line()}
 
 
 def render_population(result: dict[str, Any]) -> str:
     """The throughput table (markdown) with the settings it was measured with."""
-    rates = result["rates"]
-    agent = median(rates["agent"])
-    rows = [["one AdvantageAgent (learn)", fmt(agent, ",.0f"), "1", "1.0×"]]
-    for size in result["settings"]["sizes"]:
-        r = median(rates[str(size)])
-        rows.append([f"population of {size}", fmt(r, ",.0f"), str(size), f"{r / agent:.1f}×"])
-    s = result["settings"]
+    rates, s = result["rates"], result["settings"]
+    agent = {clock: median(rates["agent"][clock]) for clock in ("wall", "cpu")}
+    rows = []
+    for name in ["agent", *(str(n) for n in s["sizes"])]:
+        wall, cpu = median(rates[name]["wall"]), median(rates[name]["cpu"])
+        label = "one AdvantageAgent (learn)" if name == "agent" else f"population of {name}"
+        rows.append(
+            [
+                label,
+                fmt(wall, ",.0f"),
+                f"{wall / agent['wall']:.1f}×",
+                fmt(cpu, ",.0f"),
+                f"{cpu / agent['cpu']:.1f}×",
+            ]
+        )
     head = (
         f"Noisy T-maze, corridor {s['corridor']}, device {s['device']}: aggregate env steps/s of a whole "
-        f"training step (act, store, update) once every learner updates, {s['seconds']:g} s per "
-        f"learner, median of {s['repeats']} (fresh learners, interleaved). {result['machine']}"
+        f"training step (act, store, update; all members together) once every learner updates, "
+        f"{s['seconds']:g} s per learner, median of {s['repeats']} (fresh learners, interleaved), per "
+        f"second of wall-clock and per second of the process's CPU time (one torch thread). "
+        f"{result['machine']}"
     )
-    table = markdown_table(["learner", "env steps/s (all members)", "agents", "relative"], rows)
-    return head + "\n\n" + table
+    header = ["learner", "steps/s (wall)", "relative", "steps per CPU-second", "relative"]
+    return head + "\n\n" + markdown_table(header, rows)
 
 
 @dataclass(frozen=True)
@@ -195,14 +211,14 @@ def _spread(values: list[float], spec: str) -> str:
 
 def separate_vs_population(s: TargetSettings | None = None) -> dict[str, Any]:
     """The seeds of ``s`` as separate AdvantageAgents and as one population, same settings otherwise:
-    steps to the target per seed and a permutation test of the difference.
-
-    A seed that never reaches the target counts at the budget (``max_steps_per_agent``) in the test.
+    steps to the target per seed, the difference of the shares reaching it (Newcombe interval)
+    and of the mean steps (bootstrap interval; a seed that never reaches the target counts at the
+    budget ``max_steps_per_agent``).
     """
     from sublstm.agents import AdvantageAgent
     from sublstm.agents.population import Population
 
-    from .gating_stats import permutation_p
+    from .gating_stats import bootstrap_difference, newcombe
 
     s = s or TargetSettings(n_agents=16)
     seeds = list(range(s.first_seed, s.first_seed + s.n_agents))
@@ -234,7 +250,15 @@ def separate_vs_population(s: TargetSettings | None = None) -> dict[str, Any]:
         "population": population,
         "separate_wall_s": separate_wall,
         "population_wall_s": time.perf_counter() - start,
-        "p_value": permutation_p(censored(separate), censored(population)),
+        "share_difference": asdict(
+            newcombe(
+                sum(x is not None for x in population),
+                s.n_agents,
+                sum(x is not None for x in separate),
+                s.n_agents,
+            )
+        ),
+        "steps_difference": asdict(bootstrap_difference(censored(population), censored(separate))),
         "machine": machine_line(),
     }
 
@@ -253,13 +277,15 @@ def render_equivalence(result: dict[str, Any]) -> str:
                 fmt(result[f"{key}_wall_s"], ",.0f"),
             ]
         )
+    share, steps = result["share_difference"], result["steps_difference"]
     head = (
         f"Noisy T-maze, corridor {s['corridor']}, seeds {s['first_seed']} .. "
-        f"{s['first_seed'] + s['n_agents'] - 1}: steps to "
-        f"{s['target']:.0%} ({s['patience']} evaluations in a row, every {s['eval_interval']:,} steps), "
-        f"separate AdvantageAgents against one Population of the same seeds. Permutation test of the "
-        f"mean steps (unreached seeds at the budget of {s['max_steps_per_agent']:,}): "
-        f"p = {result['p_value']:.2f}. {result['machine']}"
+        f"{s['first_seed'] + s['n_agents'] - 1}: steps to {s['target']:.0%} ({s['patience']} evaluations "
+        f"in a row, every {s['eval_interval']:,} steps), separate AdvantageAgents against one Population "
+        f"of the same seeds. Population minus separate, 95 % intervals: share reaching the target "
+        f"{share['value']:+.2f} [{share['low']:+.2f}, {share['high']:+.2f}] (Newcombe); mean steps "
+        f"{steps['value']:+,.0f} [{steps['low']:+,.0f}, {steps['high']:+,.0f}] (bootstrap; unreached seeds "
+        f"at the budget of {s['max_steps_per_agent']:,}). {result['machine']}"
     )
     header = ["runs", "seeds reaching it", "steps to target (median, min - max)", "wall-clock, s"]
     return head + "\n\n" + markdown_table(header, rows)
