@@ -166,7 +166,7 @@ def population_to_target(s: TargetSettings | None = None) -> dict[str, Any]:
         device=s.device,
         **s.hyperparams,
     )
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     pop.learn(
         s.max_steps_per_agent,
         eval_interval=s.eval_interval,
@@ -178,6 +178,7 @@ def population_to_target(s: TargetSettings | None = None) -> dict[str, Any]:
         "settings": asdict(s),
         "summary": pop.summary(s.target),
         "wall_s": time.perf_counter() - start,
+        "cpu_s": time.process_time() - cpu,
         "machine": machine_line(),
     }
 
@@ -192,6 +193,7 @@ def render_target(result: dict[str, Any]) -> str:
         ["steps to target per seed (median, min - max)", _spread(steps, ",.0f")],
         ["wall-clock to target per seed, s (median, min - max)", _spread(walls, ".0f")],
         ["wall-clock of the whole population, s", fmt(result["wall_s"], ".0f")],
+        ["CPU time of the whole population, s (one torch thread)", fmt(result.get("cpu_s"), ".0f")],
     ]
     head = (
         f"Noisy T-maze, corridor {s['corridor']}: {s['n_agents']} seeds trained side by side in one "
