@@ -371,6 +371,41 @@ def setup_lines(grid: GatingGrid, runs: dict[str, dict]) -> list[str]:
     return lines
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def other_defaults_lines(runs: dict[str, dict], runs_dir: Path) -> list[str]:
+    """The stored runs left out because they were made under other package defaults, and how those
+    defaults differ from the ones shown."""
+    others = {
+        n: r
+        for n, r in RunStore(runs_dir).all().items()
+        if n not in runs and "members" in r.get("result", {})
+    }
+    if not others:
+        return []
+    shown = {r["task"] == "tmaze": _flat(r["settings"]) for r in runs.values()}
+    diffs = set()
+    for r in others.values():
+        ref = shown.get(r["task"] == "tmaze")
+        if ref is not None:
+            mine = _flat(r["settings"])
+            diffs |= {
+                f"`{k}` {mine.get(k)} (here {ref.get(k)})"
+                for k in set(mine) | set(ref)
+                if mine.get(k) != ref.get(k)
+            }
+    return [
+        f"- {len(others)} stored run(s) ({', '.join(sorted(others))}) were made under other package "
+        f"defaults ({'; '.join(sorted(diffs)) or 'another budget'}); they stay in the store and are "
+        "not pooled with these."
+    ]
+
+
 def completion_command(grid: GatingGrid) -> str:
     """The command that completes the full grid with this grid's budget (resumable)."""
     parts = ["sublstm gating --jobs 2"]
@@ -453,6 +488,7 @@ def render(grid: GatingGrid, runs_dir: str | Path, doc: str | Path, figure: str 
         "What is missing against the issue's grid:",
         "",
         *coverage_lines(grid, rows),
+        *other_defaults_lines(runs, runs_dir),
     ]
     if "tmaze" in tasks:
         lines += [
