@@ -98,8 +98,9 @@ class TwinTableSettings:
         Hyperparams(**self.hyperparams).validate()
 
 
-def cells(settings: TwinTableSettings) -> list[Cell]:
-    """One cell per (row, block of seeds)."""
+def cells(settings: TwinTableSettings, runs_dir: str | Path | None = None) -> list[Cell]:
+    """One cell per (row, block of seeds); with ``runs_dir``, RL agents are saved under its
+    ``agents/<cell>/s<seed>.pt`` (to compare them again with other twins without retraining)."""
     from sublstm.spiking.timing import TwinTiming
 
     settings.validate()
@@ -116,7 +117,9 @@ def cells(settings: TwinTableSettings) -> list[Cell]:
         for start in range(0, settings.seeds, settings.block):
             seeds = list(range(start, min(settings.seeds, start + settings.block)))
             params = {"row": to_dict(row), "seeds": seeds}
-            out.append(Cell(f"{name}-s{seeds[0]}-{seeds[-1]}", common | params, params))
+            cell_name = f"{name}-s{seeds[0]}-{seeds[-1]}"
+            saved = {} if runs_dir is None else {"agents": str(Path(runs_dir) / "agents" / cell_name)}
+            out.append(Cell(cell_name, common | params, params | saved))
     return out
 
 
@@ -199,6 +202,9 @@ def run_rl(cell: Cell) -> dict:
     members = []
     for k, seed in enumerate(cell.params["seeds"]):
         agent = pop.member(k)
+        if cell.params.get("agents"):
+            Path(cell.params["agents"]).mkdir(parents=True, exist_ok=True)
+            agent.save(Path(cell.params["agents"]) / f"s{seed}.pt")
         members.append(
             {"seed": seed, "steps_to_95": steps[k], "timesteps": int(pop.timesteps[k])}
             | rl_member(agent, s, row["task"])
@@ -297,7 +303,7 @@ def run_twin_tables(
     settings = settings or TwinTableSettings()
     executor = executor_for(jobs)
     records = run_cells(
-        RunStore(runs_dir), cells(settings), run_cell, executor, report, {"command": command_line()}
+        RunStore(runs_dir), cells(settings, runs_dir), run_cell, executor, report, {"command": command_line()}
     )
     if doc is not None:
         render(runs_dir, doc, settings)

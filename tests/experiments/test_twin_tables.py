@@ -43,6 +43,7 @@ def test_a_tiny_run_is_stored_resumed_and_tabulated(tmp_path):
     assert member["rates_hz"]["overall"] > 0 and member["synops_per_decision"] > 0
     text = doc.read_text()
     assert "## Spiking twin" in text and "#### T-maze" in text and "| tmaze-c10-n0 | 1 |" in text
+    assert (tmp_path / "runs" / "agents" / "tmaze-c10-n0-s0-0" / "s0.pt").is_file()  # kept for later twins
     again = tt.run_twin_tables(settings, tmp_path / "runs")  # resumes: nothing runs again
     assert again["tmaze-c10-n0-s0-0"]["result"] == records["tmaze-c10-n0-s0-0"]["result"]
     assert tt.render(tmp_path / "runs", doc, settings) == 1
