@@ -6,6 +6,9 @@ against one AdvantageAgent's learn(), and a population trained to the success ta
     run = population_to_target(TargetSettings(n_agents=32))     # time and share of seeds to 95 %
     print(render_target(run))
 
+As the benchmark section ``population`` (``sublstm bench --only population``) it writes two blocks
+of docs/benchmarks.md: ``throughput`` and ``target`` (``population.parts`` picks them).
+
 Throughput is measured after a warm-up that lasts until every learner has begun updating (before
 that, steps are nearly free), over ``seconds`` of training without evaluations, fresh learners
 each repeat (seed = repeat), the median over ``repeats``.
@@ -17,7 +20,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .reporting import fmt, machine_line, markdown_table, median
+from .bench import BenchContext, Section, check_count
+from .reporting import fmt, machine_line, markdown_table, median, write_json
 
 ENV_ID = "sublstm/NoisyTMaze-v0"
 
@@ -291,3 +295,95 @@ def render_equivalence(result: dict[str, Any]) -> str:
     )
     header = ["runs", "seeds reaching it", "steps to target (median, min - max)", "wall-clock, s"]
     return head + "\n\n" + markdown_table(header, rows)
+
+
+# -- the benchmark section -------------------------------------------------------------------------------
+PARTS = ("throughput", "target")
+
+
+@dataclass(frozen=True)
+class PopulationSectionSettings:
+    """Section ``population``: ``parts`` to run; the throughput of ``sizes`` (``seconds`` per learner,
+    ``repeats``); ``target_seeds`` seeds trained to ``target`` with ``max_steps_per_agent`` steps
+    each; ``hyperparams`` apply to every learner."""
+
+    parts: tuple[str, ...] = PARTS
+    sizes: tuple[int, ...] = (1, 8, 32)
+    seconds: float = 15.0
+    repeats: int = 1
+    corridor: int = 10
+    target_seeds: int = 32
+    max_steps_per_agent: int = 300_000
+    eval_interval: int = 5_000
+    eval_episodes: int = 100
+    target: float = 0.95
+    device: str = "cpu"
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not self.parts or any(p not in PARTS for p in self.parts):
+            raise ValueError(f"parts must name some of {PARTS}, got {self.parts!r}")
+        self.throughput().validate()
+        for name in ("corridor", "target_seeds", "max_steps_per_agent", "eval_interval", "eval_episodes"):
+            check_count(name, getattr(self, name), 1)
+        if not 0 <= self.target <= 1:
+            raise ValueError(f"target must be a success rate in [0, 1], got {self.target!r}")
+
+    def throughput(self) -> PopulationBenchSettings:
+        return PopulationBenchSettings(
+            self.sizes, self.seconds, self.repeats, self.corridor, self.device, dict(self.hyperparams)
+        )
+
+    def to_target(self) -> TargetSettings:
+        return TargetSettings(
+            n_agents=self.target_seeds,
+            corridor=self.corridor,
+            max_steps_per_agent=self.max_steps_per_agent,
+            eval_interval=self.eval_interval,
+            eval_episodes=self.eval_episodes,
+            target=self.target,
+            device=self.device,
+            hyperparams=dict(self.hyperparams),
+        )
+
+
+SHARED_MACHINE = (
+    "The machine was shared with other developers' experiments while this ran (the load average "
+    "is in the machine line), so wall-clock figures are pessimistic; compare per CPU-second."
+)
+
+
+def run_section(ctx: BenchContext, s: PopulationSectionSettings) -> None:
+    """Measure the chosen parts, store their numbers under ``<runs>/population`` and write the blocks."""
+    folder = ctx.runs / "population"
+    if "throughput" in s.parts:
+        result = measure_population(s.throughput())
+        write_json(folder / "throughput.json", result)
+        text = render_population(result)
+        print(text, flush=True)
+        ctx.write_block(SECTION, "throughput", f"{text}\n\n{SHARED_MACHINE}")
+    if "target" in s.parts:
+        result = population_to_target(s.to_target())
+        write_json(folder / "target.json", result)
+        text = render_target(result)
+        print(text, flush=True)
+        ctx.write_block(SECTION, "target", f"{text}\n\n{SHARED_MACHINE}")
+
+
+SECTION = Section(
+    "population",
+    "Population engine",
+    run_section,
+    PopulationSectionSettings(),
+    PopulationSectionSettings(
+        sizes=(1, 4),
+        seconds=0.5,
+        corridor=2,
+        target_seeds=4,
+        max_steps_per_agent=512,
+        eval_interval=256,
+        eval_episodes=10,
+        hyperparams={"n_envs": 2, "batch_episodes": 2, "learning_starts": 1},
+    ),
+    order=40,
+)
