@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sublstm.experiments.bench_population import (
     PopulationBenchSettings,
+    PopulationSectionSettings,
     TargetSettings,
     measure_population,
     render_equivalence,
@@ -52,6 +53,26 @@ def test_target_table_counts_the_seeds_that_reached_it():
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
         PopulationBenchSettings(**bad).validate()
+
+
+@pytest.mark.parametrize("bad", [{"parts": ()}, {"parts": ("speed",)}, {"target_seeds": 0}, {"target": 1.5}])
+def test_bad_section_settings_are_refused_naming_the_key(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        PopulationSectionSettings(**bad).validate()
+
+
+def test_quick_population_and_tensor_env_sections_write_their_blocks(tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    code, _, err = run_cli("bench", "--quick", "--only", "population", "tensor-envs", "--runs", runs)
+    assert code == 0, err
+    doc = (runs / "benchmarks.md").read_text()
+    assert "## Population engine" in doc and "## Tensor-native environment throughput" in doc
+    assert "<!-- block:throughput -->" in doc and "<!-- block:target -->" in doc
+    assert "| population of 4 |" in doc and "| seeds reaching the target | " in doc
+    assert "| `sublstm/NoisyTMaze-v0` | 16 |" in doc and doc.count("QUICK MODE") == 3
+    assert (runs / "population" / "throughput.json").is_file() and (
+        runs / "population" / "target.json"
+    ).is_file()
 
 
 def test_equivalence_runs_both_ways_and_renders():
