@@ -5,12 +5,14 @@ from .agent import AdvantageAgent, make_env
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .network import AdvantageNetwork, predicted_mean_rate_hz
 from .neuron import ASNParams, af, predicted_rate_hz
+from .population import Population
 from .settings import Hyperparams, LearnSettings
 
 __all__ = [
     "AdvantageAgent",
     "Hyperparams",
     "LearnSettings",
+    "Population",
     "make_env",
     "CheckpointError",
     "load_checkpoint",

@@ -2,7 +2,8 @@
 members' own streams, so that member k's episodes depend on its seed alone.
 
 A tensor env (``sublstm.envs.tensor``) draws all randomness through two methods of its base class,
-``_uniform(*shape)`` and ``_integers(low, high, *shape)``, whose first dimension is the batch.
+``uniform(*shape)`` and ``integers(low, high, *shape)`` (its documented extension point), whose
+first dimension is the batch.
 :class:`MemberEnv` replaces both on its instance with draws from :class:`MemberStreams`: rows
 ``k*n .. k*n+n-1`` (member k's envs) take member k's numbers. Same distributions, one env call per
 step for the whole population.
@@ -41,12 +42,12 @@ class MemberEnv:
     ) -> None:
         self.n_members, self.n_envs = len(seeds), n_envs
         self.env = tensor_env_for(env_id, self.n_members * n_envs, device, env_kwargs)
-        for hook in ("_uniform", "_integers"):
+        for hook in ("uniform", "integers"):
             if not callable(getattr(self.env, hook, None)):
                 raise ValueError(f"tensor env {env_id!r} has no {hook}() to draw per member from")
         self.streams = MemberStreams(seeds, purpose, device)
-        self.env._uniform = self._uniform
-        self.env._integers = self._integers
+        self.env.uniform = self._uniform
+        self.env.integers = self._integers
         self.obs_dim, self.n_actions = self.env.obs_dim, self.env.n_actions
         self.max_steps = getattr(self.env, "max_steps", None)
 

@@ -23,6 +23,9 @@ Interface (all tensors on ``env.device``; B = ``num_envs``):
 - ``check_actions`` (default True): refuse out-of-range actions with ValueError. It costs a
   device-to-host sync per step; a trusted caller (a policy sampling from ``n_actions`` logits)
   may set it to False.
+- ``uniform(*shape)`` and ``integers(low, high, *shape)``: every random draw of the env goes
+  through these two (first dimension: the batch); a caller may replace them on an instance to
+  choose the random streams, keeping their distributions.
 
 :class:`TableEnv` steps a task that is a small state machine (the T-maze, the saccade task) by
 table lookups. :func:`measure_tensor_env_rate`, :func:`measure_gym_vector_rate` and
@@ -119,10 +122,20 @@ class TensorEnv:
         """A constant lookup table on the env's device."""
         return torch.as_tensor(values, dtype=dtype, device=self.device)
 
-    def _uniform(self, *shape: int) -> torch.Tensor:
+    # -- the random draws: the one source of randomness of every tensor env ------------------------
+    def uniform(self, *shape: int) -> torch.Tensor:
+        """Uniform floats in [0, 1) of ``shape`` (first dimension: the batch) from ``generator``.
+
+        With :meth:`integers` an extension point: every random draw of a tensor env goes through
+        these two, so a caller may replace them on an instance (same signature, same distribution,
+        tensors on ``device``) to choose where each env's numbers come from, e.g. one stream per
+        group of rows (``sublstm.agents.population_envs``).
+        """
         return torch.rand(*shape, generator=self.generator, device=self.device)
 
-    def _integers(self, low: int, high: int, *shape: int) -> torch.Tensor:
+    def integers(self, low: int, high: int, *shape: int) -> torch.Tensor:
+        """Integers uniform in [low, high) of ``shape`` (first dimension: the batch), int64; see
+        :meth:`uniform`."""
         return torch.randint(low, high, shape, generator=self.generator, device=self.device)
 
     # -- the public interface ---------------------------------------------------------------------
@@ -234,7 +247,7 @@ class TableEnv(TensorEnv):
         self.steps = torch.zeros(self.num_envs, dtype=torch.long, device=to)
 
     def _draw_starts(self) -> torch.Tensor:
-        return self._integers(0, len(self.start_states), self.num_envs)
+        return self.integers(0, len(self.start_states), self.num_envs)
 
     def _reset(self) -> torch.Tensor:
         start = self._draw_starts()
@@ -248,7 +261,7 @@ class TableEnv(TensorEnv):
         final_obs = self._obs[i]
         if self._obs_noise is not None:
             final_obs = torch.addcmul(
-                final_obs, self._obs_noise[i], self._uniform(self.num_envs, self.obs_dim)
+                final_obs, self._obs_noise[i], self.uniform(self.num_envs, self.obs_dim)
             )
         steps = self.steps + 1
         if self._max_steps is None:

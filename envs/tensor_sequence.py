@@ -28,8 +28,8 @@ class TensorSequencePrediction(TensorEnv):
     def _draw(self) -> torch.Tensor:
         """Symbol indices of B new sequences, (B, p + 1) (as sequence.draw_sequences)."""
         b = self.num_envs
-        first = self._integers(0, 2, b, 1)  # X or Y
-        middle = self._integers(2, self.p + 1, b, self.p - 1) if self.noisy else self._middle.expand(b, -1)
+        first = self.integers(0, 2, b, 1)  # X or Y
+        middle = self.integers(2, self.p + 1, b, self.p - 1) if self.noisy else self._middle.expand(b, -1)
         return torch.cat([first, middle, first], dim=1)
 
     def _reset(self) -> torch.Tensor:
