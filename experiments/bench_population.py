@@ -353,6 +353,25 @@ SHARED_MACHINE = (
 )
 
 
+def throughput_verdict(result: dict[str, Any]) -> str:
+    """The largest population's aggregate rate against one agent's, beside issue 10's goal (10×)."""
+    rates, largest = result["rates"], max(result["settings"]["sizes"])
+    ratio = {c: median(rates[str(largest)][c]) / median(rates["agent"][c]) for c in ("cpu", "wall")}
+    return (
+        f"Goal (issue 10): a population of 32 at >= 10× one agent's rate in aggregate. Measured for "
+        f"{largest}: {ratio['cpu']:.1f}× per CPU-second, {ratio['wall']:.1f}× per wall-second."
+    )
+
+
+def target_verdict(result: dict[str, Any]) -> str:
+    """The whole population's time beside issue 10's goal (32 seeds to 95 % in <= 5 minutes)."""
+    return (
+        f"Goal (issue 10): 32 seeds of noisy corridor 10 trained to 95 % in one process within 300 s "
+        f"of wall-clock. Measured: {result['summary']['reached']}/{result['settings']['n_agents']} "
+        f"seeds in {result['wall_s']:.0f} s of wall-clock, {result['cpu_s']:.0f} s of CPU time."
+    )
+
+
 def run_section(ctx: BenchContext, s: PopulationSectionSettings) -> None:
     """Measure the chosen parts, store their numbers under ``<runs>/population`` and write the blocks."""
     folder = ctx.runs / "population"
@@ -361,13 +380,13 @@ def run_section(ctx: BenchContext, s: PopulationSectionSettings) -> None:
         write_json(folder / "throughput.json", result)
         text = render_population(result)
         print(text, flush=True)
-        ctx.write_block(SECTION, "throughput", f"{text}\n\n{SHARED_MACHINE}")
+        ctx.write_block(SECTION, "throughput", f"{text}\n\n{throughput_verdict(result)} {SHARED_MACHINE}")
     if "target" in s.parts:
         result = population_to_target(s.to_target())
         write_json(folder / "target.json", result)
         text = render_target(result)
         print(text, flush=True)
-        ctx.write_block(SECTION, "target", f"{text}\n\n{SHARED_MACHINE}")
+        ctx.write_block(SECTION, "target", f"{text}\n\n{target_verdict(result)} {SHARED_MACHINE}")
 
 
 SECTION = Section(
