@@ -157,20 +157,14 @@ def multiplicative_twin(
             f"only cores with gating {sorted(MULTIPLICATIVE)} (asn-lstm, asn-lstm-bounded)"
         )
     timing = resolve_timing(timing, **changes)
+    # the weights in the order SpikingNetwork takes them: hidden, core input, recurrence, head
+    layers = (network.hidden, core.w_in, core.w_rec, network.head)
+    weights = [t for layer in layers for t in (layer.weight, layer.bias) if t is not None]
     with torch.no_grad():
-        return MultiplicativeTwin(
-            network.hidden.weight,
-            network.hidden.bias,
-            core.w_in.weight,
-            core.w_in.bias,
-            core.w_rec.weight,
-            network.head.weight,
-            network.head.bias,
-            params=network.asn,
-            timing=timing,
-            product=product,
-            bounded=MULTIPLICATIVE[gating],
-        ).to(network.head.weight.device)
+        twin = MultiplicativeTwin(
+            *weights, params=network.asn, timing=timing, product=product, bounded=MULTIPLICATIVE[gating]
+        )
+    return twin.to(network.head.weight.device)
 
 
 def twin_policy(
