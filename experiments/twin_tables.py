@@ -379,12 +379,14 @@ def block(records: Sequence[dict], settings: TwinTableSettings) -> str:
     first = records[0]
     twin = first["settings"]["twin"]
     commands = ", then ".join(f"`{c}`" for c in dict.fromkeys(r.get("command", "") for r in records))
+    changes = ", ".join(f"{k} = {v}" for k, v in sorted(settings.hyperparams.items()))
     lines = [
-        "### The twin on every task (issue 11)",
+        "### The twin on every task (issue 11)" + (f", trained with {changes}" if changes else ""),
         "",
         f"Command: {commands}  ",
         f"Machine: {machine_line(first['machine'])}.  ",
-        f"Agents: the package defaults (RL rows: a population per block of seeds, at most "
+        f"Agents: the package defaults{' but ' + changes if changes else ''} (RL rows: a population per "
+        f"block of seeds, at most "
         f"{settings.total_timesteps:,} timesteps each, stop after {settings.stop_patience} evaluations in a "
         f"row at >= 95 %; sequences: `train_sequence`). Twins: the TwinTiming defaults ({twin}). "
         f"{settings.episodes} held-out episodes (sequences) per seed from seed {TEST_SEED}. Figures are "
@@ -420,6 +422,13 @@ def block(records: Sequence[dict], settings: TwinTableSettings) -> str:
     return "\n".join(lines)
 
 
+def block_key(settings: TwinTableSettings) -> str:
+    """``twin-tables``, with the changed hyperparameters appended where there are any (so that
+    tables of other training settings get blocks of their own)."""
+    changes = "-".join(f"{k}-{v}" for k, v in sorted(settings.hyperparams.items()))
+    return BLOCK + (f"-{changes}" if changes else "")
+
+
 def render(runs_dir: str | Path, doc, settings: TwinTableSettings | None = None) -> int:
     """Write the block ``twin-tables`` of ``doc`` from the records stored with ``settings``; returns
     the number of seeds tabulated (ValueError when none is stored)."""
@@ -428,5 +437,5 @@ def render(runs_dir: str | Path, doc, settings: TwinTableSettings | None = None)
     records = [r for c in cells(settings) if (r := store.get(c.name, c.settings))]
     if not records:
         raise ValueError(f"no twin-table runs stored in {runs_dir} with these settings; nothing to render")
-    write_block(doc, BLOCK, block(records, settings), DOC_SECTION)
+    write_block(doc, block_key(settings), block(records, settings), DOC_SECTION)
     return sum(len(r["result"]["members"]) for r in records)

@@ -3,6 +3,7 @@
     sublstm twin-tables                                   # every row, 16 seeds, then the tables
     sublstm twin-tables --rows tmaze-c10-n1,seq2a --seeds 4
     sublstm twin-tables --render                          # rewrite the tables from the stored runs
+    sublstm twin-tables --rows saccade --hp rate_penalty=0.5 --runs-dir runs/twin-tables-rp0.5
 
 Rows, seeds and their results are stored per (row, block of seeds) under ``--runs-dir``; a rerun
 trains only what is missing. The tables go into the "Spiking twin" section of ``--doc``.
@@ -33,10 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=",".join(f"{s:g}" for s in d.sweep_step_ms),
         help="step_ms values tried besides the default, comma-separated",
     )
+    parser.add_argument(
+        "--hp",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="RL hyperparameters changed from the package defaults (e.g. rate_penalty=0.5); "
+        "a stored run counts only for the same changes",
+    )
     add_experiment_arguments(parser, "runs/twin-tables", "docs/results.md", "the 'twin-tables' block")
 
 
 def settings_from(args: argparse.Namespace):
+    from ..config import parse_key_values
     from ..twin_tables import TwinTableSettings
 
     rows = tuple(r.strip() for r in str(args.rows).split(",") if r.strip())
@@ -47,6 +57,7 @@ def settings_from(args: argparse.Namespace):
         total_timesteps=args.total_timesteps,
         episodes=args.episodes,
         sweep_step_ms=numbers(args.sweep, "--sweep", float),
+        hyperparams=parse_key_values(args.hp, "--hp"),
     )
     settings.validate()
     return settings
