@@ -32,6 +32,11 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
     """Shows each option's default and keeps the description's line breaks."""
 
 
+def command_module(name: str) -> str:
+    """The module of a subcommand (a dash in its name is an underscore in the module's)."""
+    return f"sublstm.experiments.commands.{name.replace('-', '_')}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sublstm",
@@ -40,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"sublstm.experiments.commands.{name.replace('-', '_')}")
+        module = importlib.import_module(command_module(name))
         p = sub.add_parser(
             name,
             help=module.HELP,

@@ -47,7 +47,7 @@ def _available_commands() -> tuple[tuple[str, ...], dict[str, str]]:
     ok, missing = [], {}
     for name in cli.COMMANDS:
         try:
-            importlib.import_module(f"sublstm.experiments.commands.{name}")
+            importlib.import_module(cli.command_module(name))
             ok.append(name)
         except Exception as exc:  # a command module being written right now
             missing[name] = f"{type(exc).__name__}: {exc}"
@@ -69,6 +69,7 @@ WORK = (
     ("sublstm.experiments.validation", "run_cells"),  # validate
     ("sublstm.experiments.acceptance", "run_cells"),  # acceptance
     ("sublstm.experiments.gating", "run_cells"),  # gating
+    ("sublstm.experiments.twin_tables", "run_cells"),  # twin-tables
 )
 
 

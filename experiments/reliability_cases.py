@@ -778,6 +778,28 @@ def gating_cases() -> list[CliCase]:
     ]
 
 
+def twin_tables_cases() -> list[CliCase]:
+    runs = ("--runs-dir", "{dir}/runs", "--doc", "{dir}/results.md")
+    head = ("twin-tables", "--rows", "tmaze-c10-n1", "--seeds", "1", "--block", "1", *runs)
+    return [
+        CliCase("twin-tables: unknown row", (*head, "--rows", "tmaze-c11"), ("rows", "tmaze-c11")),
+        CliCase("twin-tables: no rows", (*head, "--rows", ","), ("rows",)),
+        CliCase("twin-tables: --seeds 0", (*head, "--seeds", "0"), ("seeds",)),
+        CliCase("twin-tables: --seeds -3", (*head, "--seeds", "-3"), ("seeds",)),
+        CliCase("twin-tables: --block 0", (*head, "--block", "0"), ("block",)),
+        CliCase("twin-tables: --total-timesteps 0", (*head, "--total-timesteps", "0"), ("total_timesteps",)),
+        CliCase("twin-tables: --episodes 0", (*head, "--episodes", "0"), ("episodes",)),
+        CliCase("twin-tables: --sweep 0,100", (*head, "--sweep", "0,100"), ("sweep",)),
+        CliCase("twin-tables: --sweep fast", (*head, "--sweep", "fast"), ("--sweep",)),
+        CliCase(
+            "twin-tables: unknown --hp", (*head, "--hp", "rate_penalti=1"), ("rate_penalti", "did you mean")
+        ),
+        CliCase("twin-tables: bad --hp value", (*head, "--hp", "learning_rate=-1"), ("learning_rate",)),
+        CliCase("twin-tables: --hp without '='", (*head, "--hp", "rate_penalty"), ("--hp",)),
+        *_experiment_cases("twin-tables", head),
+    ]
+
+
 def cli_cases() -> list[CliCase]:
     """The command-line cases of every subcommand; append to a subcommand's list to cover more
     (argv with "{dir}" for the case's own folder, "{base}" for a valid checkpoint)."""
@@ -790,6 +812,7 @@ def cli_cases() -> list[CliCase]:
         *validate_cases(),
         *acceptance_cases(),
         *gating_cases(),
+        *twin_tables_cases(),
     ]
 
 

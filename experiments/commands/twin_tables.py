@@ -46,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace):
-    from ..config import parse_key_values
+    from sublstm.agents.settings import Hyperparams
+
+    from ..config import build, parse_key_values
     from ..twin_tables import TwinTableSettings
 
     rows = tuple(r.strip() for r in str(args.rows).split(",") if r.strip())
@@ -59,6 +61,7 @@ def settings_from(args: argparse.Namespace):
         sweep_step_ms=numbers(args.sweep, "--sweep", float),
         hyperparams=parse_key_values(args.hp, "--hp"),
     )
+    build(Hyperparams, settings.hyperparams, "--hp")  # unknown names and bad values, named
     settings.validate()
     return settings
 
