@@ -115,8 +115,12 @@ class GatingGrid:
             raise ValueError(f"noises must be numbers in [0, 1], got {bad}")
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise ValueError(f"seeds must be a positive integer (seeds 0 .. seeds-1), got {self.seeds!r}")
-        if isinstance(self.corridor, bool) or not isinstance(self.corridor, int) or self.corridor < 1:
+        from sublstm.envs.tmaze import MAX_CORRIDOR_LENGTH
+
+        if isinstance(self.corridor, bool) or not isinstance(self.corridor, int):
             raise ValueError(f"corridor must be a positive integer, got {self.corridor!r}")
+        if not 1 <= self.corridor <= MAX_CORRIDOR_LENGTH:
+            raise ValueError(f"corridor must be in 1..{MAX_CORRIDOR_LENGTH:_}, got {self.corridor!r}")
         self.budget.validate()
 
     def blocks(self) -> list[tuple[int, ...]]:

@@ -829,11 +829,4 @@ CLI_WHAT = "`sublstm ...` through cli.main: exit code 2 and one line `error: ...
 # Cases known not to be refused clearly yet, each with the fix it needs (in a file whose owner is
 # still changing it). The report lists them as NOT CLEAR; the test fails on any other unclear case,
 # and on a case listed here that has become clear (then delete its entry).
-KNOWN_GAPS: dict[str, str] = {
-    "gating: absurd corridor": "experiments/gating.py GatingGrid.validate: corridor at most "
-    "sublstm.envs.tmaze.MAX_CORRIDOR_LENGTH (10_000), as the T-maze itself",
-    "gating: --figure is a folder": "experiments/commands/gating.py run(): refuse a folder as --figure "
-    "before run_grid",
-    "gating: --doc is a folder": "experiments/commands/gating.py run(): refuse a folder as --doc before "
-    "run_grid",
-}
+KNOWN_GAPS: dict[str, str] = {}

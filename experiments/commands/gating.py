@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     runs_dir = Path(args.runs_dir) if args.runs_dir else base / ("runs" if args.quick else "gating_runs")
     doc = Path(args.doc) if args.doc else base / "gating.md"
     figure = Path(args.figure) if args.figure else doc.with_name("gating.png")
+    for option, path in (("--doc", doc), ("--figure", figure)):
+        if path.is_dir():
+            raise ValueError(f"{option} {path} is a folder, not a file")
     if not args.render:
         run_grid(grid, runs_dir, jobs=executor, only=args.only)
     from ..gating_report import render
