@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from .experiment_options import add_experiment_arguments, numbers
+from .experiment_options import add_experiment_arguments, executor_and_files, numbers
 from .options import add_config_arguments, given, option, resolve
 
 HELP = "acceptance of the spiking twin: train agents over seeds, compare each with its twin, tabulate"
@@ -54,15 +54,11 @@ def settings_from(values: dict):
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from ..acceptance import render, run_acceptance
-    from ..runner import executor_for
     from ..training_config import naming_options
 
-    executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
-    if Path(args.doc).is_dir():
-        raise ValueError(f"--doc {args.doc} is a folder, not a markdown file")
+    executor = executor_and_files(args)
     values = resolve(args, given(args, OPTIONS))
     with naming_options({key: "--" + dest for dest, key in OPTIONS.items()}):
         settings = settings_from(values)

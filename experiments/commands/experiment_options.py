@@ -33,6 +33,20 @@ def add_experiment_arguments(
     parser.add_argument("--doc", default=doc, help=f"markdown file that receives {what}{none}")
 
 
+def executor_and_files(args: argparse.Namespace, **files) -> object:
+    """The runner's executor for ``--jobs`` / ``--address`` (refusing bad ones) after checking that
+    none of ``files`` (option name without dashes -> path, default: ``doc=args.doc``) is a folder."""
+    from pathlib import Path
+
+    from ..runner import executor_for
+
+    executor = executor_for(args.jobs, args.address)
+    for option, path in (files or {"doc": args.doc}).items():
+        if path is not None and Path(path).is_dir():
+            raise ValueError(f"--{option} {path} is a folder, not a file")
+    return executor
+
+
 def numbers(text, option: str, kind: type) -> tuple:
     """``"0,1"`` -> ``(0, 1)``; lists (from a config file) pass; ValueError naming the option."""
     if isinstance(text, (list, tuple)):

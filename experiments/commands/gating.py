@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from .experiment_options import add_experiment_arguments
+from .experiment_options import add_experiment_arguments, executor_and_files
 from .options import add_config_arguments, resolve
 
 HELP = "the gating grid (subtractive vs multiplicative gates under conversion) and docs/gating.md"
@@ -59,17 +59,13 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..gating import run_grid
-    from ..runner import executor_for
 
-    executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
     grid = grid_from(resolve(args, {}), args.quick)
     base = Path("runs/gating-quick") if args.quick else Path("docs")
     runs_dir = Path(args.runs_dir) if args.runs_dir else base / ("runs" if args.quick else "gating_runs")
     doc = Path(args.doc) if args.doc else base / "gating.md"
     figure = Path(args.figure) if args.figure else doc.with_name("gating.png")
-    for option, path in (("--doc", doc), ("--figure", figure)):
-        if path.is_dir():
-            raise ValueError(f"{option} {path} is a folder, not a file")
+    executor = executor_and_files(args, doc=doc, figure=figure)
     if not args.render:
         run_grid(grid, runs_dir, jobs=executor, only=args.only)
     from ..gating_report import render

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from .experiment_options import add_experiment_arguments, numbers
+from .experiment_options import add_experiment_arguments, executor_and_files, numbers
 
 HELP = "the spiking twin on every task: train seeds per task, compare each with its twin, tabulate"
 
@@ -67,14 +67,10 @@ def settings_from(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
-    from ..runner import executor_for
     from ..twin_tables import render, run_twin_tables
 
-    executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
-    if Path(args.doc).is_dir():
-        raise ValueError(f"--doc {args.doc} is a folder, not a markdown file")
+    executor = executor_and_files(args)
     settings = settings_from(args)
     if not args.render:
         run_twin_tables(settings, args.runs_dir, jobs=executor)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from .experiment_options import add_experiment_arguments, numbers
+from .experiment_options import add_experiment_arguments, executor_and_files, numbers
 from .options import add_config_arguments, resolve
 
 HELP = "validation experiments of the analog agent (training over seeds) and their doc blocks"
@@ -68,14 +68,10 @@ def settings_from(values: dict, seeds: tuple[int, ...] | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
-    from ..runner import executor_for
     from ..validation import pick, render, run_validation
 
-    executor = executor_for(args.jobs, args.address)  # refuses a bad --jobs
-    if Path(args.doc).is_dir():
-        raise ValueError(f"--doc {args.doc} is a folder, not a markdown file")
+    executor = executor_and_files(args)
     seeds = None if args.seeds is None else numbers(args.seeds, "--seeds", int)
     settings, experiments = settings_from(resolve(args, {}), seeds)
     chosen = pick([n.strip() for n in args.experiment.split(",") if n.strip()], experiments)
