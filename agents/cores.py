@@ -26,6 +26,12 @@ from .neuron import DEFAULT_ASN, ASNParams, af
 State = tuple[Tensor, Tensor]
 
 
+def zero_where(state: State, starts: Tensor) -> State:
+    """The recurrent state with the rows where ``starts`` (B,) is True set to zero (episode starts)."""
+    keep = (~starts).to(state[0].dtype).unsqueeze(-1)
+    return tuple(s * keep for s in state)  # type: ignore[return-value]
+
+
 class Core(nn.Module):
     """Base class: subclasses implement :meth:`step`; :meth:`forward` runs it over time."""
 
@@ -64,8 +70,7 @@ class Core(nn.Module):
         outs, acts = [], []
         for t in range(xs.shape[0]):
             if resets is not None:
-                keep = (~resets[t]).to(xs.dtype).unsqueeze(-1)
-                state = tuple(s * keep for s in state)  # type: ignore[assignment]
+                state = zero_where(state, resets[t])
             h, state, a = self.step(xs[t], state)
             outs.append(h)
             acts.append(a)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .cores import State, make_core
+from .cores import State, make_core, zero_where
 from .neuron import DEFAULT_ASN, ASNParams, af, predicted_rate_hz
 
 
@@ -93,8 +93,7 @@ class AdvantageNetwork(nn.Module):
         outs, acts = [], []
         for t in range(xs.shape[0]):
             if resets is not None:
-                keep = (~resets[t]).to(xs.dtype).unsqueeze(-1)
-                state = tuple(s * keep for s in state)  # type: ignore[assignment]
+                state = zero_where(state, resets[t])
             h, (_, c), a = core.step(xs[t], state)
             if noise_std:
                 h = h + _noise(h, noise_std, generator)
