@@ -103,13 +103,14 @@ def measure_population(s: PopulationBenchSettings | None = None) -> dict[str, An
     s = s or PopulationBenchSettings()
     s.validate()
     names = ["agent", *(str(n) for n in s.sizes)]
+    machine = machine_line()  # at the start, as the stamp says
     rates: dict[str, dict[str, list[float]]] = {n: {"wall": [], "cpu": []} for n in names}
     for repeat in range(s.repeats):  # interleaved, so that a change in machine load hits all alike
         for name in names:
             rate = agent_rate(repeat, s) if name == "agent" else population_rate(int(name), repeat, s)
             for clock in ("wall", "cpu"):
                 rates[name][clock].append(rate[clock])
-    return {"settings": asdict(s), "rates": rates, "machine": machine_line()}
+    return {"settings": asdict(s), "rates": rates, "machine": machine}
 
 
 def render_population(result: dict[str, Any]) -> str:
@@ -170,6 +171,7 @@ def population_to_target(s: TargetSettings | None = None) -> dict[str, Any]:
         device=s.device,
         **s.hyperparams,
     )
+    machine = machine_line()  # at the start, as the stamp says
     start, cpu = time.perf_counter(), time.process_time()
     pop.learn(
         s.max_steps_per_agent,
@@ -183,7 +185,7 @@ def population_to_target(s: TargetSettings | None = None) -> dict[str, Any]:
         "summary": pop.summary(s.target),
         "wall_s": time.perf_counter() - start,
         "cpu_s": time.process_time() - cpu,
-        "machine": machine_line(),
+        "machine": machine,
     }
 
 
