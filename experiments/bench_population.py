@@ -1,9 +1,9 @@
 """Benchmark of the population engine: aggregate env steps/s of S agents trained side by side
 against one AdvantageAgent's learn(), and a population trained to the success target.
 
-    result = measure_population(PopulationBenchSettings())      # numbers (JSON-able dict)
+    result = measure_population(PopulationSettings())      # numbers (JSON-able dict)
     print(render_population(result))                            # markdown for docs/benchmarks.md
-    run = population_to_target(TargetSettings(n_agents=32))     # time and share of seeds to 95 %
+    run = population_to_target(PopulationSettings(n_agents=32))     # time and share of seeds to 95 %
     print(render_target(run))
 
 As the benchmark section ``population`` (``sublstm bench --only population``) it writes two blocks
@@ -27,23 +27,47 @@ ENV_ID = "sublstm/NoisyTMaze-v0"
 
 
 @dataclass(frozen=True)
-class PopulationBenchSettings:
-    """Population sizes, the window timed per learner and repeats (fresh learners, seed = repeat)."""
+class PopulationSettings:
+    """Everything the population benchmarks measure (section ``population``'s config table).
 
+    Throughput: population ``sizes`` beside one agent, ``seconds`` of training per learner,
+    ``repeats`` (fresh learners, seed = repeat). Target: ``n_agents`` seeds from ``first_seed``
+    trained until ``target`` in ``patience`` evaluations in a row (every ``eval_interval`` steps,
+    ``eval_episodes`` episodes), at most ``max_steps_per_agent`` steps each. Both: the noisy T-maze
+    of length ``corridor``, ``device``, ``hyperparams`` for every learner; ``parts`` to run.
+    """
+
+    parts: tuple[str, ...] = ("throughput", "target")
     sizes: tuple[int, ...] = (1, 8, 32)
-    seconds: float = 20.0
-    repeats: int = 3
+    seconds: float = 15.0
+    repeats: int = 1
+    n_agents: int = 32
+    first_seed: int = 0
+    max_steps_per_agent: int = 300_000
+    eval_interval: int = 5_000
+    eval_episodes: int = 100
+    target: float = 0.95
+    patience: int = 2
     corridor: int = 10
     device: str = "cpu"
     hyperparams: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
+        if not self.parts or any(p not in PARTS for p in self.parts):
+            raise ValueError(f"parts must name some of {PARTS}, got {self.parts!r}")
         if not self.sizes or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in self.sizes):
             raise ValueError(f"sizes must be positive integers, got {self.sizes!r}")
         if not self.seconds > 0:
             raise ValueError(f"seconds must be > 0, got {self.seconds!r}")
-        if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
-            raise ValueError(f"repeats must be a positive integer, got {self.repeats!r}")
+        for name in ("repeats", "n_agents", "max_steps_per_agent", "eval_interval", "eval_episodes"):
+            check_count(name, getattr(self, name), 1)
+        for name in ("patience", "corridor"):
+            check_count(name, getattr(self, name), 1)
+        if not 0 <= self.target <= 1:
+            raise ValueError(f"target must be a success rate in [0, 1], got {self.target!r}")
+
+
+PARTS = ("throughput", "target")
 
 
 def _timed_rate(step, steps_done, seconds: float) -> dict[str, float]:
@@ -57,7 +81,7 @@ def _timed_rate(step, steps_done, seconds: float) -> dict[str, float]:
     return {"wall": steps / (time.perf_counter() - start), "cpu": steps / (time.process_time() - cpu)}
 
 
-def agent_rate(seed: int, s: PopulationBenchSettings) -> dict[str, float]:
+def agent_rate(seed: int, s: PopulationSettings) -> dict[str, float]:
     """One AdvantageAgent's learn() env steps/s (wall, cpu) once it updates."""
     from sublstm.agents import AdvantageAgent
 
@@ -74,7 +98,7 @@ def agent_rate(seed: int, s: PopulationBenchSettings) -> dict[str, float]:
     return _timed_rate(step, lambda: agent.num_timesteps, s.seconds)
 
 
-def population_rate(n_agents: int, seed: int, s: PopulationBenchSettings) -> dict[str, float]:
+def population_rate(n_agents: int, seed: int, s: PopulationSettings) -> dict[str, float]:
     """A population's aggregate env steps/s (wall, cpu; all members together) once every member updates."""
     from sublstm.agents.population import Population
 
@@ -97,10 +121,10 @@ def population_rate(n_agents: int, seed: int, s: PopulationBenchSettings) -> dic
     return _timed_rate(step, lambda: n_agents * pop.num_timesteps, s.seconds)
 
 
-def measure_population(s: PopulationBenchSettings | None = None) -> dict[str, Any]:
+def measure_population(s: PopulationSettings | None = None) -> dict[str, Any]:
     """Aggregate env steps/s per population size beside one agent's, measured in turns: for each
     learner the rates of every repeat, per wall-clock second and per CPU second."""
-    s = s or PopulationBenchSettings()
+    s = s or PopulationSettings()
     s.validate()
     names = ["agent", *(str(n) for n in s.sizes)]
     machine = machine_line()  # at the start, as the stamp says
@@ -141,27 +165,11 @@ def render_population(result: dict[str, Any]) -> str:
     return head + "\n\n" + markdown_table(header, rows)
 
 
-@dataclass(frozen=True)
-class TargetSettings:
-    """A population trained until every member reaches the target twice in a row (or the budget)."""
-
-    n_agents: int = 32
-    corridor: int = 10
-    max_steps_per_agent: int = 300_000
-    eval_interval: int = 5_000
-    eval_episodes: int = 100
-    target: float = 0.95
-    patience: int = 2
-    first_seed: int = 0
-    device: str = "cpu"
-    hyperparams: dict[str, Any] = field(default_factory=dict)
-
-
-def population_to_target(s: TargetSettings | None = None) -> dict[str, Any]:
+def population_to_target(s: PopulationSettings | None = None) -> dict[str, Any]:
     """Train one population to the target; per-member steps and wall-clock to it, and the share."""
     from sublstm.agents.population import Population
 
-    s = s or TargetSettings()
+    s = s or PopulationSettings()
     seeds = list(range(s.first_seed, s.first_seed + s.n_agents))
     pop = Population(
         ENV_ID,
@@ -217,7 +225,7 @@ def _spread(values: list[float], spec: str) -> str:
     return f"{fmt(median(values), spec)} ({fmt(low, spec)} - {fmt(high, spec)})"
 
 
-def separate_vs_population(s: TargetSettings | None = None) -> dict[str, Any]:
+def separate_vs_population(s: PopulationSettings | None = None) -> dict[str, Any]:
     """The seeds of ``s`` as separate AdvantageAgents and as one population, same settings otherwise:
     steps to the target per seed, the difference of the shares reaching it (Newcombe interval)
     and of the mean steps (bootstrap interval; a seed that never reaches the target counts at the
@@ -228,7 +236,7 @@ def separate_vs_population(s: TargetSettings | None = None) -> dict[str, Any]:
 
     from .gating_stats import bootstrap_difference, newcombe
 
-    s = s or TargetSettings(n_agents=16)
+    s = s or PopulationSettings(n_agents=16)
     seeds = list(range(s.first_seed, s.first_seed + s.n_agents))
     kwargs = {"corridor_length": s.corridor}
     learn = dict(
@@ -300,55 +308,6 @@ def render_equivalence(result: dict[str, Any]) -> str:
 
 
 # -- the benchmark section -------------------------------------------------------------------------------
-PARTS = ("throughput", "target")
-
-
-@dataclass(frozen=True)
-class PopulationSectionSettings:
-    """Section ``population``: ``parts`` to run; the throughput of ``sizes`` (``seconds`` per learner,
-    ``repeats``); ``target_seeds`` seeds trained to ``target`` with ``max_steps_per_agent`` steps
-    each; ``hyperparams`` apply to every learner."""
-
-    parts: tuple[str, ...] = PARTS
-    sizes: tuple[int, ...] = (1, 8, 32)
-    seconds: float = 15.0
-    repeats: int = 1
-    corridor: int = 10
-    target_seeds: int = 32
-    max_steps_per_agent: int = 300_000
-    eval_interval: int = 5_000
-    eval_episodes: int = 100
-    target: float = 0.95
-    device: str = "cpu"
-    hyperparams: dict[str, Any] = field(default_factory=dict)
-
-    def validate(self) -> None:
-        if not self.parts or any(p not in PARTS for p in self.parts):
-            raise ValueError(f"parts must name some of {PARTS}, got {self.parts!r}")
-        self.throughput().validate()
-        for name in ("corridor", "target_seeds", "max_steps_per_agent", "eval_interval", "eval_episodes"):
-            check_count(name, getattr(self, name), 1)
-        if not 0 <= self.target <= 1:
-            raise ValueError(f"target must be a success rate in [0, 1], got {self.target!r}")
-
-    def throughput(self) -> PopulationBenchSettings:
-        return PopulationBenchSettings(
-            self.sizes, self.seconds, self.repeats, self.corridor, self.device, dict(self.hyperparams)
-        )
-
-    def to_target(self) -> TargetSettings:
-        return TargetSettings(
-            n_agents=self.target_seeds,
-            corridor=self.corridor,
-            max_steps_per_agent=self.max_steps_per_agent,
-            eval_interval=self.eval_interval,
-            eval_episodes=self.eval_episodes,
-            target=self.target,
-            device=self.device,
-            hyperparams=dict(self.hyperparams),
-        )
-
-
 SHARED_MACHINE = (
     "The machine was shared with other developers' experiments while this ran (the load average "
     "is in the machine line), so wall-clock figures are pessimistic; compare per CPU-second."
@@ -374,17 +333,17 @@ def target_verdict(result: dict[str, Any]) -> str:
     )
 
 
-def run_section(ctx: BenchContext, s: PopulationSectionSettings) -> None:
+def run_section(ctx: BenchContext, s: PopulationSettings) -> None:
     """Measure the chosen parts, store their numbers under ``<runs>/population`` and write the blocks."""
     folder = ctx.runs / "population"
     if "throughput" in s.parts:
-        result = measure_population(s.throughput())
+        result = measure_population(s)
         write_json(folder / "throughput.json", result)
         text = render_population(result)
         print(text, flush=True)
         ctx.write_block(SECTION, "throughput", f"{text}\n\n{throughput_verdict(result)} {SHARED_MACHINE}")
     if "target" in s.parts:
-        result = population_to_target(s.to_target())
+        result = population_to_target(s)
         write_json(folder / "target.json", result)
         text = render_target(result)
         print(text, flush=True)
@@ -395,12 +354,12 @@ SECTION = Section(
     "population",
     "Population engine",
     run_section,
-    PopulationSectionSettings(),
-    PopulationSectionSettings(
+    PopulationSettings(),
+    PopulationSettings(
         sizes=(1, 4),
         seconds=0.5,
         corridor=2,
-        target_seeds=4,
+        n_agents=4,
         max_steps_per_agent=512,
         eval_interval=256,
         eval_episodes=10,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sublstm.experiments.bench_population import (
-    PopulationBenchSettings,
-    PopulationSectionSettings,
-    TargetSettings,
+    PopulationSettings,
     measure_population,
     render_equivalence,
     render_population,
@@ -18,7 +16,7 @@ TINY = {"n_envs": 2, "batch_episodes": 2, "learning_starts": 1}
 
 
 def test_measure_and_render_a_tiny_run():
-    s = PopulationBenchSettings(sizes=(1, 2), seconds=0.2, repeats=1, corridor=2, hyperparams=TINY)
+    s = PopulationSettings(sizes=(1, 2), seconds=0.2, repeats=1, corridor=2, hyperparams=TINY)
     result = measure_population(s)
     assert set(result["rates"]) == {"agent", "1", "2"}
     assert all(r > 0 for clocks in result["rates"].values() for rates in clocks.values() for r in rates)
@@ -52,13 +50,13 @@ def test_target_table_counts_the_seeds_that_reached_it():
 @pytest.mark.parametrize("bad", [{"sizes": ()}, {"sizes": (0,)}, {"seconds": 0}, {"repeats": 0}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
-        PopulationBenchSettings(**bad).validate()
+        PopulationSettings(**bad).validate()
 
 
-@pytest.mark.parametrize("bad", [{"parts": ()}, {"parts": ("speed",)}, {"target_seeds": 0}, {"target": 1.5}])
+@pytest.mark.parametrize("bad", [{"parts": ()}, {"parts": ("speed",)}, {"n_agents": 0}, {"target": 1.5}])
 def test_bad_section_settings_are_refused_naming_the_key(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
-        PopulationSectionSettings(**bad).validate()
+        PopulationSettings(**bad).validate()
 
 
 def test_quick_population_and_tensor_env_sections_write_their_blocks(tmp_path, run_cli):
@@ -77,7 +75,7 @@ def test_quick_population_and_tensor_env_sections_write_their_blocks(tmp_path, r
 
 
 def test_equivalence_runs_both_ways_and_renders():
-    s = TargetSettings(
+    s = PopulationSettings(
         n_agents=2, corridor=2, max_steps_per_agent=64, eval_interval=32, eval_episodes=4, target=0.0,
         hyperparams=TINY,
     )  # fmt: skip
