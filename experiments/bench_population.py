@@ -335,19 +335,17 @@ def target_verdict(result: dict[str, Any]) -> str:
 
 def run_section(ctx: BenchContext, s: PopulationSettings) -> None:
     """Measure the chosen parts, store their numbers under ``<runs>/population`` and write the blocks."""
-    folder = ctx.runs / "population"
-    if "throughput" in s.parts:
-        result = measure_population(s)
-        write_json(folder / "throughput.json", result)
-        text = render_population(result)
+    parts = {
+        "throughput": (measure_population, render_population, throughput_verdict),
+        "target": (population_to_target, render_target, target_verdict),
+    }
+    for part in s.parts:
+        measure, render, verdict = parts[part]
+        result = measure(s)
+        write_json(ctx.runs / "population" / f"{part}.json", result)
+        text = render(result)
         print(text, flush=True)
-        ctx.write_block(SECTION, "throughput", f"{text}\n\n{throughput_verdict(result)} {SHARED_MACHINE}")
-    if "target" in s.parts:
-        result = population_to_target(s)
-        write_json(folder / "target.json", result)
-        text = render_target(result)
-        print(text, flush=True)
-        ctx.write_block(SECTION, "target", f"{text}\n\n{target_verdict(result)} {SHARED_MACHINE}")
+        ctx.write_block(SECTION, part, f"{text}\n\n{verdict(result)} {SHARED_MACHINE}")
 
 
 SECTION = Section(
