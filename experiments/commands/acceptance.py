@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from .experiment_options import add_experiment_arguments, executor_and_files, numbers
+from .experiment_options import add_experiment_arguments, executor_and_files, numbers, run_then_render
 from .options import add_config_arguments, given, option, resolve
 
 HELP = "acceptance of the spiking twin: train agents over seeds, compare each with its twin, tabulate"
@@ -54,7 +54,6 @@ def settings_from(values: dict):
 
 
 def run(args: argparse.Namespace) -> int:
-
     from ..acceptance import render, run_acceptance
     from ..training_config import naming_options
 
@@ -62,8 +61,4 @@ def run(args: argparse.Namespace) -> int:
     values = resolve(args, given(args, OPTIONS))
     with naming_options({key: "--" + dest for dest, key in OPTIONS.items()}):
         settings = settings_from(values)
-    if not args.render:
-        run_acceptance(settings, args.runs_dir, jobs=executor)
-    n = render(args.runs_dir, args.doc, settings)
-    print(f"wrote the acceptance block ({n} seeds) into {args.doc}")
-    return 0
+    return run_then_render(args, executor, settings, run_acceptance, render, "the acceptance block")

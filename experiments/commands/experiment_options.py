@@ -47,6 +47,16 @@ def executor_and_files(args: argparse.Namespace, **files) -> object:
     return executor
 
 
+def run_then_render(args: argparse.Namespace, executor, settings, run, render, what: str) -> int:
+    """``run(settings, runs_dir, jobs=executor)`` unless ``--render``, then ``render(runs_dir, doc,
+    settings)`` (which returns how many seeds it tabulated); prints where ``what`` went."""
+    if not args.render:
+        run(settings, args.runs_dir, jobs=executor)
+    n = render(args.runs_dir, args.doc, settings)
+    print(f"wrote {what} ({n} seeds) into {args.doc}")
+    return 0
+
+
 def numbers(text, option: str, kind: type) -> tuple:
     """``"0,1"`` -> ``(0, 1)``; lists (from a config file) pass; ValueError naming the option."""
     if isinstance(text, (list, tuple)):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from .experiment_options import add_experiment_arguments, executor_and_files, numbers
+from .experiment_options import add_experiment_arguments, executor_and_files, numbers, run_then_render
 
 HELP = "the spiking twin on every task: train seeds per task, compare each with its twin, tabulate"
 
@@ -67,13 +67,8 @@ def settings_from(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-
     from ..twin_tables import render, run_twin_tables
 
     executor = executor_and_files(args)
     settings = settings_from(args)
-    if not args.render:
-        run_twin_tables(settings, args.runs_dir, jobs=executor)
-    n = render(args.runs_dir, args.doc, settings)
-    print(f"wrote the twin tables ({n} seeds) into {args.doc}")
-    return 0
+    return run_then_render(args, executor, settings, run_twin_tables, render, "the twin tables")
