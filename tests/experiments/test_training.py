@@ -69,7 +69,8 @@ def test_resume_keeps_integer_columns_one_wandb_run_and_rates(tmp_path):
     assert second.summary["timesteps"] >= 1200 and second.summary["updates"] > first.summary["updates"]
     assert (out / "wandb_run_id.txt").read_text() == run_id
     run_folders = [p.name for p in (out / "wandb").iterdir() if p.name.startswith(("offline-run-", "run-"))]
-    assert len(run_folders) == 2 and all(name.endswith(run_id.strip()) for name in run_folders)
+    # wandb names a second folder of the same run started within the same second "<...>-<id>-1"
+    assert len(run_folders) == 2 and all(f"-{run_id.strip()}" in name for name in run_folders)
     metrics = rows(out / "metrics.csv")
     assert len(metrics) == second.summary["episodes"]
     for name in ("episode", "timesteps", "length"):
