@@ -1,11 +1,17 @@
 """The analog agent's validation experiments: training runs repeated over seeds, tabulated in docs/results.md.
 
 An experiment is a training run's settings (the sections of ``sublstm train``: env, agent, learn
-for the T-maze; sequence for the supervised task), repeated for every seed. Each seed is a
-:func:`~sublstm.experiments.training.train_run` (or ``train_sequence_run``) into
-``<runs_dir>/<experiment>-s<seed>/``, its outcome stored as ``<experiment>-s<seed>.json``
-(:mod:`sublstm.experiments.runner`: resumable, serial or side by side). The section "Analog agent"
-of docs/results.md holds one block per experiment, rendered from the stored records only.
+for the T-maze; sequence for the supervised task), repeated for every seed. The RL seeds of an
+experiment are trained side by side, ``settings.block`` at a time, as one
+:class:`~sublstm.agents.population.Population` per block
+(:func:`~sublstm.experiments.population_runs.train_population_runs`); where the population cannot
+train the runs (an env without a tensor version, wandb logging, ``block`` 0; see
+:func:`~sublstm.experiments.population_runs.population_refusal`) each seed is a
+:func:`~sublstm.experiments.training.train_run`, and each sequence seed a ``train_sequence_run``.
+Every seed's run folder is ``<runs_dir>/<experiment>-s<seed>/`` and its outcome is stored as
+``<experiment>-s<seed>.json`` (:mod:`sublstm.experiments.runner`: resumable, serial or side by
+side; a block whose seeds are all stored is skipped). The section "Analog agent" of
+docs/results.md holds one block per experiment, rendered from the stored records only.
 
 From Python::
 
@@ -22,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, merge_overrides, near_match
+from .population_blocks import BLOCK, BLOCK_GROUP, BlockExecutor, check_block
 from .reporting import fmt, machine_line, markdown_table, median, write_block
 from .runner import Cell, Jobs, executor_for, run_cells
 from .store import RunStore
@@ -103,15 +110,19 @@ class ValidationSettings:
     """What every experiment of one invocation shares.
 
     ``overrides`` are sections applied to every experiment that has them, e.g.
-    ``{"learn": {"total_timesteps": 50_000}, "sequence": {"max_updates": 1000}}``.
+    ``{"learn": {"total_timesteps": 50_000}, "sequence": {"max_updates": 1000}}``. ``block``: RL
+    seeds trained side by side as one population, at most (0: each seed its own ``train_run``).
     """
 
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     overrides: dict = field(default_factory=dict)
     wandb: str = "disabled"  # wandb mode of every training run
+    block: int = BLOCK
 
     def validate(self) -> None:
         from .tracking import check_wandb_mode
+
+        check_block(self.block)
 
         if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
             raise ValueError(f"seeds must be non-negative integers, got {list(self.seeds)}")
@@ -146,41 +157,82 @@ def run_config(experiment: Experiment, seed: int, settings: ValidationSettings, 
     return (TrainConfig if rl else SequenceConfig).from_dict(data)
 
 
+def engine_for(config, settings: ValidationSettings) -> tuple[str, str | None]:
+    """How the seeds of a run config are trained: ("population", None), or ("train_run", why not as
+    a population) for RL runs the population cannot train; ("train_sequence_run", None) for sequences."""
+    from .population_runs import ENGINE, population_refusal
+    from .training_config import TrainConfig
+
+    if not isinstance(config, TrainConfig):
+        return "train_sequence_run", None
+    if settings.block == 0:
+        return "train_run", "block 0: each seed its own training run"
+    refusal = population_refusal(config)
+    return ("train_run", refusal) if refusal else (ENGINE, None)
+
+
 def cells(
     experiments: Mapping[str, Experiment], settings: ValidationSettings, runs_dir: str | Path
 ) -> list[Cell]:
-    """One cell per experiment and seed; every setting is resolved (and checked) here."""
+    """One cell per experiment and seed; every setting is resolved (and checked) here. The cells of
+    an RL experiment the population can train carry ``engine: "population"`` in their settings (so
+    that runs stored by ``train_run`` do not count for them) and the experiment as block group."""
     from sublstm.agents import make_env
 
     out = []
     for name, experiment in experiments.items():
         experiment.validate()
+        engine = why = None
         for seed in settings.seeds:
             try:
                 config = run_config(experiment, seed, settings, Path(runs_dir) / f"{name}-s{seed}")
-                if experiment.task == "rl" and seed == settings.seeds[0]:
-                    make_env(config.env.id, config.env.kwargs).close()  # the env's own checks of its values
+                if engine is None:
+                    if experiment.task == "rl":
+                        make_env(config.env.id, config.env.kwargs).close()  # the env's own checks
+                    engine, why = engine_for(config, settings)
             except ValueError as exc:
                 raise ConfigError(f"experiment {name}: {exc}") from None
             config = config.to_dict()
             run = config.pop("run")
             params = {"experiment": name, "title": experiment.title, "task": experiment.task, "seed": seed}
-            out.append(Cell(f"{name}-s{seed}", config, params | {"run": run}))
+            params |= {"run": run, "engine": engine}
+            if engine == "population":
+                config["engine"], params[BLOCK_GROUP] = engine, name
+            elif why is not None:
+                params["engine_note"] = why
+            out.append(Cell(f"{name}-s{seed}", config, params))
     return out
+
+
+def _train_data(cell: Cell) -> dict:
+    """The run config of a cell as TrainConfig.from_dict reads it."""
+    return {k: v for k, v in cell.settings.items() if k != "engine"} | {"run": cell.params["run"]}
+
+
+def rl_result(summary: dict) -> dict:
+    """What the doc tabulates of an RL run's summary."""
+    keys = ("success_rate", "timesteps", "wall_s", "timesteps_to_95", "wall_s_to_95", "stop_reason")
+    return {k: summary.get(k) for k in keys} | {"rate_hz": summary["predicted_mean_rate_hz"]}
 
 
 def run_cell(cell: Cell) -> dict:
     """Train one seed of an experiment; its outcome as the doc tabulates it."""
     from .training import SequenceConfig, TrainConfig, train_run, train_sequence_run
 
-    data = {**cell.settings, "run": cell.params["run"]}
     if cell.params["task"] == "rl":
-        s = train_run(TrainConfig.from_dict(data)).summary
-        keys = ("success_rate", "timesteps", "wall_s", "timesteps_to_95", "wall_s_to_95", "stop_reason")
-    else:
-        s = train_sequence_run(SequenceConfig.from_dict(data)).summary
-        keys = ("final_accuracy", "all_accuracy", "updates", "wall_s", "stop_reason")
+        return rl_result(train_run(TrainConfig.from_dict(_train_data(cell))).summary)
+    s = train_sequence_run(SequenceConfig.from_dict(_train_data(cell))).summary
+    keys = ("final_accuracy", "all_accuracy", "updates", "wall_s", "stop_reason")
     return {k: s.get(k) for k in keys} | {"rate_hz": s["predicted_mean_rate_hz"]}
+
+
+def run_block(block: Sequence[Cell]) -> dict[str, dict]:
+    """Train the seeds of one experiment side by side as a population; each one's outcome."""
+    from .population_runs import train_population_runs
+    from .training import TrainConfig
+
+    trained = train_population_runs([TrainConfig.from_dict(_train_data(cell)) for cell in block])
+    return {cell.name: rl_result(t.summary) for cell, t in zip(block, trained, strict=True)}
 
 
 def report(record: dict, k: int, n: int) -> None:
@@ -225,10 +277,30 @@ def run_validation(
     todo = cells(chosen, settings, runs_dir)
     from .reporting import command_line
 
+    say_engines(todo, settings.block)
+    if settings.block:
+        executor = BlockExecutor(executor, settings.block, run_block)
     records = run_cells(RunStore(runs_dir), todo, run_cell, executor, report, {"command": command_line()})
     if doc is not None:
         render(runs_dir, doc, list(chosen))
     return records
+
+
+def say_engines(todo: Sequence[Cell], block: int) -> None:
+    """One line per experiment saying how its seeds are trained (and why not as a population)."""
+    seen: dict[str, str] = {}
+    for cell in todo:
+        p = cell.params
+        if p["experiment"] in seen:
+            continue
+        if p["engine"] == "population":
+            seen[p["experiment"]] = f"populations of <= {block} seeds side by side"
+        elif p["engine"] == "train_run":
+            seen[p["experiment"]] = f"one train_run per seed ({p['engine_note']})"
+        else:
+            seen[p["experiment"]] = "one train_sequence_run per seed"
+    for name, how in seen.items():
+        print(f"{name}: {how}", flush=True)
 
 
 # -- the doc ----------------------------------------------------------------------------------------------
@@ -240,7 +312,9 @@ def intro() -> str:
     return (
         "Written by `sublstm validate` from the runs it stored, one block per experiment; do not edit "
         "by hand. Every RL run is a `sublstm train` run with its defaults (AdvantageAgent, one torch "
-        "thread, deterministic evaluations, a stop rule) unless its block says otherwise; the success "
+        "thread, deterministic evaluations, a stop rule) unless its block says otherwise (blocks "
+        "trained as populations say so: their seeds learned side by side in one process, "
+        "`sublstm.agents.population`, and their wall-clock figures are the population's); the success "
         "column is a final evaluation on fresh episodes, the wall-clock to 95 % the training time "
         "(evaluations included) until the first evaluation at or above 95 %. Blocks whose command is "
         "`scripts/validate_agent.py` stopped at the first such evaluation, or at the wall-clock cap of "
@@ -326,6 +400,20 @@ def sequence_table(records: Sequence[dict]) -> list[str]:
     return [markdown_table(header, rows)]
 
 
+def population_note(records: Sequence[dict]) -> list[str]:
+    """A line saying which seeds were trained as populations, and how many at a time, if any were."""
+    blocks = [rec["block"]["runs"] for rec in records if rec["settings"].get("engine") == "population"]
+    if not blocks:
+        return []
+    which = "Every seed was" if len(blocks) == len(records) else f"{len(blocks)} of {len(records)} seeds were"
+    return [
+        f"{which} trained in a population of up to {max(map(len, blocks))} seeds side by side "
+        "(`sublstm.agents.population`: its defaults, `learning_starts` counting steps per member); "
+        "wall-clock figures are the population's, which trains all its seeds at once.",
+        "",
+    ]
+
+
 def block(records: Sequence[dict]) -> str:
     """The doc block of one experiment from its stored records (sorted by seed)."""
     first = records[0]
@@ -337,6 +425,7 @@ def block(records: Sequence[dict]) -> str:
         "",
     ]
     lines += differences(records)
+    lines += population_note(records)
     lines += rl_table(records) if first["task"] == "rl" else sequence_table(records)
     return "\n".join(lines)
 
