@@ -24,6 +24,7 @@ from typing import Any
 
 from .comparing import DOC_SECTION
 from .config import to_dict
+from .population_blocks import seed_blocks, train_population
 from .reporting import command_line, fmt, machine_line, markdown_table, median, write_block
 from .runner import Cell, Jobs, executor_for, run_cells
 from .store import RunStore
@@ -114,8 +115,7 @@ def cells(settings: TwinTableSettings, runs_dir: str | Path | None = None) -> li
     rows = {r.name: r for r in ROWS}
     for name in settings.rows:
         row = rows[name]
-        for start in range(0, settings.seeds, settings.block):
-            seeds = list(range(start, min(settings.seeds, start + settings.block)))
+        for seeds in seed_blocks(range(settings.seeds), settings.block):
             params = {"row": to_dict(row), "seeds": seeds}
             cell_name = f"{name}-s{seeds[0]}-{seeds[-1]}"
             saved = {} if runs_dir is None else {"agents": str(Path(runs_dir) / "agents" / cell_name)}
@@ -188,15 +188,12 @@ def rl_member(agent, settings: dict, task: str) -> dict:
 
 def run_rl(cell: Cell) -> dict:
     """Train the block's seeds as one population, then compare each member with its twin."""
-    from sublstm.agents.population import Population
-
     s, row = cell.settings, cell.params["row"]
     t0 = time.perf_counter()
-    pop = Population(
-        row["env_id"], len(cell.params["seeds"]), seeds=cell.params["seeds"],
-        env_kwargs=row["env_kwargs"], **s["hyperparams"],
+    pop = train_population(
+        row["env_id"], cell.params["seeds"], env_kwargs=row["env_kwargs"], hyperparams=s["hyperparams"],
+        total_timesteps=s["total_timesteps"], stop_at_success=0.95, stop_patience=s["stop_patience"],
     )  # fmt: skip
-    pop.learn(s["total_timesteps"], stop_at_success=0.95, stop_patience=s["stop_patience"])
     train_s = time.perf_counter() - t0
     steps = pop.steps_to()
     members = []
