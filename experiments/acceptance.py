@@ -1,10 +1,15 @@
 """The spiking twin's acceptance run: train agents with the defaults, convert, compare, tabulate.
 
-For every seed: a training run (:func:`~sublstm.experiments.training.train_run`, the defaults of
-``sublstm train``: noisy T-maze, corridor 10, asn-sublstm) into ``<runs_dir>/s<seed>/``, then a
-comparison with its twin (:func:`~sublstm.experiments.comparing.run_comparison`, the
-:class:`~sublstm.spiking.timing.TwinTiming` defaults, a sweep over step_ms) written beside it. Each
-seed's outcome is stored as ``s<seed>.json`` (resumable, :mod:`sublstm.experiments.runner`); the
+For every seed: a training run with the settings of ``sublstm train`` (noisy T-maze, corridor 10,
+asn-sublstm) into ``<runs_dir>/s<seed>/``, then a comparison with its twin
+(:func:`~sublstm.experiments.comparing.run_comparison`, the
+:class:`~sublstm.spiking.timing.TwinTiming` defaults, a sweep over step_ms) written beside it. The
+seeds are trained side by side, ``settings.block`` at a time, as one
+:class:`~sublstm.agents.population.Population` per block
+(:func:`~sublstm.experiments.population_runs.train_population_runs`); where the population cannot
+train them (an env without a tensor version, wandb logging, ``block`` 0) each seed is a
+:func:`~sublstm.experiments.training.train_run`. Each seed's outcome is stored as ``s<seed>.json``
+(resumable, :mod:`sublstm.experiments.runner`; a block whose seeds are all stored is skipped); the
 block ``acceptance`` of the "Spiking twin" section of docs/results.md is rendered from them.
 
 From Python::
@@ -23,6 +28,8 @@ from sublstm.spiking.network import POPULATIONS
 
 from .comparing import DOC_SECTION, CompareSettings, check_sweep
 from .config import ConfigError, merge_overrides, to_dict
+from .population_blocks import BLOCK as POPULATION_BLOCK
+from .population_blocks import BLOCK_GROUP, BlockExecutor, check_block
 from .reporting import command_line, fmt, machine_line, markdown_table, median, write_block
 from .runner import Cell, Jobs, executor_for, run_cells
 from .store import RunStore
@@ -41,7 +48,8 @@ class AcceptanceSettings:
     ``train``: sections of ``sublstm train`` (env, agent, learn) changed from its defaults;
     ``timing``: :class:`TwinTiming` fields changed from the twin defaults; ``compare``: the
     comparison of every seed; ``success_gap``: the largest analog - spiking success difference
-    that counts as kept (the agreement level is ``compare.level``).
+    that counts as kept (the agreement level is ``compare.level``); ``block``: seeds trained side by
+    side as one population, at most (0: each seed its own ``train_run``).
     """
 
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -53,10 +61,12 @@ class AcceptanceSettings:
         )
     )
     success_gap: float = 0.02
+    block: int = POPULATION_BLOCK
 
     def validate(self) -> None:
         from sublstm.spiking.timing import resolve_timing
 
+        check_block(self.block)
         if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
             raise ValueError(f"seeds must be non-negative integers, got {list(self.seeds)}")
         if len(set(self.seeds)) != len(self.seeds):
@@ -79,9 +89,12 @@ class AcceptanceSettings:
 
 
 def cells(settings: AcceptanceSettings, runs_dir: str | Path) -> list[Cell]:
-    """One cell per seed; the training config of each is resolved (and checked) here."""
+    """One cell per seed; the training config of each is resolved (and checked) here. Seeds the
+    population can train carry ``engine: "population"`` in their settings (so that runs stored by
+    ``train_run`` do not count for them) and a block group."""
     from sublstm.agents import make_env
 
+    from .population_runs import engine_for
     from .training_config import TrainConfig
 
     settings.validate()
@@ -90,29 +103,57 @@ def cells(settings: AcceptanceSettings, runs_dir: str | Path) -> list[Cell]:
         "success_gap": settings.success_gap,
     }
     out = []
+    engine = note = None
     for seed in settings.seeds:
         run = run_section(Path(runs_dir) / f"s{seed}", settings.compare.wandb)
         data = merge_overrides(settings.train, dotted({"agent": {"seed": seed}}))
         try:
             config = TrainConfig.from_dict(data | {"run": run})
-            if seed == settings.seeds[0]:
+            if engine is None:
                 make_env(config.env.id, config.env.kwargs).close()  # the env's own checks of its values
+                engine, note = engine_for(config, settings.block)
         except ValueError as exc:
             raise ConfigError(f"train: {exc}") from None
         train = config.to_dict()
         train.pop("run")
-        out.append(Cell(f"s{seed}", {"train": train, "compare": compare}, {"seed": seed, "run": run}))
+        cell_settings = {"train": train, "compare": compare}
+        params = {"seed": seed, "run": run, "engine": engine}
+        if engine == "population":
+            cell_settings["engine"], params[BLOCK_GROUP] = engine, "acceptance"
+        elif note is not None:
+            params["engine_note"] = note
+        out.append(Cell(f"s{seed}", cell_settings, params))
     return out
+
+
+def train_config(cell: Cell):
+    """The TrainConfig of a cell's training run."""
+    from .training_config import TrainConfig
+
+    return TrainConfig.from_dict({**cell.settings["train"], "run": cell.params["run"]})
 
 
 def run_cell(cell: Cell) -> dict:
     """Train one agent, compare it with its twin; the comparison and the training summary."""
+    from .training import train_run
+
+    return compare_trained(cell, train_run(train_config(cell)))
+
+
+def run_block(block: Sequence[Cell]) -> dict[str, dict]:
+    """Train the seeds of a block side by side as a population, then compare each with its twin."""
+    from .population_runs import train_population_runs
+
+    trained = train_population_runs([train_config(cell) for cell in block])
+    return {cell.name: compare_trained(cell, t) for cell, t in zip(block, trained, strict=True)}
+
+
+def compare_trained(cell: Cell, trained) -> dict:
+    """Compare a trained agent (a TrainResult) with its twin; the comparison and the training summary."""
     from sublstm.spiking.timing import resolve_timing
 
     from .comparing import run_comparison
-    from .training import TrainConfig, train_run
 
-    trained = train_run(TrainConfig.from_dict({**cell.settings["train"], "run": cell.params["run"]}))
     c = dict(cell.settings["compare"])
     timing = resolve_timing(None, **c.pop("timing"))
     c.pop("success_gap")
@@ -146,9 +187,15 @@ def run_acceptance(
     """Train and compare every seed not yet stored in ``runs_dir``, ``jobs`` at a time (or through an
     executor); with ``doc``, write the block ``acceptance`` there. Returns the records by run name
     (``s<seed>``)."""
+    from .population_runs import describe
+
     settings = settings or AcceptanceSettings()
     executor = executor_for(jobs)
     todo = cells(settings, runs_dir)
+    p = todo[0].params
+    print(f"training: {describe(p['engine'], p.get('engine_note'), settings.block)}", flush=True)
+    if settings.block:
+        executor = BlockExecutor(executor, settings.block, run_block)
     extra = {"command": command_line()}
     records = run_cells(RunStore(runs_dir), todo, run_cell, executor, report, extra)
     if doc is not None:
@@ -184,6 +231,15 @@ def stop_rule(learn: dict) -> str:
     )
 
 
+def trained_as(records: Sequence[dict]) -> str:
+    """ ", trained in populations of up to N seeds side by side" where the records were."""
+    blocks = [rec["block"]["runs"] for rec in records if rec["settings"].get("engine") == "population"]
+    if not blocks:
+        return ""
+    which = "" if len(blocks) == len(records) else f" ({len(blocks)} of {len(records)} seeds)"
+    return f", trained in populations of up to {max(map(len, blocks))} seeds side by side{which}"
+
+
 def block(records: Sequence[dict]) -> str:
     """The acceptance block from the stored records of one settings (sorted by seed)."""
     first = records[0]
@@ -210,7 +266,8 @@ def block(records: Sequence[dict]) -> str:
             f"Command: {commands}  ",
             f"Machine: {machine_line(first['machine'])}.  ",
             f"Agents: `sublstm train` on {env}, {train['agent']['core']}, {stop_rule(learn)} "
-            f"(at most {learn['total_timesteps']:,} timesteps). Twins: step_ms {timing['step_ms']:g}, "
+            f"(at most {learn['total_timesteps']:,} timesteps){trained_as(records)}. "
+            f"Twins: step_ms {timing['step_ms']:g}, "
             f"dt {timing['dt']:g} ms, readout window {timing['readout_window_ms']:g} ms, recurrent delay "
             f"{timing['recurrent_delay_ms']}; {compare['episodes']} closed-loop episodes with the same seeds "
             f"for both; the sweep ({sweep} ms) finds the shortest step from which every longer one keeps >= "

@@ -52,6 +52,22 @@ def population_refusal(config: TrainConfig) -> str | None:
     return None
 
 
+def engine_for(config: TrainConfig, block: int) -> tuple[str, str | None]:
+    """How seeds of ``config`` are trained with population blocks of ``block``: (ENGINE, None), or
+    ("train_run", why not as a population)."""
+    if block == 0:
+        return "train_run", "block 0: each seed its own training run"
+    refusal = population_refusal(config)
+    return ("train_run", refusal) if refusal else (ENGINE, None)
+
+
+def describe(engine: str, note: str | None, block: int) -> str:
+    """How seeds are trained, in words, for the output of a command."""
+    if engine == ENGINE:
+        return f"populations of <= {block} seeds side by side"
+    return f"one {engine} per seed" + (f" ({note})" if note else "")
+
+
 def _shared(config: TrainConfig) -> dict:
     data = config.to_dict()
     data["agent"].pop("seed")

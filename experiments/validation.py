@@ -158,17 +158,14 @@ def run_config(experiment: Experiment, seed: int, settings: ValidationSettings, 
 
 
 def engine_for(config, settings: ValidationSettings) -> tuple[str, str | None]:
-    """How the seeds of a run config are trained: ("population", None), or ("train_run", why not as
-    a population) for RL runs the population cannot train; ("train_sequence_run", None) for sequences."""
-    from .population_runs import ENGINE, population_refusal
+    """How the seeds of a run config are trained: ("population", None), ("train_run", why not as a
+    population) or, for the sequence task, ("train_sequence_run", None)."""
+    from .population_runs import engine_for as rl_engine
     from .training_config import TrainConfig
 
     if not isinstance(config, TrainConfig):
         return "train_sequence_run", None
-    if settings.block == 0:
-        return "train_run", "block 0: each seed its own training run"
-    refusal = population_refusal(config)
-    return ("train_run", refusal) if refusal else (ENGINE, None)
+    return rl_engine(config, settings.block)
 
 
 def cells(
@@ -288,19 +285,13 @@ def run_validation(
 
 def say_engines(todo: Sequence[Cell], block: int) -> None:
     """One line per experiment saying how its seeds are trained (and why not as a population)."""
-    seen: dict[str, str] = {}
+    from .population_runs import describe
+
+    seen: dict[str, dict] = {}
     for cell in todo:
-        p = cell.params
-        if p["experiment"] in seen:
-            continue
-        if p["engine"] == "population":
-            seen[p["experiment"]] = f"populations of <= {block} seeds side by side"
-        elif p["engine"] == "train_run":
-            seen[p["experiment"]] = f"one train_run per seed ({p['engine_note']})"
-        else:
-            seen[p["experiment"]] = "one train_sequence_run per seed"
-    for name, how in seen.items():
-        print(f"{name}: {how}", flush=True)
+        seen.setdefault(cell.params["experiment"], cell.params)
+    for name, p in seen.items():
+        print(f"{name}: {describe(p['engine'], p.get('engine_note'), block)}", flush=True)
 
 
 # -- the doc ----------------------------------------------------------------------------------------------
