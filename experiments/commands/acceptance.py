@@ -4,10 +4,16 @@
     sublstm acceptance --seeds 0,1 --jobs 2 --episodes 100
     sublstm acceptance --render                          # rewrite the block from the stored runs
     sublstm acceptance train.learn.total_timesteps=100000 timing.step_ms=200
+    sublstm acceptance --block 0                         # one train_run per seed, no populations
 
-Settings: the sections ``acceptance`` (seeds, success_gap), ``train`` (env, agent and learn
+Settings: the sections ``acceptance`` (seeds, success_gap, block), ``train`` (env, agent and learn
 sections of ``sublstm train``), ``timing`` (TwinTiming fields) and ``compare`` (episodes, seed,
 sweep_step_ms, sweep_delays, level, plots, wandb, device) of ``--config FILE`` and the overrides.
+
+The seeds are trained side by side, ``--block`` at a time, as one population
+(``sublstm.agents.population``; ``--jobs`` runs several blocks at once); settings the population
+cannot train (an env without a tensor version, ``compare.wandb`` other than disabled) fall back to
+one ``train_run`` per seed, and the command says so.
 """
 
 from __future__ import annotations
@@ -19,11 +25,23 @@ from .options import add_config_arguments, given, option, resolve
 
 HELP = "acceptance of the spiking twin: train agents over seeds, compare each with its twin, tabulate"
 SECTIONS = ("acceptance", "train", "timing", "compare")
-OPTIONS = {"seeds": "acceptance.seeds", "episodes": "compare.episodes", "sweep": "compare.sweep_step_ms"}
+OPTIONS = {
+    "seeds": "acceptance.seeds",
+    "block": "acceptance.block",
+    "episodes": "compare.episodes",
+    "sweep": "compare.sweep_step_ms",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     option(parser, "--seeds", default="0,1,2,3,4", help="seeds, comma-separated: one agent each")
+    option(
+        parser,
+        "--block",
+        default=16,
+        type=int,
+        help="seeds trained side by side as one population, at most (0: each seed its own train_run)",
+    )
     option(parser, "--episodes", default=200, type=int, help="closed-loop episodes per comparison")
     option(parser, "--sweep", default="50,100,200,300", help="step_ms values swept, comma-separated")
     add_experiment_arguments(parser, "runs/twin-acceptance", "docs/results.md", "the 'acceptance' block")

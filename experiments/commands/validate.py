@@ -4,11 +4,17 @@
     sublstm validate --experiment all --jobs 2            # every preset, two runs at a time
     sublstm validate --render                             # rewrite the blocks from the stored runs
     sublstm validate --experiment clean20,noisy20 --seeds 0,1 learn.total_timesteps=100000
+    sublstm validate --experiment noisy10 --seeds 0,1,2,3,4,5,6,7 --block 0   # one train_run per seed
 
 Settings: the sections ``validation`` (seeds, overrides, wandb) and ``experiments`` (one table per
 experiment: title, task, config with the sections of ``sublstm train``) of ``--config FILE`` and
 of the overrides; a new name under ``experiments`` defines a new experiment. ``learn.*``,
 ``agent.*``, ``env.*`` and ``sequence.*`` overrides apply to every experiment that has the section.
+
+The RL seeds of an experiment are trained side by side, ``--block`` at a time, as one population
+(``sublstm.agents.population``; ``--jobs`` runs several blocks at once); an experiment the
+population cannot train (an env without a tensor version, ``validation.wandb`` logging) runs one
+``train_run`` per seed, and the command says so. Sequence experiments run one seed at a time.
 """
 
 from __future__ import annotations
@@ -34,12 +40,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seeds", default=None, help="seeds of every experiment, comma-separated (None: 0,1,2,3,4)"
     )
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=None,
+        help="RL seeds of an experiment trained side by side as one population, at most "
+        "(0: each seed its own train_run; None: validation.block, 16 unless set)",
+    )
     add_experiment_arguments(parser, "runs/validate", "docs/results.md", "the 'Analog agent' blocks")
     add_config_arguments(parser, "learn.total_timesteps=100000 experiments.noisy10.config.agent.core=lstm")
 
 
-def settings_from(values: dict, seeds: tuple[int, ...] | None):
-    """ValidationSettings and the experiments (presets with the ``experiments`` section applied)."""
+def settings_from(values: dict, seeds: tuple[int, ...] | None, block: int | None = None):
+    """ValidationSettings and the experiments (presets with the ``experiments`` section applied);
+    ``seeds`` and ``block``, where given, win over ``values``."""
     from ..config import ConfigError, build, merge_overrides, near_match, to_dict
     from ..validation import EXPERIMENTS, Experiment, ValidationSettings, dotted
 
@@ -53,6 +67,8 @@ def settings_from(values: dict, seeds: tuple[int, ...] | None):
     fields["overrides"] = merge_overrides(fields.get("overrides") or {}, dotted(shared))
     if seeds is not None:
         fields["seeds"] = seeds
+    if block is not None:
+        fields["block"] = block
     if isinstance(fields.get("seeds"), list):
         fields["seeds"] = tuple(fields["seeds"])
     settings = build(ValidationSettings, fields, "validation")
@@ -73,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     executor = executor_and_files(args)
     seeds = None if args.seeds is None else numbers(args.seeds, "--seeds", int)
-    settings, experiments = settings_from(resolve(args, {}), seeds)
+    settings, experiments = settings_from(resolve(args, {}), seeds, args.block)
     chosen = pick([n.strip() for n in args.experiment.split(",") if n.strip()], experiments)
     if args.render:
         written = render(args.runs_dir, args.doc, list(chosen) or None)
