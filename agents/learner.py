@@ -20,23 +20,32 @@ def _mean_activation(acts: list[torch.Tensor], mask: torch.Tensor) -> torch.Tens
     return sum((a[:-1] * mask).sum() / (mask.sum() * a.shape[-1]) for a in acts) / len(acts)
 
 
-def gradient_step(
+def update_loss(
     network: AdvantageNetwork,
     target_network: AdvantageNetwork | None,
-    optimizer: torch.optim.Optimizer,
     episodes: list[Episode],
     hp: Hyperparams,
     device: torch.device,
     generator: torch.Generator | None = None,
-) -> dict[str, float]:
-    """Update ``network`` once on ``episodes``; return the TD loss and the gradient norm.
+) -> tuple[torch.Tensor, float]:
+    """The loss of one update on ``episodes`` (with its graph) and its TD part as a float.
 
-    ``generator`` supplies the noise of noise-aware training (``hp.train_noise``,
-    ``hp.train_cell_noise``), which makes the decisions robust to the spiking twin's errors.
+    The episodes are sorted longest first, so that the forward pass runs only the rows of the
+    episodes still running (:meth:`AdvantageNetwork.forward_episodes`); the noise is drawn for
+    them in the order given, so the loss is that of the batch padded as given.
     """
-    batch = pad_episodes(episodes, device)
-    q, _, acts = network(
-        batch["obs"], noise_std=hp.train_noise, cell_noise_std=hp.train_cell_noise, generator=generator
+    order_list = sorted(range(len(episodes)), key=lambda b: -len(episodes[b]))
+    batch = pad_episodes([episodes[b] for b in order_list], device)
+    lengths = sorted((len(e) for e in episodes), reverse=True)
+    # obs 0 .. L of an L-step episode are real: the rows still running at each step
+    rows, b = [], len(lengths)
+    for t in range(lengths[0] + 1):
+        while b and lengths[b - 1] < t:
+            b -= 1
+        rows.append(b)
+    order = torch.tensor(order_list, device=device)
+    q, acts = network.forward_episodes(
+        batch["obs"], rows, hp.train_noise, hp.train_cell_noise, generator, order
     )  # (T+1, B, A) from a zero state
     with torch.no_grad():
         q_boot = target_network(batch["obs"])[0] if target_network is not None else q
@@ -55,6 +64,24 @@ def gradient_step(
         zi = [acts[k] for k in ("cell_input", "input_gate") if k in acts]
         if zi:
             loss = loss + hp.gate_rate_penalty * _mean_activation(zi, m)
+    return loss, td_loss
+
+
+def gradient_step(
+    network: AdvantageNetwork,
+    target_network: AdvantageNetwork | None,
+    optimizer: torch.optim.Optimizer,
+    episodes: list[Episode],
+    hp: Hyperparams,
+    device: torch.device,
+    generator: torch.Generator | None = None,
+) -> dict[str, float]:
+    """Update ``network`` once on ``episodes``; return the TD loss and the gradient norm.
+
+    ``generator`` supplies the noise of noise-aware training (``hp.train_noise``,
+    ``hp.train_cell_noise``), which makes the decisions robust to the spiking twin's errors.
+    """
+    loss, td_loss = update_loss(network, target_network, episodes, hp, device, generator)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(network.parameters(), hp.max_grad_norm)

@@ -130,8 +130,10 @@ def test_stacked_update_equals_separate_updates(extra):
             opt = torch.optim.Adam(net.parameters(), lr=hp.learning_rate)
             for _ in range(2):
                 gradient_step(net, None, opt, _episodes(batch, k), hp, torch.device("cpu"))
+        # Adam turns float rounding in a gradient that cancels to ~1e-7 (the single agent's cells
+        # run in numpy, the population's in torch) into a parameter difference of up to ~lr / 10
         for name, value in net.state_dict().items():
-            torch.testing.assert_close(pop.network.params[name][k].detach(), value, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(pop.network.params[name][k].detach(), value, atol=5e-4, rtol=1e-5)
     assert pop.updates.tolist() == [2, 0, 2]
 
 
