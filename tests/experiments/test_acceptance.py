@@ -3,6 +3,7 @@ and stores each seed, resumes, renders the block from stored records only, and t
 bad input before anything is made."""
 
 import argparse
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -65,6 +66,32 @@ def test_a_tiny_acceptance_from_python_is_stored_resumed_and_rendered(tmp_path):
         render(tmp_path / "runs", doc, other)
 
 
+def test_population_blocks_store_what_per_seed_training_stores(tmp_path, capsys):
+    alone = run_acceptance(dataclasses.replace(TINY, block=0), tmp_path / "alone")["s3"]
+    assert "training: one train_run per seed (block 0" in capsys.readouterr().out
+    two = dataclasses.replace(TINY, seeds=(3, 4), block=16)
+    records = run_acceptance(two, tmp_path / "pop")
+    assert "training: populations of <= 16 seeds side by side" in capsys.readouterr().out
+    pop = records["s3"]
+    assert set(pop["result"]) == set(alone["result"]) and set(pop["result"]["training"]) == set(
+        alone["result"]["training"]
+    )
+    assert pop["block"]["runs"] == ["s3", "s4"] and pop["settings"]["engine"] == "population"
+    assert pop["result"]["training"]["timesteps"] == 32
+    for seed in (3, 4):  # each member's checkpoint and comparison in its own run folder
+        assert {"agent.pt", "compare.json", "summary.json"} <= {
+            p.name for p in (tmp_path / "pop" / f"s{seed}").iterdir()
+        }
+    doc = tmp_path / "results.md"
+    assert render(tmp_path / "pop", doc, two) == 2
+    assert "trained in populations of up to 2 seeds side by side" in doc.read_text()
+    # an env without a tensor version: one train_run per seed, stored without the population's mark
+    pole = dataclasses.replace(TINY, train={"env": {"id": "CartPole-v1"}, "learn": {"stop_at_success": None}})
+    (cell,) = cells(pole, tmp_path / "pole")
+    assert cell.params["engine"] == "train_run" and "no tensor version" in cell.params["engine_note"]
+    assert "engine" not in cell.settings
+
+
 def parse(*argv: str) -> argparse.Namespace:
     return build_parser().parse_args(["acceptance", *argv])
 
@@ -94,6 +121,7 @@ BAD_INPUT = {
     "corridor_length": "train.env.kwargs.corridor_length=0",
     "did you mean 'train'": "trian.learn.total_timesteps=5",
     "sets only": "train.run.out=x",
+    r"--block \(acceptance.block\) must be an integer >= 0": "--block -2",
     "no acceptance runs stored": "--render",
 }
 

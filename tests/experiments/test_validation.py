@@ -3,6 +3,7 @@ from Python into a run store and a doc block, reruns resume, the doc keeps every
 the command refuses bad input before anything is made."""
 
 import argparse
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from sublstm.experiments.cli import build_parser, main
 from sublstm.experiments.commands import validate as command
 from sublstm.experiments.config import ConfigError
+from sublstm.experiments.population_blocks import BLOCK_GROUP
 from sublstm.experiments.reporting import machine_info
 from sublstm.experiments.runner import sessions
 from sublstm.experiments.store import RunStore
@@ -67,6 +69,55 @@ def test_a_tiny_validation_from_python_is_stored_resumed_and_rendered(tmp_path):
 
     again = run_validation(TINY_EXPERIMENTS, TINY, tmp_path / "runs")
     assert again == records and len(sessions(RunStore(tmp_path / "runs"))) == 1  # nothing rerun
+
+
+def test_population_blocks_store_the_records_per_seed_runs_store_and_resume_by_block(tmp_path, capsys):
+    maze = {"maze2": TINY_EXPERIMENTS["maze2"]}
+    alone = run_validation(maze, dataclasses.replace(TINY, block=0), tmp_path / "alone")
+    assert "maze2: one train_run per seed (block 0" in capsys.readouterr().out
+    pop = run_validation(maze, dataclasses.replace(TINY, block=2), tmp_path / "pop")
+    assert "maze2: populations of <= 2 seeds side by side" in capsys.readouterr().out
+    for name in ("maze2-s0", "maze2-s1"):
+        assert set(pop[name]["result"]) == set(alone[name]["result"])
+        assert set(alone[name]) - {"engine_note"} <= set(pop[name]) and pop[name]["engine"] == "population"
+        assert pop[name]["result"]["timesteps"] == 64 and pop[name]["block"]["runs"] == [
+            "maze2-s0",
+            "maze2-s1",
+        ]
+        assert pop[name]["settings"]["engine"] == "population" and "engine" not in alone[name]["settings"]
+        out = tmp_path / "pop" / name
+        assert {"agent.pt", "config.json", "summary.json", "learning_curve.csv"} <= {
+            f.name for f in out.iterdir()
+        }
+    # two more seeds: the stored block is skipped, the new seeds train as one block of their own
+    more = run_validation(maze, dataclasses.replace(TINY, seeds=(0, 1, 2, 3), block=2), tmp_path / "pop")
+    assert more["maze2-s0"] == pop["maze2-s0"] and more["maze2-s3"]["block"]["runs"] == [
+        "maze2-s2",
+        "maze2-s3",
+    ]
+    assert [s["runs"] for s in sessions(RunStore(tmp_path / "pop"))] == [2, 2]
+    doc = tmp_path / "results.md"
+    render(tmp_path / "pop", doc)
+    assert "Every seed was trained in a population of up to 2 seeds side by side" in doc.read_text()
+    render(tmp_path / "alone", doc)
+    assert "trained in a population" not in doc.read_text()
+
+
+def test_an_env_without_a_tensor_version_falls_back_to_one_train_run_per_seed(tmp_path, capsys):
+    config = {"env": {"id": "CartPole-v1"}, "learn": {"stop_at_success": None}}  # it reports no success
+    cartpole = {"pole": Experiment("CartPole", config=config)}
+    settings = dataclasses.replace(TINY, seeds=(0,))
+    (cell,) = cells(cartpole, settings, tmp_path / "runs")
+    assert cell.params["engine"] == "train_run" and "no tensor version" in cell.params["engine_note"]
+    assert "engine" not in cell.settings and BLOCK_GROUP not in cell.params
+    records = run_validation(cartpole, settings, tmp_path / "runs")
+    assert (
+        "pole: one train_run per seed (no tensor version of env id 'CartPole-v1'" in capsys.readouterr().out
+    )
+    assert set(records["pole-s0"]["result"]) == {
+        "success_rate", "timesteps", "wall_s", "timesteps_to_95", "wall_s_to_95", "stop_reason", "rate_hz"
+    }  # fmt: skip
+    assert "block" not in records["pole-s0"] and (tmp_path / "runs" / "pole-s0" / "metrics.csv").is_file()
 
 
 def fake_record(name: str, seed: int, wall: float | None) -> dict:
@@ -138,6 +189,7 @@ def test_command_config_applies_shared_overrides_and_new_experiments(tmp_path):
         ([], "give --experiment"),
         (["--render"], "no validation runs of any experiment stored"),
         (["--experiment", "clean10", "--seeds", "0 1"], "--seeds must be comma-separated numbers"),
+        (["--experiment", "clean10", "--block", "-1"], "block must be an integer >= 0"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_made(tmp_path, capsys, argv, message):
