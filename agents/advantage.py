@@ -62,13 +62,19 @@ def lambda_returns(
             f"rewards, next_values and continues must share one shape, got {tuple(rewards.shape)}, "
             f"{tuple(next_values.shape)}, {tuple(continues.shape)}"
         )
-    cont = continues.to(rewards.dtype)
-    returns = torch.empty_like(rewards)
+    if rewards.shape[0] == 0:
+        return torch.empty_like(rewards)
+    # G_t = base_t + coef_t * G_{t+1}: everything but the recursion computed for all steps at once,
+    # then one fused multiply-add per step (per-step scalar arithmetic dominated the update's cost)
+    coef = continues.to(rewards.dtype) * (gamma * lam)
+    base = rewards + (gamma - gamma * lam * continues.to(rewards.dtype)) * next_values
     g = next_values[-1]
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        g = rewards[t] + gamma * (next_values[t] + lam * cont[t] * (g - next_values[t]))
-        returns[t] = g
-    return returns
+    out = []
+    for b, c in zip(reversed(base.unbind(0)), reversed(coef.unbind(0)), strict=True):
+        g = torch.addcmul(b, c, g)
+        out.append(g)
+    out.reverse()
+    return torch.stack(out)
 
 
 def advantage_targets(values: Tensor, returns: Tensor, kappa: float) -> Tensor:

@@ -42,7 +42,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .cores import CORES
 from .encoding import ObservationEncoder
 from .environments import EnvBatch, EnvLike, EnvSource, check_action_space, make_env
-from .learner import gradient_step
+from .learner import gradient_step, make_optimizer
 from .network import AdvantageNetwork, predicted_mean_rate_hz
 from .neuron import ASNParams
 from .policy import act, check_episode_start, check_observations, check_state
@@ -126,7 +126,7 @@ class AdvantageAgent:
                 asn=self.asn,
             ).to(self.device)
         self.target_network = copy.deepcopy(self.network) if self.hp.target_update_interval else None
-        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=self.hp.learning_rate)
+        self.optimizer = make_optimizer(self.network, self.hp.learning_rate)
         self.buffer: deque[Episode] = deque(maxlen=self.hp.buffer_episodes)
         self.num_timesteps = 0
         self.num_episodes = 0
@@ -520,7 +520,10 @@ class AdvantageAgent:
             agent.network.load_state_dict(state["network"])
             if agent.target_network is not None and state.get("target_network") is not None:
                 agent.target_network.load_state_dict(state["target_network"])
+            fused = [group.get("fused") for group in agent.optimizer.param_groups]
             agent.optimizer.load_state_dict(state["optimizer"])
+            for group, flag in zip(agent.optimizer.param_groups, fused, strict=True):
+                group["fused"] = flag  # a checkpoint's own flag would not fit this torch and device
         except (KeyError, TypeError, RuntimeError) as exc:
             raise CheckpointError(path, f"does not match the AdvantageAgent it describes: {exc}") from exc
         agent.num_timesteps = int(state.get("num_timesteps", 0))

@@ -20,6 +20,19 @@ def _mean_activation(acts: list[torch.Tensor], mask: torch.Tensor) -> torch.Tens
     return sum((a[:-1] * mask).sum() / (mask.sum() * a.shape[-1]) for a in acts) / len(acts)
 
 
+def make_optimizer(network: torch.nn.Module, learning_rate: float) -> torch.optim.Adam:
+    """Adam over ``network``'s parameters, as torch's fused kernel where this torch has one for the
+    device (one call per step instead of a dozen small ops per parameter; the same update up to
+    float rounding), else the plain one."""
+    device = next(network.parameters()).device
+    if device.type in ("cpu", "cuda"):
+        try:
+            return torch.optim.Adam(network.parameters(), lr=learning_rate, fused=True)
+        except (RuntimeError, ValueError):  # a torch without the fused kernel for this device
+            pass
+    return torch.optim.Adam(network.parameters(), lr=learning_rate)
+
+
 def update_loss(
     network: AdvantageNetwork,
     target_network: AdvantageNetwork | None,
