@@ -69,3 +69,30 @@ def summary_of(record: dict | None) -> dict | None:
         return None
     result = record["result"]
     return {**result["summary"], "curve": result["curve"], "out": result["out"]}
+
+
+def train_populations(
+    ctx: BenchContext, section: str, corridors, run_corridor, settings_of
+) -> dict[int, dict | None]:
+    """Run (or reuse) one population per corridor, in this process; each one's result by corridor.
+
+    ``run_corridor(n)`` trains corridor ``n``'s population and returns its result (plain data);
+    ``settings_of(n)`` is what the stored record must have been made with to be reused. A corridor
+    whose run raised is reported, left out of the store and None.
+    """
+    store = RunStore(ctx.runs / section)
+    results = {}
+    for n in corridors:
+        name, settings = f"N{n}-population", settings_of(n)
+        record = None if ctx.fresh else store.get(name, settings)
+        if record is None:
+            print(f"[{section}] corridor {n}: training", flush=True)
+            try:
+                record = {"settings": settings, "result": run_corridor(n)}
+            except Exception as exc:  # one corridor's failure must not hide the others' figures
+                print(f"[{section}] FAILED corridor {n}: {type(exc).__name__}: {exc}", flush=True)
+                results[n] = None
+                continue
+            store.put(name, record)
+        results[n] = record["result"]
+    return results

@@ -43,7 +43,7 @@ def test_settings_tables_and_shared_options_reach_the_sections():
     shared, _, own = bench.resolve_settings(values, only=["throughput", "scaling"])
     assert own["throughput"].repeats == 5 and set(own) == {"throughput", "scaling"}
     grid = own["scaling"].resolved(shared)
-    assert grid.corridors == (10, 30) and grid.seeds == 3
+    assert grid.corridors == (10, 30) and grid.seeds == 5
     assert grid.budgets == {10: 1234, 30: 3_000_000}  # a corridor without a budget: 100k steps per unit
 
 
