@@ -31,35 +31,29 @@ GATING = {"asn-sublstm": "subtractive", "asn-lstm": "multiplicative"}
 class _Coefficients:
     """AF(S) = max(0, k / (exp(b / den) - ea) + offset) with den = max(S, 0) + d (ea = exp(-a),
     k = h ea; the closed form of :func:`~sublstm.agents.neuron.af_with_grad` with one operation
-    fewer), as float32 numpy scalars."""
+    fewer), as float32 0-d arrays (the cheapest scalar operands of a ufunc)."""
 
     def __init__(self, asn: ASNParams) -> None:
         a, b, d, h, offset = _af_coefficients(asn)
+        ea = np.exp(-a)
         f = np.float32
-        self.b, self.d, self.offset = f(b), f(d), f(offset)
-        self.ea, self.k = f(np.exp(-a)), f(h * np.exp(-a))
-        self.dk = f(h * b * np.exp(-a))
-
-    def values(self, den: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
-        """``den`` holds S + d and becomes den; q = exp(b / den) - ea (kept for the derivative)."""
-        np.maximum(den, self.d, out=den)
-        np.divide(self.b, den, out=q)
-        np.exp(q, out=q)
-        q -= self.ea
-        np.divide(self.k, q, out=out)
-        out += self.offset
-        np.maximum(out, 0.0, out=out)
+        self.b, self.d, self.offset = np.array(b, f), np.array(d, f), np.array(offset, f)
+        self.ea, self.k, self.dk = np.array(ea, f), np.array(h * ea, f), np.array(h * b * ea, f)
+        self.zero = np.array(0.0, f)
+        self.tiny = np.array(1e-30, f)
 
     def derivative(self, den: np.ndarray, q: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """dAF/dS from what :meth:`values` kept: h b e / ((e - 1) den)^2 with e = exp(a + b / den),
-        zero where S <= 0 or AF = 0 (rows never run hold garbage that nobody reads)."""
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            t = q * den
-            t *= t
-            grad = q + self.ea
-            grad /= t
-            grad *= self.dk
-            grad *= (den > self.d) & (out > 0.0)
+        """dAF/dS from what the forward loop kept (den, q = exp(b / den) - ea, out = AF):
+        h b e / ((e - 1) den)^2 with e = exp(a + b / den), zero where S <= 0 or AF = 0 and in rows
+        that never ran (which hold q = 1 and a den that is finite but may be 0: the tiny floor
+        keeps their garbage finite, so that the mask zeroes it; it changes no real value)."""
+        t = q * den
+        t *= t
+        np.maximum(t, self.tiny, out=t)
+        grad = q + self.ea
+        grad /= t
+        grad *= self.dk
+        grad *= (den > self.d) & (out > 0.0)
         return grad
 
 
@@ -73,49 +67,68 @@ def _coefficients(asn: ASNParams) -> _Coefficients:
 
 
 def _cells_forward(pre, w_rec, rows, noise_h, noise_c, k: _Coefficients, subtractive):
-    """The time loop. pre (T, B, 3H): the input projections plus d; becomes den of the gates."""
+    """The time loop. pre (T, B, 3H): the input projections plus d; becomes den of the gates.
+
+    Each AF is seven ufunc calls written out in the loop (a call costs about as much as the
+    arithmetic on these sizes, so the loop avoids every other call and attribute lookup).
+    """
     t_len, batch, three_h = pre.shape
     n = three_h // 3
     w_t = np.ascontiguousarray(w_rec.T)  # (H, 3H)
     gates = np.zeros_like(pre)
     q_gates = np.ones_like(pre)
-    den_cell = np.zeros((t_len, batch, n), dtype=pre.dtype)
+    den_cell = np.ones((t_len, batch, n), dtype=pre.dtype)
     q_cell = np.ones_like(den_cell)
     out_cell = np.zeros_like(den_cell)
     hs = np.zeros_like(den_cell)
     c = np.full((batch, n), k.d, dtype=pre.dtype)  # the cell plus d: den's argument without an add
     ct = np.empty_like(c)
     mm = np.empty((batch, three_h), dtype=pre.dtype)
+    b, d, ea, kk, offset, zero = k.b, k.d, k.ea, k.k, k.offset, k.zero
+    maximum, divide, exp, subtract, add, multiply, dot = (
+        np.maximum,
+        np.divide,
+        np.exp,
+        np.subtract,
+        np.add,
+        np.multiply,
+        np.dot,
+    )
+    combine = subtract if subtractive else multiply
     for t in range(t_len):
         r = rows[t]
         if r == 0:
             break
         p = pre[t, :r]
         if t > 0:
-            np.matmul(hs[t - 1, :r], w_t, out=mm[:r])
-            p += mm[:r]
-        g = gates[t, :r]
-        k.values(p, q_gates[t, :r], g)
-        z, i, o = g[:, :n], g[:, n : 2 * n], g[:, 2 * n :]
+            m = mm[:r]
+            dot(hs[t - 1, :r], w_t, m)
+            add(p, m, p)
+        g, q = gates[t, :r], q_gates[t, :r]
+        maximum(p, d, out=p)
+        divide(b, p, q)
+        exp(q, q)
+        subtract(q, ea, q)
+        divide(kk, q, g)
+        add(g, offset, g)
+        maximum(g, zero, out=g)
         c_new = ct[:r]
-        if subtractive:
-            np.subtract(z, i, out=c_new)
-        else:
-            np.multiply(z, i, out=c_new)
-        c_new += c[:r]
-        den = den_cell[t, :r]
-        np.copyto(den, c_new)
-        u = out_cell[t, :r]
-        k.values(den, q_cell[t, :r], u)
+        combine(g[:, :n], g[:, n : 2 * n], c_new)
+        add(c_new, c[:r], c_new)
+        den, q, u = den_cell[t, :r], q_cell[t, :r], out_cell[t, :r]
+        maximum(c_new, d, out=den)
+        divide(b, den, q)
+        exp(q, q)
+        subtract(q, ea, q)
+        divide(kk, q, u)
+        add(u, offset, u)
+        maximum(u, zero, out=u)
         h = hs[t, :r]
-        if subtractive:
-            np.subtract(u, o, out=h)
-        else:
-            np.multiply(u, o, out=h)
+        combine(u, g[:, 2 * n :], h)
         if noise_h is not None:
-            h += noise_h[t, :r]
+            add(h, noise_h[t, :r], h)
         if noise_c is not None:
-            np.add(c_new, noise_c[t, :r], out=c[:r])
+            add(c_new, noise_c[t, :r], c[:r])
         else:
             c[:r] = c_new
     return gates, (pre, q_gates, den_cell, q_cell), out_cell, hs
@@ -123,58 +136,69 @@ def _cells_forward(pre, w_rec, rows, noise_h, noise_c, k: _Coefficients, subtrac
 
 def _cells_backward(d_hs, d_gates, d_out, saved, w_rec, rows, subtractive):
     """Gradients of the inputs (pre-activations' input part, recurrent weight) from those of the
-    outputs (hs, gates, out_cell; the last two may be None)."""
+    outputs (hs, gates, out_cell; the last two may be None).
+
+    With g the gates (z, i, o), u = AF(c~), dg and du AF's derivatives, the gradient of step t's
+    pre-activations is [dc~ s_z, dc~ s_i, dh s_o] dg + d_gates dg, where s = (1, -1, -1)
+    (subtractive) or (i, z, u) (multiplicative), and dc~_t = dc~_{t+1} + (dh f + d_out) du with
+    f = 1 or o. Everything but the recursion through dh and dc~ is computed for all steps at once.
+    """
     gates, (den_gates, q_gates, den_cell, q_cell), out_cell, hs, k = saved
     t_len, batch, three_h = gates.shape
     n = three_h // 3
-    # AF's derivative at every step at once, from what the forward pass kept
-    dg_all = k.derivative(den_gates, q_gates, gates)
+    dg = k.derivative(den_gates, q_gates, gates)
     du_all = k.derivative(den_cell, q_cell, out_cell)
+    direct = None if d_gates is None else d_gates * dg  # the gates' own gradient through AF
+    scale = dg.reshape(t_len, batch, 3, n)  # becomes s dg
+    g3 = gates.reshape(t_len, batch, 3, n)
+    if subtractive:
+        scale[:, :, 1:] *= -1.0
+        f = du_all
+    else:
+        scale[:, :, 0] *= g3[:, :, 1]
+        scale[:, :, 1] *= g3[:, :, 0]
+        scale[:, :, 2] *= out_cell
+        f = g3[:, :, 2] * du_all
+    from_out = None if d_out is None else d_out * du_all
+    # what reaches h_t from outside the recursion: the head, and the next step's direct term
+    h_in = np.array(d_hs, dtype=gates.dtype, copy=True)
+    if direct is not None and t_len > 1:
+        h_in[:-1] += direct[1:] @ w_rec  # computed for all steps; d_pre holds the rest until the end
     d_pre = np.zeros_like(gates)
     dc = np.zeros((batch, n), dtype=gates.dtype)
     dh = np.empty_like(dc)
-    du_buf = np.empty_like(dc)
+    tmp = np.empty_like(dc)
     mm = np.empty_like(dc)
+    add, multiply, dot, copyto = np.add, np.multiply, np.dot, np.copyto
+    scale = scale.reshape(t_len, batch, three_h)
     for t in range(t_len - 1, -1, -1):
         r = rows[t]
         if r == 0:
             continue
-        h_grad = dh[:r]
         rn = rows[t + 1] if t + 1 < t_len else 0
+        h_grad = dh[:r]
         if rn:
-            np.matmul(d_pre[t + 1, :rn], w_rec, out=mm[:rn])
-            np.add(d_hs[t, :rn], mm[:rn], out=h_grad[:rn])
+            m = mm[:rn]
+            dot(d_pre[t + 1, :rn], w_rec, m)
+            add(h_in[t, :rn], m, dh[:rn])
             if rn < r:
-                np.copyto(h_grad[rn:], d_hs[t, rn:r])
+                copyto(dh[rn:r], h_in[t, rn:r])
         else:
-            np.copyto(h_grad, d_hs[t, :r])
-        g = gates[t, :r]
-        du = du_buf[:r]
-        if subtractive:
-            if d_out is not None:
-                np.add(h_grad, d_out[t, :r], out=du)
-            else:
-                np.copyto(du, h_grad)
-        else:
-            np.multiply(h_grad, g[:, 2 * n :], out=du)
-            if d_out is not None:
-                du += d_out[t, :r]
-        du *= du_all[t, :r]
+            copyto(h_grad, h_in[t, :r])
         dct = dc[:r]
-        dct += du  # dc~_t = dc_t + du * AF'(c~_t); also the gradient of c_{t-1}
+        x = tmp[:r]
+        multiply(h_grad, f[t, :r], x)
+        add(dct, x, dct)  # dc~_t; also the gradient of c_{t-1}
+        if from_out is not None:
+            add(dct, from_out[t, :r], dct)
         dp = d_pre[t, :r]
-        if subtractive:
-            dp[:, :n] = dct
-            np.negative(dct, out=dp[:, n : 2 * n])
-            np.negative(h_grad, out=dp[:, 2 * n :])
-        else:
-            np.multiply(dct, g[:, n : 2 * n], out=dp[:, :n])
-            np.multiply(dct, g[:, :n], out=dp[:, n : 2 * n])
-            np.multiply(h_grad, out_cell[t, :r], out=dp[:, 2 * n :])
-        if d_gates is not None:
-            dp += d_gates[t, :r]
-        dp *= dg_all[t, :r]
-    # pre_t = in_t + h_{t-1} W^T: dW = sum_t dpre_t^T h_{t-1} (padded rows are zero on both sides)
+        dp[:, :n] = dct
+        dp[:, n : 2 * n] = dct
+        dp[:, 2 * n :] = h_grad
+        multiply(dp, scale[t, :r], dp)
+    if direct is not None:
+        d_pre += direct
+    # pre_t = in_t + h_{t-1} W^T: dW = sum_t dpre_t^T h_{t-1} (rows that never ran are zero)
     d_w = d_pre[1:].reshape(-1, three_h).T @ hs[:-1].reshape(-1, n)
     return d_pre, d_w
 
