@@ -42,6 +42,10 @@ from .asn import ASNState, asn_step, initial_state, reset_where
 from .timing import TwinTiming, resolve_timing
 
 POPULATIONS = ("input", "hidden", "cell_input", "input_gate", "output_gate", "output_cell")
+#: how :meth:`SpikingNetwork.step` simulates: "torch" (matrix products of traces every dt, any
+#: device, the reference), "kernel" (the compiled event-driven engine of :mod:`.kernel`: CPU,
+#: float32/float64, subtractive gating, no ``on_dt``), "auto" (the kernel where it applies)
+ENGINES = ("auto", "torch", "kernel")
 #: how a gate acts on the memory cell: "subtractive" (asn-sublstm) or "multiplicative" (asn-lstm)
 GATINGS = ("subtractive", "multiplicative")
 
@@ -96,6 +100,7 @@ class SpikingNetwork(nn.Module):
         gating: "subtractive" (asn-sublstm, the default) or "multiplicative" (asn-lstm): whether
             the gates inhibit (differences of traces) or scale (products of traces) at the memory
             cell, see the module docstring.
+        engine: one of :data:`ENGINES`; also the attribute ``engine``, which may be changed.
     """
 
     def __init__(
@@ -110,11 +115,14 @@ class SpikingNetwork(nn.Module):
         params: ASNParams = DEFAULT_ASN,
         timing: TwinTiming | None = None,
         gating: str = "subtractive",
+        engine: str = "auto",
     ) -> None:
         super().__init__()
         if gating not in GATINGS:
             raise ValueError(f"gating must be one of {GATINGS}, got {gating!r}")
         self.gating = gating
+        self.engine = engine
+        self._plan = None  # the kernel's layout of the weights, (key, KernelPlan)
         n_hidden, obs_dim = w_hidden.shape
         h3 = w_in.shape[0]
         if h3 % 3 or w_in.shape[1] != obs_dim or w_rec.shape != (h3, h3 // 3):
@@ -221,19 +229,24 @@ class SpikingNetwork(nn.Module):
 
     # --- construction ---------------------------------------------------------------------------
     @classmethod
-    def from_analog(cls, network: nn.Module, timing: TwinTiming | None = None, **changes) -> SpikingNetwork:
+    def from_analog(
+        cls, network: nn.Module, timing: TwinTiming | None = None, engine: str = "auto", **changes
+    ) -> SpikingNetwork:
         """Convert an AdvantageNetwork; its core must be spiking-convertible (asn-sublstm, asn-lstm).
 
         ``timing`` defaults to :class:`TwinTiming`; ``changes`` (TwinTiming field names: dt, step_ms,
         readout_window_ms, recurrent_delay_ms) replace single fields of it. The twin's gating
-        follows the core's ``gating`` attribute ("subtractive" or "multiplicative").
+        follows the core's ``gating`` attribute ("subtractive" or "multiplicative"); ``engine`` is
+        one of :data:`ENGINES`.
         """
         core = getattr(network, "core", None)
         gating = getattr(core, "gating", None)
         if gating == "multiplicative-bounded":  # asn-lstm-bounded: its twins are in .multiplicative
             from .multiplicative import multiplicative_twin
 
-            return multiplicative_twin(network, "exact", timing, **changes)
+            twin = multiplicative_twin(network, "exact", timing, **changes)
+            twin.engine = engine
+            return twin
         # both conditions: the weights' layout (ASNSubLSTM's w_in, w_rec) and a gating we simulate
         if not (isinstance(core, ASNSubLSTM) and core.spiking_convertible and gating in GATINGS):
             name = getattr(network, "core_name", type(core).__name__)
@@ -257,6 +270,7 @@ class SpikingNetwork(nn.Module):
                 params=network.asn,
                 timing=timing,
                 gating=gating,
+                engine=engine,
             ).to(network.head.weight.device)
 
     def set_timing(self, timing: TwinTiming) -> None:
@@ -265,6 +279,7 @@ class SpikingNetwork(nn.Module):
         if not isinstance(timing, TwinTiming):
             raise ValueError(f"timing must be a TwinTiming, got {type(timing).__name__}")
         self.timing = timing.validate()
+        self._plan = None
         self.dt = float(timing.dt)
         self.steps_per_decision = round(timing.step_ms / self.dt)
         self.step_ms = self.steps_per_decision * self.dt
@@ -297,10 +312,26 @@ class SpikingNetwork(nn.Module):
     def device(self) -> torch.device:
         return self.bias.device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the weights and of every state (float32 unless the twin was converted)."""
+        return self.bias.dtype
+
+    @property
+    def engine(self) -> str:
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: str) -> None:
+        if not isinstance(engine, str) or engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        self._engine = engine
+
     def initial_state(self, batch_size: int) -> SpikingState:
-        neurons = initial_state((batch_size, self.n_neurons), device=self.device)
-        c = torch.zeros(batch_size, self.n_cells, device=self.device)
-        h_delay = torch.zeros(batch_size, self.delay_steps, self.n_cells, device=self.device)
+        like = {"device": self.device, "dtype": self.dtype}
+        neurons = initial_state((batch_size, self.n_neurons), **like)
+        c = torch.zeros(batch_size, self.n_cells, **like)
+        h_delay = torch.zeros(batch_size, self.delay_steps, self.n_cells, **like)
         return SpikingState(neurons, c, h_delay, 0)
 
     def reset(self, state: SpikingState, where: Tensor) -> SpikingState:
@@ -343,39 +374,107 @@ class SpikingNetwork(nn.Module):
     ) -> tuple[StepResult, SpikingState]:
         """Simulate one decision: ``step_ms`` of continuous time with ``obs`` (batch, obs_dim) held.
 
-        ``on_dt(spikes, state)`` is called after every dt (for rasters and fine-grained plots).
+        ``on_dt(spikes, state)`` is called after every dt (for rasters and fine-grained plots; the
+        torch engine only). ``engine`` chooses how (see :data:`ENGINES`); both give the same
+        spikes and, up to rounding, the same values.
         """
-        obs = obs.to(self.device, torch.float32)
+        obs = obs.to(self.device, self.dtype)
+        h_delay = state.h_delay
+        if h_delay.shape[1] != self.delay_steps:
+            raise ValueError(
+                f"state has a recurrent delay of {h_delay.shape[1]} steps, the network {self.delay_steps}"
+            )
+        external = obs @ self._obs_t  # the observation is the input neurons' current all step
+        if self.input_gain != 1.0:
+            external = external * self.input_gain
+        if self.hold:  # the held h of the previous step drives the gates all step
+            external = torch.addmm(external, h_delay[:, 0], self._rec_t)
+        if self._use_kernel(obs, state, on_dt):
+            return self._step_kernel(external, state)
+        return self._step_torch(external, state, on_dt)
+
+    def kernel_refusal(
+        self, obs: Tensor | None = None, state: SpikingState | None = None, on_dt=None
+    ) -> str | None:
+        """Why the kernel engine cannot run this step (None where it can)."""
+        if self.device.type != "cpu":
+            return f"it runs on the CPU, the twin is on {self.device}"
+        if self.dtype not in (torch.float32, torch.float64):
+            return f"it runs in float32 or float64, the twin is {self.dtype}"
+        if self.gating != "subtractive" or type(self).cell_output is not SpikingNetwork.cell_output:
+            return "it simulates subtractive gating only (products of traces are no traces)"
+        if on_dt is not None:
+            return "it cannot call on_dt after every dt"
+        if obs is not None and obs.requires_grad:
+            return "it does not record gradients"
+        tensors = () if state is None else (*state.neurons, state.c, state.h_delay)
+        if any(x.dtype != self.dtype or x.device != self.device for x in tensors):
+            return f"the state is not all {self.dtype} on {self.device}"
+        try:
+            from . import kernel  # noqa: F401
+        except ImportError as error:  # numba missing
+            return f"numba cannot be imported ({error})"
+        return None
+
+    def _use_kernel(self, obs: Tensor, state: SpikingState, on_dt) -> bool:
+        if self.engine == "torch":
+            return False
+        refusal = self.kernel_refusal(obs, state, on_dt)
+        if refusal is not None and self.engine == "kernel":
+            raise ValueError(f"engine 'kernel' cannot run this step: {refusal}; use engine 'torch' or 'auto'")
+        return refusal is None
+
+    def immediate_map(self) -> Tensor:
+        """(N, N) weights (source, target) of the synapses that act without delay: the feed-forward
+        ones where the recurrent synapses are delayed (or held), all of them otherwise
+        (multiplicative gating: feed-forward only, the products act separately)."""
+        return self._ff_t if self.delay_steps else self._syn_t
+
+    def recurrent_groups(self) -> list[tuple[int, Tensor]]:
+        """(delay in dt, (H, N) map of h onto the currents) per group of targets of the recurrent
+        delay line; one group where both delays agree, none without a delay line."""
+        if not self.delay_steps or self.hold:
+            return []
+        d_zi, d_o = self.delays["zi"], self.delays["o"]
+        return [(d_zi, self._rec_t)] if d_zi == d_o else [(d_zi, self._rec_zi_t), (d_o, self._rec_o_t)]
+
+    def _step_kernel(self, external: Tensor, state: SpikingState) -> tuple[StepResult, SpikingState]:
+        from .kernel import build_plan, run_decision
+
+        # the layout is rebuilt when a buffer is replaced (.to, .double) or changed in place
+        key = tuple((id(b), b._version) for b in self.buffers())
+        if self._plan is None or self._plan[0] != key:
+            self._plan = (key, build_plan(self))
+        *neurons, c, h_delay, counts, q_end, q_sum, h_sum = run_decision(
+            self._plan[1], external, state, self.hold
+        )
+        if self.hold:
+            h_delay = (h_sum / self.window_steps).unsqueeze(1)
+        new = SpikingState(ASNState(*neurons), c, h_delay, state.t + self.steps_per_decision)
+        return StepResult(q_end, q_sum / self.window_steps, c, counts), new
+
+    def _step_torch(
+        self, external: Tensor, state: SpikingState, on_dt: Callable[[Tensor, SpikingState], None] | None
+    ) -> tuple[StepResult, SpikingState]:
         neurons, c, h_delay, t = state
         size = self.delay_steps
-        if h_delay.shape[1] != size:
-            raise ValueError(f"state has a recurrent delay of {h_delay.shape[1]} steps, the network {size}")
         hold = self.hold
-        delayed = bool(size) and not hold  # a spike delay line (ring buffer of h, one slot per dt)
-        if delayed:
+        groups = self.recurrent_groups()
+        if groups:
             h_delay = h_delay.clone()  # the ring buffer is written in place below
-        d_zi, d_o = self.delays["zi"], self.delays["o"]
-        # (delay in dt, recurrent map) per group of targets; one group where both delays agree
-        groups = [(d_zi, self._rec_t)] if d_zi == d_o else [(d_zi, self._rec_zi_t), (d_o, self._rec_o_t)]
         cec_from, cec_to = self.cec_steps
         n = self.steps_per_decision
         first_window = n - self.window_steps
         counts = torch.zeros_like(neurons.trace)
-        external = obs @ self._obs_t  # the observation is the input neurons' current all step
-        scale = None
-        if self.input_gain != 1.0:
-            external = external * self.input_gain
-            scale = self.trace_scale()
-        if hold:  # the held h of the previous step drives the gates all step
-            external = torch.addmm(external, h_delay[:, 0], self._rec_t)
-            h_sum = None
-        w_trace = self._ff_t if size else self._syn_t  # multiplicative: _syn_t is feed-forward only
+        scale = self.trace_scale() if self.input_gain != 1.0 else None
+        h_sum = None
+        w_trace = self.immediate_map()
         mult = self.gating == "multiplicative"
         q_sum = None
         for k in range(n):
             trace = neurons.trace if scale is None else neurons.trace * scale
             current = torch.addmm(torch.addmm(external, c, self._c_t), trace, w_trace)
-            if delayed:
+            if groups:
                 h_now = self.cell_output(trace) if mult else trace @ self._h
                 for d, rec in groups:
                     # what was written d dt steps ago (d = 0: h now)
@@ -408,8 +507,11 @@ class SpikingNetwork(nn.Module):
 
     def trace_scale(self) -> Tensor:
         """(N,) factors on the traces as synapses see them: ``input_scale`` for the input neurons."""
-        if self._trace_scale is None or self._trace_scale.device != self.device:
-            scale = torch.ones(self.n_neurons, device=self.device)
+        if self._trace_scale is None or (self._trace_scale.device, self._trace_scale.dtype) != (
+            self.device,
+            self.dtype,
+        ):
+            scale = torch.ones(self.n_neurons, device=self.device, dtype=self.dtype)
             scale[self.slices["input"]] = self.input_scale
             self._trace_scale = scale
         return self._trace_scale

@@ -1,0 +1,402 @@
+"""Compiled engine of :class:`~sublstm.spiking.network.SpikingNetwork`: one whole decision (every dt
+of one ``step``, every batch row) in one numba call on one CPU thread.
+
+The torch engine forms every synaptic current as a matrix product of traces at each dt. Here the
+current into each target is a state instead: every outgoing trace decays by d_beta per dt and
+jumps by h on a spike, so ``W @ trace`` decays by d_beta and jumps by ``h * W[:, j]`` when
+presynaptic neuron j spikes (the same sum; only the rounding differs). The recurrent synapses see
+the memory output ``h = trace_oc - trace_og`` some dt late (a delay line): their current jumps by
+``W_rec[:, j] * delta_j`` with ``delta_j = h_j(s) - d_beta * h_j(s - 1)``, which is non-zero (one
+spike height) only where output cell or output gate j spiked. A dt therefore costs O(neurons) plus
+O(spikes x fan-out) instead of O(synapses).
+
+The engine reads and writes the torch engine's :class:`SpikingState` (the delay line is the same
+ring buffer of h), so the two can be mixed and compared decision by decision; the currents are
+rebuilt from the state by one dense product at the start of each decision. It covers subtractive
+gating (a product of traces is no trace) with every :class:`TwinTiming`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+# positions in the ``ints`` array of simulate_decision
+(
+    T0,
+    N_STEPS,
+    FIRST_WINDOW,
+    CEC_FROM,
+    CEC_TO,
+    TGT_LO,
+    TGT_HI,
+    Z0,
+    I0,
+    OG0,
+    OC0,
+    DELAYED,
+    LERP_SMALL,
+    N_GROUPS,
+) = range(14)
+# positions in the ``consts`` array (the twin's dtype, so float32 arithmetic stays float32)
+(W_PHI, ONE_MINUS_W, D_BETA, D_ETA, D_GAMMA, SPIKE_H, THETA0, M_F, HALF, ZERO, CEC_GAIN, EVENT, TINY) = range(
+    13
+)
+#: recurrent groups (targets with one delay each) the kernel handles: z and i, and o
+MAX_GROUPS = 2
+
+
+class KernelPlan(NamedTuple):
+    """A twin's weights and constants laid out for :func:`simulate_decision` (numpy, one dtype).
+
+    imm_src / imm_dense / imm_w: the presynaptic neurons whose traces reach the targets (hidden and
+    gates) without delay, their weights onto the targets, and those weights times h and the trace
+    scale (the jump of the current per spike). rec_w (MAX_GROUPS, H, width), rec_lo, rec_delay:
+    per recurrent group, the weights from h onto ``width`` targets from target ``rec_lo`` on, and
+    the group's delay in dt. out_src / out_w: the neurons the readout reads and their head weights.
+    """
+
+    bias: np.ndarray
+    scale: np.ndarray
+    imm_src: np.ndarray
+    imm_dense: np.ndarray
+    imm_w: np.ndarray
+    rec_w: np.ndarray
+    rec_lo: np.ndarray
+    rec_width: np.ndarray
+    rec_delay: np.ndarray
+    out_src: np.ndarray
+    out_w: np.ndarray
+    b_head: np.ndarray
+    consts: np.ndarray
+    ints: np.ndarray
+
+
+def nonzero_span(matrix: np.ndarray) -> tuple[int, int]:
+    """First and one-past-last column of ``matrix`` with a non-zero entry ((0, 0) when none)."""
+    cols = np.flatnonzero(np.any(matrix != 0, axis=0))
+    return (int(cols[0]), int(cols[-1]) + 1) if cols.size else (0, 0)
+
+
+# Loops index arrays from 0, through views where needed: an index that might be negative is
+# wrapped around by numba, which keeps LLVM from vectorising the loop.
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _add_rows(cur_g, w_g, ring_b, slot, h_last_g):  # pragma: no cover - compiled
+    """The current of a recurrent group from the h in ``ring_b[slot]`` (a dense product, at a
+    decision's first dt)."""
+    for j in range(h_last_g.shape[0]):
+        v = ring_b[slot, j]
+        h_last_g[j] = v
+        if v != 0:
+            for r in range(cur_g.shape[0]):
+                cur_g[r] += v * w_g[j, r]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _arrivals(cur_g, w_g, ring_b, slot, h_last_g, d_beta, threshold):  # pragma: no cover - compiled
+    """Add to a recurrent group's current what changed in h (``ring_b[slot]`` now, ``h_last_g``
+    one dt before) beyond its decay: a spike of an output cell or gate."""
+    for j in range(h_last_g.shape[0]):
+        v = ring_b[slot, j]
+        delta = v - d_beta * h_last_g[j]
+        h_last_g[j] = v
+        if delta > threshold or -delta > threshold:
+            for r in range(cur_g.shape[0]):
+                cur_g[r] += delta * w_g[j, r]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _difference(out, row, a, b, scale_a, scale_b):  # pragma: no cover - compiled
+    """out[row] = scale_a * a - scale_b * b (traces as the synapses see them)."""
+    for j in range(a.shape[0]):
+        out[row, j] = scale_a[j] * a[j] - scale_b[j] * b[j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _neurons(sd, sh, td, tr, current, bias, spikes, consts, lerp_small):  # pragma: no cover - compiled
+    """One dt of every ASN of a row, in the order of asn_step (SCIENCE.md section 2); ``spikes``
+    gets 1 where a neuron fired, 0 elsewhere."""
+    w_phi, one_minus_w, d_beta, d_eta, d_gamma = (
+        consts[W_PHI],
+        consts[ONE_MINUS_W],
+        consts[D_BETA],
+        consts[D_ETA],
+        consts[D_GAMMA],
+    )
+    spike_h, theta0, m_f, half, zero, event = (
+        consts[SPIKE_H],
+        consts[THETA0],
+        consts[M_F],
+        consts[HALF],
+        consts[ZERO],
+        consts[EVENT],
+    )
+    tiny = consts[TINY]
+    for j in range(sd.shape[0]):
+        if lerp_small:
+            s = sd[j] + w_phi * (current[j] - sd[j])
+        else:
+            s = current[j] - (current[j] - sd[j]) * one_minus_w
+        hat = sh[j] * d_eta
+        theta = td[j] + theta0
+        fired = (s + bias[j]) - hat > theta * half
+        fired_theta = theta if fired else zero
+        hat = hat + fired_theta
+        theta_dyn = (td[j] + m_f * fired_theta) * d_gamma
+        trace = tr[j] * d_beta + (spike_h if fired else zero)
+        # values decaying below the smallest normal number are stored as 0: arithmetic on
+        # subnormal numbers is some 30 times slower, and they are far below any threshold
+        sd[j] = s if s > tiny or s < -tiny else zero
+        sh[j] = hat if hat > tiny or hat < -tiny else zero
+        td[j] = theta_dyn if theta_dyn > tiny or theta_dyn < -tiny else zero
+        tr[j] = trace if trace > tiny or trace < -tiny else zero
+        spikes[j] = event if fired else zero
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def simulate_decision(
+    s_dyn,
+    s_hat,
+    theta_dyn,
+    trace,
+    c,
+    ring,
+    ext,
+    bias,
+    scale,
+    imm_src,
+    imm_dense,
+    imm_w,
+    rec_w,
+    rec_lo,
+    rec_width,
+    rec_delay,
+    out_src,
+    out_w,
+    b_head,
+    consts,
+    ints,
+    counts,
+    q_end,
+    q_sum,
+    h_sum,
+):  # pragma: no cover - compiled; tests compare it with the torch engine
+    """Advance every batch row by one decision, in place: neurons (batch, N), memory cells c
+    (batch, H), the delay line ``ring`` (batch, size, H); ``ext`` (batch, N) is the current that is
+    constant all step (inputs, held h). Writes spike ``counts`` (batch, N), ``q_end``, ``q_sum``
+    (batch, A, zeros on entry) and, for the "hold" delay, ``h_sum`` (batch, H, zeros on entry):
+    the sum of h over the readout window."""
+    t0, n_steps, first_window = ints[T0], ints[N_STEPS], ints[FIRST_WINDOW]
+    cec_from, cec_to, n_groups = ints[CEC_FROM], ints[CEC_TO], ints[N_GROUPS]
+    tgt_lo, tgt_hi, z0, i0, og0, oc0 = ints[TGT_LO], ints[TGT_HI], ints[Z0], ints[I0], ints[OG0], ints[OC0]
+    delayed, lerp_small = ints[DELAYED] != 0, ints[LERP_SMALL] != 0
+    d_beta, spike_h, half, zero, cec_gain = (
+        consts[D_BETA],
+        consts[SPIKE_H],
+        consts[HALF],
+        consts[ZERO],
+        consts[CEC_GAIN],
+    )
+    tiny = consts[TINY]
+    threshold = spike_h * half  # |delta| of one spike of an output cell or gate is spike_h
+    batch, n = s_dyn.shape
+    h_size = c.shape[1]
+    size = ring.shape[1]
+    n_tgt = tgt_hi - tgt_lo
+    n_imm = imm_src.shape[0]
+    n_out, n_actions = out_w.shape
+    dtype = s_dyn.dtype
+    cur = np.zeros(n_tgt, dtype=dtype)  # synaptic current into each target (hidden and gates)
+    current = np.empty(n, dtype=dtype)  # every neuron's input current this dt
+    spikes = np.empty(n, dtype=dtype)
+    h_last = np.zeros((MAX_GROUPS, h_size), dtype=dtype)  # the h each recurrent group saw last dt
+    drive = np.empty((1, h_size), dtype=dtype)
+    cur_0 = cur[rec_lo[0] : rec_lo[0] + rec_width[0]]  # the targets of each recurrent group
+    cur_1 = cur[rec_lo[1] : rec_lo[1] + rec_width[1]]
+    w_0, w_1, h_last_0, h_last_1 = rec_w[0], rec_w[1], h_last[0], h_last[1]
+    d_0, d_1 = rec_delay[0], rec_delay[1]
+    sc_z, sc_i = scale[z0 : z0 + h_size], scale[i0 : i0 + h_size]
+    sc_og, sc_oc = scale[og0 : og0 + h_size], scale[oc0 : oc0 + h_size]
+    current_tgt, current_oc = current[tgt_lo:tgt_hi], current[oc0 : oc0 + h_size]
+    slot = slot_0 = slot_1 = 0
+    for b in range(batch):
+        sd, sh, td, tr = s_dyn[b], s_hat[b], theta_dyn[b], trace[b]
+        cb, eb, cnt, ring_b, eb_tgt = c[b], ext[b], counts[b], ring[b], ext[b, tgt_lo:tgt_hi]
+        tr_z, tr_i = tr[z0 : z0 + h_size], tr[i0 : i0 + h_size]
+        tr_og, tr_oc = tr[og0 : og0 + h_size], tr[oc0 : oc0 + h_size]
+        # the currents at the decision's first dt, from the traces and the delay line
+        for r in range(n_tgt):
+            cur[r] = zero
+        for m in range(n_imm):
+            v = scale[imm_src[m]] * tr[imm_src[m]]
+            if v != zero:
+                for r in range(n_tgt):
+                    cur[r] += v * imm_dense[m, r]
+        if delayed:
+            # the delay line: slot of h now, and of h d dt steps ago per group; a group reads its
+            # slot before h now is written there (delay = size) or after (delay 0)
+            slot = t0 % size
+            slot_0, slot_1 = (t0 - d_0) % size, (t0 - d_1) % size
+            if n_groups > 0 and d_0 > 0:
+                _add_rows(cur_0, w_0, ring_b, slot_0, h_last_0)
+            if n_groups > 1 and d_1 > 0:
+                _add_rows(cur_1, w_1, ring_b, slot_1, h_last_1)
+            _difference(ring_b, slot, tr_oc, tr_og, sc_oc, sc_og)
+            if n_groups > 0 and d_0 == 0:
+                _add_rows(cur_0, w_0, ring_b, slot_0, h_last_0)
+            if n_groups > 1 and d_1 == 0:
+                _add_rows(cur_1, w_1, ring_b, slot_1, h_last_1)
+        for j in range(n):
+            cnt[j] = zero
+            current[j] = eb[j]
+        for k in range(n_steps):
+            in_cec = cec_from <= k < cec_to
+            if in_cec:  # trace_z - trace_i at the start of the dt, as the current sees them
+                _difference(drive, 0, tr_z, tr_i, sc_z, sc_i)
+            for r in range(n_tgt):
+                current_tgt[r] = eb_tgt[r] + cur[r]
+            for j in range(h_size):
+                current_oc[j] = cb[j]
+            _neurons(sd, sh, td, tr, current, bias, spikes, consts, lerp_small)
+            for j in range(n):
+                cnt[j] += spikes[j]
+            if in_cec:
+                for j in range(h_size):
+                    cb[j] = cb[j] + cec_gain * drive[0, j]
+            if k >= first_window:
+                for a in range(n_actions):
+                    acc = zero
+                    for m in range(n_out):
+                        acc += tr[out_src[m]] * out_w[m, a]
+                    q = b_head[a] + acc
+                    q_end[b, a] = q
+                    q_sum[b, a] += q
+                if h_sum.shape[1]:
+                    for j in range(h_size):
+                        h_sum[b, j] += tr_oc[j] - tr_og[j]
+            if k + 1 == n_steps:
+                break
+            # the currents of the next dt: decay, the spikes of now, the delay line's arrivals
+            for r in range(n_tgt):
+                v = cur[r] * d_beta
+                cur[r] = v if v > tiny or v < -tiny else zero  # no subnormal numbers, see _neurons
+            for m in range(n_imm):
+                if spikes[imm_src[m]] != zero:
+                    for r in range(n_tgt):
+                        cur[r] += imm_w[m, r]
+            if delayed:  # the slots move on by one dt (the last dt's h is the next step's)
+                slot = slot + 1 if slot + 1 < size else 0
+                slot_0 = slot_0 + 1 if slot_0 + 1 < size else 0
+                slot_1 = slot_1 + 1 if slot_1 + 1 < size else 0
+                if n_groups > 0 and d_0 > 0:
+                    _arrivals(cur_0, w_0, ring_b, slot_0, h_last_0, d_beta, threshold)
+                if n_groups > 1 and d_1 > 0:
+                    _arrivals(cur_1, w_1, ring_b, slot_1, h_last_1, d_beta, threshold)
+                _difference(ring_b, slot, tr_oc, tr_og, sc_oc, sc_og)
+                if n_groups > 0 and d_0 == 0:
+                    _arrivals(cur_0, w_0, ring_b, slot_0, h_last_0, d_beta, threshold)
+                if n_groups > 1 and d_1 == 0:
+                    _arrivals(cur_1, w_1, ring_b, slot_1, h_last_1, d_beta, threshold)
+
+
+def build_plan(net) -> KernelPlan:
+    """Lay out a :class:`SpikingNetwork`'s weights and constants for :func:`simulate_decision`, in
+    the network's dtype (its buffers' dtype)."""
+    from .asn import step_constants
+
+    dtype = np.dtype(str(net.dtype).removeprefix("torch."))
+    sl = net.slices
+    tgt_lo, tgt_hi = sl["hidden"].start, sl["output_gate"].stop
+
+    def array(t) -> np.ndarray:
+        return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=dtype)
+
+    scale = array(net.trace_scale())
+    k = step_constants(net.params, net.dt)
+    dense = array(net.immediate_map())[:, tgt_lo:tgt_hi]  # (source, target)
+    imm_src = np.flatnonzero(np.any(dense != 0, axis=1)).astype(np.int64)
+    imm_dense = np.ascontiguousarray(dense[imm_src])
+    jump = (dtype.type(k.h) * scale[imm_src])[:, None]
+    # the recurrent groups (at most two), each as (H, width) weights onto `width` targets
+    groups = [(d, array(m)[:, tgt_lo:tgt_hi]) for d, m in net.recurrent_groups()]
+    if len(groups) > MAX_GROUPS:
+        raise ValueError(f"the kernel handles at most {MAX_GROUPS} recurrent delays, got {len(groups)}")
+    spans = [nonzero_span(m) for _, m in groups]
+    width = max([hi - lo for lo, hi in spans], default=0)
+    rec_w = np.zeros((MAX_GROUPS, net.n_cells, width), dtype=dtype)
+    rec_lo, rec_width, rec_delay = (np.zeros(MAX_GROUPS, dtype=np.int64) for _ in range(3))
+    for g, ((d, m), (lo, hi)) in enumerate(zip(groups, spans, strict=True)):
+        rec_w[g, :, : hi - lo] = m[:, lo:hi]
+        rec_lo[g], rec_width[g], rec_delay[g] = lo, hi - lo, d
+    readout = array(net._readout_t)
+    out_src = np.flatnonzero(np.any(readout != 0, axis=1)).astype(np.int64)
+    w_phi = dtype.type(1.0 - k.d_phi)  # torch casts lerp's weight to the tensors' dtype
+    constants = [w_phi, dtype.type(1) - w_phi, k.d_beta, k.d_eta, k.d_gamma, k.h, k.theta0, k.m_f]
+    n = net.steps_per_decision
+    starts = [sl[p].start for p in ("cell_input", "input_gate", "output_gate", "output_cell")]
+    delayed = bool(net.delay_steps) and not net.hold
+    ints = [
+        0,
+        n,
+        n - net.window_steps,
+        *net.cec_steps,
+        tgt_lo,
+        tgt_hi,
+        *starts,
+        delayed,
+        w_phi < 0.5,
+        len(groups),
+    ]
+    return KernelPlan(
+        bias=array(net.bias),
+        scale=scale,
+        imm_src=imm_src,
+        imm_dense=imm_dense,
+        imm_w=np.ascontiguousarray(imm_dense * jump, dtype=dtype),
+        rec_w=rec_w,
+        rec_lo=rec_lo,
+        rec_width=rec_width,
+        rec_delay=rec_delay,
+        out_src=out_src,
+        out_w=np.ascontiguousarray(readout[out_src]),
+        b_head=array(net.b_head),
+        consts=np.array([*constants, 0.5, 0.0, net.cec_gain, 1.0, np.finfo(dtype).tiny], dtype=dtype),
+        ints=np.array(ints, dtype=np.int64),
+    )
+
+
+def run_decision(plan: KernelPlan, external, state, hold: bool):
+    """One decision of every batch row from ``state`` (SpikingState fields: neurons, c, h_delay, t)
+    with the step-long current ``external`` (batch, N). Returns new tensors: the four neuron
+    fields, c, h_delay (the ring buffer; unchanged for "hold"), spike counts, q_end, q_sum and,
+    for "hold", the sum of h over the readout window (else an empty (batch, 0) tensor)."""
+    import torch
+
+    neurons, c, h_delay, t = state
+    fields = [x.clone(memory_format=torch.contiguous_format) for x in (*neurons, c)]
+    ring = h_delay if hold else h_delay.clone(memory_format=torch.contiguous_format)
+    batch, n = fields[0].shape
+    n_actions = plan.b_head.shape[0]
+    counts = torch.empty(batch, n, dtype=c.dtype)
+    q_end = torch.empty(batch, n_actions, dtype=c.dtype)
+    q_sum = torch.zeros(batch, n_actions, dtype=c.dtype)
+    h_sum = torch.zeros(batch, c.shape[1] if hold else 0, dtype=c.dtype)
+    ints = plan.ints.copy()
+    ints[T0] = t
+    simulate_decision(
+        *(x.numpy() for x in fields),
+        ring.numpy(),
+        external.contiguous().numpy(),
+        *plan[:-2],
+        plan.consts,
+        ints,
+        counts.numpy(),
+        q_end.numpy(),
+        q_sum.numpy(),
+        h_sum.numpy(),
+    )
+    return (*fields, ring, counts, q_end, q_sum, h_sum)
