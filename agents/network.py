@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from .cores import State, make_core, zero_where
 from .neuron import DEFAULT_ASN, ASNParams, af, predicted_rate_hz
-from .sequence import GATING, run_cells
+from .sequence import GATING, af_cpu, run_cells
 
 
 class AdvantageNetwork(nn.Module):
@@ -110,8 +110,8 @@ class AdvantageNetwork(nn.Module):
             return q, acts
         t_len, batch = obs.shape[:2]
         noisy = noise_std > 0 or cell_noise_std > 0
-        x = af(obs, self.asn)
-        a = af(self.hidden(x), self.asn)
+        x = af_cpu(obs, self.asn)
+        a = af_cpu(self.hidden(x), self.asn)
         # the draws of forward, in its order: x, then h and c of every step, then a
         x_noise = _noise(x, noise_std, generator) if noisy else None
         per_step = [std for std in (noise_std, cell_noise_std) if noisy and std]

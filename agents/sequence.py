@@ -42,6 +42,18 @@ class _Coefficients:
         self.zero = np.array(0.0, f)
         self.tiny = np.array(1e-30, f)
 
+    def values(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """AF(s) for a whole array, with what :meth:`derivative` needs: (AF, den, q)."""
+        den = np.maximum(s, self.zero)
+        den += self.d
+        q = np.divide(self.b, den)
+        np.exp(q, out=q)
+        q -= self.ea
+        out = np.divide(self.k, q)
+        out += self.offset
+        np.maximum(out, self.zero, out=out)
+        return out, den, q
+
     def derivative(self, den: np.ndarray, q: np.ndarray, out: np.ndarray) -> np.ndarray:
         """dAF/dS from what the forward loop kept (den, q = exp(b / den) - ea, out = AF):
         h b e / ((e - 1) den)^2 with e = exp(a + b / den), zero where S <= 0 or AF = 0 and in rows
@@ -227,6 +239,32 @@ class _Cells(torch.autograd.Function):
             d_hs.contiguous().numpy(), *numpy_or_none, ctx.saved, ctx.w_rec, ctx.rows, ctx.subtractive
         )
         return torch.from_numpy(d_pre), torch.from_numpy(d_w), None, None, None, None, None
+
+
+class _AF(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, s, asn):
+        k = _coefficients(asn)
+        out, den, q = k.values(s.detach().numpy())
+        if ctx.needs_input_grad[0]:
+            ctx.kept = (k, den, q, out)
+        return torch.from_numpy(out)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        k, den, q, out = ctx.kept
+        grad = k.derivative(den, q, out)
+        grad *= grad_out.contiguous().numpy()
+        return torch.from_numpy(grad), None
+
+
+def af_cpu(s: Tensor, asn: ASNParams) -> Tensor:
+    """AF of a float32 CPU tensor (:func:`~sublstm.agents.neuron.af`'s values up to float rounding),
+    computed in numpy: on the tensors of a training batch (thousands of steps) it costs a fraction
+    of torch's fresh allocation per elementwise op."""
+    if s.device.type != "cpu" or s.dtype != torch.float32:
+        raise ValueError(f"af_cpu needs a float32 CPU tensor, got {s.dtype} on {s.device}")
+    return _AF.apply(s, asn)
 
 
 def run_cells(
