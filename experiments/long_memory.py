@@ -4,12 +4,11 @@
     from sublstm.experiments.long_memory import long_corridor_settings
 
     s = long_corridor_settings(100)
-    pop = Population("sublstm/NoisyTMaze-v0", 5, env_kwargs=s.env_kwargs, replay_steps=s.replay_steps,
-                     bptt_steps=s.bptt_steps, **s.hyperparams)
+    pop = Population("sublstm/NoisyTMaze-v0", 5, **s.population_kwargs())
     pop.learn(500_000)
 
-The defaults (``Hyperparams``) are tuned on corridor 10. On a long corridor N four things go wrong
-with them, and the rule below changes exactly those, as functions of N:
+The defaults (``Hyperparams``) are tuned on corridor 10. On a long corridor N five of them stand
+in the way, and the rule below changes exactly those, as functions of N:
 
 - time limit: the env's default ``10 * (N + 1)`` lets the first, random episodes wander for ten
   times the optimal length, and every replayed time-out costs that many BPTT steps. A random walk
@@ -19,13 +18,14 @@ with them, and the rule below changes exactly those, as functions of N:
   so a replayed time-out costs no more than a success.
 - exploration: epsilon falls over a fixed 10,000 steps, and updates begin after 1,000 steps (and a
   first episode per env), so that the greedy policy that walks to the junction is learned early.
-- training noise on the memory cell: ``train_cell_noise`` adds a random walk to the cell, whose
-  spread after N steps grows as sqrt(N); it is scaled by sqrt(10 / N) so that the spread over the
-  corridor stays what it is at N = 10.
-- rate penalty: the loss is a mean over an episode's steps, so the one step at the junction that
-  rewards the memory weighs 1 / (N + 1) of it, while the rate penalty weighs the same at every
-  length; held at 2.0 it wins over the memory on long corridors (success falls back to 50 %).
-  It is scaled by 10 / N, which keeps its weight against the junction step as it is at N = 10.
+- training noise: ``train_cell_noise`` adds a random walk to the memory cell, and
+  ``train_noise`` on the memory output h reaches the cell through the recurrent weights; the
+  spread that either leaves after N steps grows as sqrt(N). Both are scaled by sqrt(10 / N), so
+  that the spread over the corridor stays what it is at N = 10.
+- rate penalty: off. The loss is a mean over an episode's steps, so the one step at the junction
+  that rewards the memory weighs 1 / (N + 1) of it, while the rate penalty weighs the same at
+  every length: on long corridors it holds seeds at 50 % (a memory that costs activity is given
+  up) or pulls them back there after they reached 95 %.
 
 Everything else keeps the defaults. Corridors of 10 or less get the defaults unchanged.
 """
@@ -87,9 +87,11 @@ def long_corridor_hyperparams(corridor: int) -> dict[str, Any]:
     if corridor <= BASE_CORRIDOR:
         return {}
     defaults = Hyperparams()
+    shrink = math.sqrt(BASE_CORRIDOR / corridor)
     return {
         "learning_starts": 1_000,
         "eps_decay_steps": 10_000,
-        "train_cell_noise": defaults.train_cell_noise * math.sqrt(BASE_CORRIDOR / corridor),
-        "rate_penalty": defaults.rate_penalty * BASE_CORRIDOR / corridor,
+        "train_noise": defaults.train_noise * shrink,
+        "train_cell_noise": defaults.train_cell_noise * shrink,
+        "rate_penalty": 0.0,
     }
