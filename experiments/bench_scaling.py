@@ -102,6 +102,9 @@ def train_corridor(corridor: int, grid: ScalingGrid, bench: BenchSettings) -> di
 
     def wall_cap(event: dict) -> bool:
         nonlocal limited
+        if event["event"] == "stop":
+            print(f"  N={corridor} seed {pop.seeds[event['member']]}: {event['reason']} at "
+                  f"{event['timesteps']:,} steps, {event['wall_s']:.0f} s", flush=True)  # fmt: skip
         limited = limited or event["wall_s"] > bench.max_run_s
         return not limited
 
@@ -303,12 +306,11 @@ def plot_scaling(path: Path, grid: ScalingGrid, results: dict) -> None:
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     measured = [n for n in grid.corridors if results.get(n) is not None]
-    for n in measured:
+    for i, n in enumerate(measured):
         r = results[n]
-        for curve in r["curves"]:
-            if curve:
-                t, y = zip(*curve, strict=True)
-                axes[0].plot(t, y, lw=0.8, label=f"N = {n}" if curve is r["curves"][0] else None)
+        for k, curve in enumerate(c for c in r["curves"] if c):
+            t, y = zip(*curve, strict=True)
+            axes[0].plot(t, y, lw=0.8, color=f"C{i}", label=None if k else f"N = {n}")
         members = r["members"]
         axes[1].scatter([n] * len(members), [m["analog_success"] for m in members], color="tab:blue", s=14)
         axes[1].scatter([n] * len(members), [m["twin_success"] for m in members], color="tab:red", s=8)
