@@ -43,22 +43,12 @@ def update_loss(
 ) -> tuple[torch.Tensor, float]:
     """The loss of one update on ``episodes`` (with its graph) and its TD part as a float.
 
-    The episodes are sorted longest first, so that the forward pass runs only the rows of the
-    episodes still running (:meth:`AdvantageNetwork.forward_episodes`); the noise is drawn for
-    them in the order given, so the loss is that of the batch padded as given.
+    The episodes are padded to the longest and unrolled from a zero state
+    (:meth:`AdvantageNetwork.forward_episodes`).
     """
-    order_list = sorted(range(len(episodes)), key=lambda b: -len(episodes[b]))
-    batch = pad_episodes([episodes[b] for b in order_list], device)
-    lengths = sorted((len(e) for e in episodes), reverse=True)
-    # obs 0 .. L of an L-step episode are real: the rows still running at each step
-    rows, b = [], len(lengths)
-    for t in range(lengths[0] + 1):
-        while b and lengths[b - 1] < t:
-            b -= 1
-        rows.append(b)
-    order = torch.tensor(order_list, device=device)
+    batch = pad_episodes(episodes, device)
     q, acts = network.forward_episodes(
-        batch["obs"], rows, hp.train_noise, hp.train_cell_noise, generator, order
+        batch["obs"], hp.train_noise, hp.train_cell_noise, generator
     )  # (T+1, B, A) from a zero state
     with torch.no_grad():
         q_boot = target_network(batch["obs"])[0] if target_network is not None else q

@@ -78,24 +78,36 @@ def _coefficients(asn: ASNParams) -> _Coefficients:
     return _COEFFICIENTS[asn]
 
 
-def _cells_forward(pre, w_rec, rows, noise_h, noise_c, k: _Coefficients, subtractive):
-    """The time loop. pre (T, B, 3H): the input projections plus d; becomes den of the gates.
+def _batch_minor(x: np.ndarray) -> np.ndarray:
+    """(T, B, k) -> a contiguous (T, k, B) copy."""
+    return np.ascontiguousarray(x.transpose(0, 2, 1))
 
-    Each AF is seven ufunc calls written out in the loop (a call costs about as much as the
-    arithmetic on these sizes, so the loop avoids every other call and attribute lookup).
+
+def _cells_forward(pre, w_rec, noise_h, noise_c, k: _Coefficients, subtractive):
+    """The time loop, batch-minor: pre (T, 3H, B) the input projections plus d (becomes den of
+    the gates), w_rec (3H, H), noise (T, H, B) or None.
+
+    Every array a step touches is a contiguous block, and each AF is seven ufunc calls written out
+    (a call costs about as much as its arithmetic on these sizes, so the loop avoids every other
+    call, slice and attribute lookup: the per-step views are taken in lists beforehand).
     """
-    t_len, batch, three_h = pre.shape
+    t_len, three_h, batch = pre.shape
     n = three_h // 3
-    w_t = np.ascontiguousarray(w_rec.T)  # (H, 3H)
-    gates = np.zeros_like(pre)
-    q_gates = np.ones_like(pre)
-    den_cell = np.ones((t_len, batch, n), dtype=pre.dtype)
-    q_cell = np.ones_like(den_cell)
-    out_cell = np.zeros_like(den_cell)
-    hs = np.zeros_like(den_cell)
-    c = np.full((batch, n), k.d, dtype=pre.dtype)  # the cell plus d: den's argument without an add
-    ct = np.empty_like(c)
-    mm = np.empty((batch, three_h), dtype=pre.dtype)
+    gates = np.empty_like(pre)
+    q_gates = np.empty_like(pre)
+    den_cell = np.empty((t_len, n, batch), dtype=pre.dtype)
+    q_cell = np.empty_like(den_cell)
+    out_cell = np.empty_like(den_cell)
+    hs = np.empty_like(den_cell)
+    c = np.full((n, batch), k.d, dtype=pre.dtype)  # the cell plus d: den's argument without an add
+    c_new = np.empty_like(c)
+    mm = np.empty((three_h, batch), dtype=pre.dtype)
+    g4 = gates.reshape(t_len, 3, n, batch)
+    steps = zip(
+        pre, gates, q_gates, g4[:, 0], g4[:, 1], g4[:, 2], den_cell, q_cell, out_cell, hs, strict=True
+    )
+    noise_h = [None] * t_len if noise_h is None else list(noise_h)
+    noise_c = [None] * t_len if noise_c is None else list(noise_c)
     b, d, ea, kk, offset, zero = k.b, k.d, k.ea, k.k, k.offset, k.zero
     maximum, divide, exp, subtract, add, multiply, dot = (
         np.maximum,
@@ -107,16 +119,11 @@ def _cells_forward(pre, w_rec, rows, noise_h, noise_c, k: _Coefficients, subtrac
         np.dot,
     )
     combine = subtract if subtractive else multiply
-    for t in range(t_len):
-        r = rows[t]
-        if r == 0:
-            break
-        p = pre[t, :r]
-        if t > 0:
-            m = mm[:r]
-            dot(hs[t - 1, :r], w_t, m)
-            add(p, m, p)
-        g, q = gates[t, :r], q_gates[t, :r]
+    h_prev = None
+    for (p, g, q, z, i, o, den, qc, u, h), nh, nc in zip(steps, noise_h, noise_c, strict=True):
+        if h_prev is not None:
+            dot(w_rec, h_prev, mm)
+            add(p, mm, p)
         maximum(p, d, out=p)
         divide(b, p, q)
         exp(q, q)
@@ -124,31 +131,29 @@ def _cells_forward(pre, w_rec, rows, noise_h, noise_c, k: _Coefficients, subtrac
         divide(kk, q, g)
         add(g, offset, g)
         maximum(g, zero, out=g)
-        c_new = ct[:r]
-        combine(g[:, :n], g[:, n : 2 * n], c_new)
-        add(c_new, c[:r], c_new)
-        den, q, u = den_cell[t, :r], q_cell[t, :r], out_cell[t, :r]
+        combine(z, i, c_new)
+        add(c_new, c, c_new)
         maximum(c_new, d, out=den)
-        divide(b, den, q)
-        exp(q, q)
-        subtract(q, ea, q)
-        divide(kk, q, u)
+        divide(b, den, qc)
+        exp(qc, qc)
+        subtract(qc, ea, qc)
+        divide(kk, qc, u)
         add(u, offset, u)
         maximum(u, zero, out=u)
-        h = hs[t, :r]
-        combine(u, g[:, 2 * n :], h)
-        if noise_h is not None:
-            add(h, noise_h[t, :r], h)
-        if noise_c is not None:
-            add(c_new, noise_c[t, :r], c[:r])
+        combine(u, o, h)
+        if nh is not None:
+            add(h, nh, h)
+        if nc is not None:
+            add(c_new, nc, c)
         else:
-            c[:r] = c_new
+            c, c_new = c_new, c
+        h_prev = h
     return gates, (pre, q_gates, den_cell, q_cell), out_cell, hs
 
 
-def _cells_backward(d_hs, d_gates, d_out, saved, w_rec, rows, subtractive):
-    """Gradients of the inputs (pre-activations' input part, recurrent weight) from those of the
-    outputs (hs, gates, out_cell; the last two may be None).
+def _cells_backward(d_hs, d_gates, d_out, saved, w_rec, subtractive):
+    """Gradients of the inputs (the input projections, the recurrent weight) from those of the
+    outputs (hs, gates, out_cell, batch-minor like everything here; the last two may be None).
 
     With g the gates (z, i, o), u = AF(c~), dg and du AF's derivatives, the gradient of step t's
     pre-activations is [dc~ s_z, dc~ s_i, dh s_o] dg + d_gates dg, where s = (1, -1, -1)
@@ -156,89 +161,93 @@ def _cells_backward(d_hs, d_gates, d_out, saved, w_rec, rows, subtractive):
     f = 1 or o. Everything but the recursion through dh and dc~ is computed for all steps at once.
     """
     gates, (den_gates, q_gates, den_cell, q_cell), out_cell, hs, k = saved
-    t_len, batch, three_h = gates.shape
+    t_len, three_h, batch = gates.shape
     n = three_h // 3
     dg = k.derivative(den_gates, q_gates, gates)
     du_all = k.derivative(den_cell, q_cell, out_cell)
     direct = None if d_gates is None else d_gates * dg  # the gates' own gradient through AF
-    scale = dg.reshape(t_len, batch, 3, n)  # becomes s dg
-    g3 = gates.reshape(t_len, batch, 3, n)
+    scale = dg.reshape(t_len, 3, n, batch)  # becomes s dg
+    g4 = gates.reshape(t_len, 3, n, batch)
     if subtractive:
-        scale[:, :, 1:] *= -1.0
+        scale[:, 1:] *= -1.0
         f = du_all
     else:
-        scale[:, :, 0] *= g3[:, :, 1]
-        scale[:, :, 1] *= g3[:, :, 0]
-        scale[:, :, 2] *= out_cell
-        f = g3[:, :, 2] * du_all
-    from_out = None if d_out is None else d_out * du_all
+        scale[:, 0] *= g4[:, 1]
+        scale[:, 1] *= g4[:, 0]
+        scale[:, 2] *= out_cell
+        f = g4[:, 2] * du_all
+    from_out = [None] * t_len if d_out is None else list(d_out * du_all)
     # what reaches h_t from outside the recursion: the head, and the next step's direct term
     h_in = np.array(d_hs, dtype=gates.dtype, copy=True)
     if direct is not None and t_len > 1:
-        h_in[:-1] += direct[1:] @ w_rec  # computed for all steps; d_pre holds the rest until the end
-    d_pre = np.zeros_like(gates)
-    dc = np.zeros((batch, n), dtype=gates.dtype)
+        h_in[:-1] += np.matmul(w_rec.T, direct[1:])
+    core = np.empty_like(gates)  # d_pre without the direct term
+    c4 = core.reshape(t_len, 3, n, batch)
+    w_t = np.ascontiguousarray(w_rec.T)
+    dc = np.zeros((n, batch), dtype=gates.dtype)
     dh = np.empty_like(dc)
-    tmp = np.empty_like(dc)
-    mm = np.empty_like(dc)
-    add, multiply, dot, copyto = np.add, np.multiply, np.dot, np.copyto
-    scale = scale.reshape(t_len, batch, three_h)
-    for t in range(t_len - 1, -1, -1):
-        r = rows[t]
-        if r == 0:
-            continue
-        rn = rows[t + 1] if t + 1 < t_len else 0
-        h_grad = dh[:r]
-        if rn:
-            m = mm[:rn]
-            dot(d_pre[t + 1, :rn], w_rec, m)
-            add(h_in[t, :rn], m, dh[:rn])
-            if rn < r:
-                copyto(dh[rn:r], h_in[t, rn:r])
+    x = np.empty_like(dc)
+    add, multiply, dot = np.add, np.multiply, np.dot
+    nxt = None
+    steps = zip(
+        h_in,
+        f,
+        from_out,
+        scale[:, 0],
+        scale[:, 1],
+        scale[:, 2],
+        c4[:, 0],
+        c4[:, 1],
+        c4[:, 2],
+        core,
+        strict=True,
+    )
+    for hi, ft, fo, sz, si, so, cz, ci, co, cur in reversed(list(steps)):
+        if nxt is None:
+            h_grad = hi
         else:
-            copyto(h_grad, h_in[t, :r])
-        dct = dc[:r]
-        x = tmp[:r]
-        multiply(h_grad, f[t, :r], x)
-        add(dct, x, dct)  # dc~_t; also the gradient of c_{t-1}
-        if from_out is not None:
-            add(dct, from_out[t, :r], dct)
-        dp = d_pre[t, :r]
-        dp[:, :n] = dct
-        dp[:, n : 2 * n] = dct
-        dp[:, 2 * n :] = h_grad
-        multiply(dp, scale[t, :r], dp)
+            dot(w_t, nxt, dh)
+            add(hi, dh, dh)
+            h_grad = dh
+        multiply(h_grad, ft, x)
+        add(dc, x, dc)  # dc~_t; also the gradient of c_{t-1}
+        if fo is not None:
+            add(dc, fo, dc)
+        multiply(dc, sz, cz)
+        multiply(dc, si, ci)
+        multiply(h_grad, so, co)
+        nxt = cur
     if direct is not None:
-        d_pre += direct
-    # pre_t = in_t + h_{t-1} W^T: dW = sum_t dpre_t^T h_{t-1} (rows that never ran are zero)
-    d_w = d_pre[1:].reshape(-1, three_h).T @ hs[:-1].reshape(-1, n)
-    return d_pre, d_w
+        core += direct
+    # pre_t = in_t + W h_{t-1}: dW = sum_t dpre_t h_{t-1}^T
+    d_w = np.tensordot(core[1:], hs[:-1], axes=([0, 2], [0, 2]))
+    return core, d_w
 
 
 class _Cells(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, pre_in, w_rec, noise_h, noise_c, rows, asn, subtractive):
+    def forward(ctx, pre_in, w_rec, noise_h, noise_c, asn, subtractive):
         k = _coefficients(asn)
-        pre = pre_in.detach().numpy() + k.d
+        pre = _batch_minor(pre_in.detach().numpy())
+        pre += k.d
         w = w_rec.detach().numpy()
-        nh = None if noise_h is None else noise_h.numpy()
-        nc = None if noise_c is None else noise_c.numpy()
-        gates, kept, out_cell, hs = _cells_forward(pre, w, rows, nh, nc, k, subtractive)
+        nh = None if noise_h is None else _batch_minor(noise_h.numpy())
+        nc = None if noise_c is None else _batch_minor(noise_c.numpy())
+        gates, kept, out_cell, hs = _cells_forward(pre, w, nh, nc, k, subtractive)
         ctx.saved = (gates, kept, out_cell, hs, k)
-        ctx.w_rec, ctx.rows, ctx.subtractive = w, rows, subtractive
+        ctx.w_rec, ctx.subtractive = w, subtractive
         ctx.set_materialize_grads(False)
-        return torch.from_numpy(hs), torch.from_numpy(gates), torch.from_numpy(out_cell)
+        return tuple(torch.from_numpy(x).transpose(1, 2) for x in (hs, gates, out_cell))
 
     @staticmethod
     def backward(ctx, d_hs, d_gates, d_out):
-        t_len, batch, three_h = ctx.saved[0].shape
+        t_len, three_h, batch = ctx.saved[0].shape
+        grads = (None if x is None else _batch_minor(x.numpy()) for x in (d_hs, d_gates, d_out))
+        d_hs, d_gates, d_out = grads
         if d_hs is None:
-            d_hs = torch.zeros(t_len, batch, three_h // 3)
-        numpy_or_none = (None if x is None else x.contiguous().numpy() for x in (d_gates, d_out))
-        d_pre, d_w = _cells_backward(
-            d_hs.contiguous().numpy(), *numpy_or_none, ctx.saved, ctx.w_rec, ctx.rows, ctx.subtractive
-        )
-        return torch.from_numpy(d_pre), torch.from_numpy(d_w), None, None, None, None, None
+            d_hs = np.zeros((t_len, three_h // 3, batch), dtype=np.float32)
+        d_pre, d_w = _cells_backward(d_hs, d_gates, d_out, ctx.saved, ctx.w_rec, ctx.subtractive)
+        return torch.from_numpy(d_pre).transpose(1, 2), torch.from_numpy(d_w), None, None, None, None
 
 
 class _AF(torch.autograd.Function):
@@ -271,25 +280,21 @@ def run_cells(
     core: str,
     pre_in: Tensor,
     w_rec: Tensor,
-    rows: list[int],
     asn: ASNParams,
     noise_h: Tensor | None = None,
     noise_c: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """The cells of ``core`` (a key of :data:`GATING`) over episodes sorted longest first, from a
-    zero state, on the CPU.
+    """The cells of ``core`` (a key of :data:`GATING`) over a batch of sequences from a zero state,
+    on the CPU.
 
     ``pre_in`` (T, B, 3H): the input projections W_in x_t + b of every step (rows z, i, o);
-    ``w_rec`` (3H, H); ``rows`` (T ints, non-increasing): the rows that step t runs; ``noise_h``
-    and ``noise_c`` (T, B, H): additive noise on each step's h and c (None: none). Returns h
-    (T, B, H) with its noise, the gate activations (T, B, 3H) and AF(c) (T, B, H), zero where a
-    row has ended. Differentiable in ``pre_in`` and ``w_rec``.
+    ``w_rec`` (3H, H); ``noise_h`` and ``noise_c`` (T, B, H): additive noise on each step's h and
+    c (None: none). Returns h (T, B, H) with its noise, the gate activations (T, B, 3H) and AF(c)
+    (T, B, H). Differentiable in ``pre_in`` and ``w_rec``.
     """
     if core not in GATING:
         raise ValueError(f"run_cells runs {sorted(GATING)}, not {core!r}")
     if pre_in.device.type != "cpu" or pre_in.dtype != torch.float32:
         raise ValueError(f"run_cells needs float32 CPU tensors, got {pre_in.dtype} on {pre_in.device}")
-    if len(rows) != pre_in.shape[0] or any(b > a for a, b in zip(rows, rows[1:], strict=False)):
-        raise ValueError(f"rows must be {pre_in.shape[0]} non-increasing counts, got {rows}")
     subtractive = GATING[core] == "subtractive"
-    return _Cells.apply(pre_in, w_rec, noise_h, noise_c, list(rows), asn, subtractive)
+    return _Cells.apply(pre_in, w_rec, noise_h, noise_c, asn, subtractive)
