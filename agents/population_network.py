@@ -22,6 +22,8 @@ from torch import Tensor
 from .gates import bounded_lstm_update
 from .network import AdvantageNetwork
 from .neuron import ASNParams, af, af_with_grad
+from .population_af import af_train
+from .population_cells import GATING, run_stacked_cells
 
 State = tuple[Tensor, Tensor]
 Noise = dict[str, Tensor]  # "x", "a", "h", "c": additive noise shaped like those signals, or absent
@@ -239,13 +241,29 @@ class StackedNetwork:
         s, t_len, b, d = obs.shape
         noise = noise or {}
         x = af(obs, asn)
-        a = af(_linear(x.reshape(s, t_len * b, d), p["hidden.weight"], p["hidden.bias"]), asn)
+        sequence = self._sequence_ok(obs, state, resets)
+        hidden = _linear(x.reshape(s, t_len * b, d), p["hidden.weight"], p["hidden.bias"])
+        a = af_train(hidden, asn) if sequence else af(hidden, asn)
         x_core = x + noise["x"] if "x" in noise else x
         bias = sum(p[name] for name in self._b_in)
         pre_in = _linear(x_core.reshape(s, t_len * b, d), p[self._w_in], bias).view(s, t_len, b, -1)
         # one unbind, not pre_in[:, t] per step: each slice's backward would fill a zero tensor of
         # pre_in's full size, T times per update
         pre_steps = pre_in.unbind(1)
+        if sequence:
+            rows = [b] * t_len if rows_per_step is None else rows_per_step
+            hs, c, *acts_out = run_stacked_cells(
+                self.core_name, pre_in, p[self._w_rec], rows, asn, noise.get("h"), noise.get("c"), with_acts
+            )
+            last = rows[-1] if rows else b
+            state_out = (hs[:, -1, :last], c[:, :last])
+            q = self._head(p, a, hs, noise)
+            out_acts = {"input": x, "hidden": a.view(s, t_len, b, -1)}
+            if with_acts:
+                gates, out_cell = acts_out
+                z, i, o = gates.chunk(3, dim=-1)
+                out_acts.update(cell_input=z, input_gate=i, output_gate=o, output_cell=out_cell)
+            return q, state_out, out_acts
         w_rec_t = p[self._w_rec].transpose(1, 2)
         h, c = self.initial_state(b, s) if state is None else state
         fused = FUSED.get(self.core_name) if torch.is_grad_enabled() else None
@@ -270,15 +288,32 @@ class StackedNetwork:
             if with_acts:
                 acts.append(step_acts)
         hs = _time_stack(outs, b)  # (S, T, B, C)
-        a_read = a.view(s, t_len, b, -1)
-        if "a" in noise:
-            a_read = a_read + noise["a"]
-        features = torch.cat([a_read, hs], dim=-1).view(s, t_len * b, -1)
-        q = _linear(features, p["head.weight"], p["head.bias"]).view(s, t_len, b, -1)
+        q = self._head(p, a, hs, noise)
         out_acts = {"input": x, "hidden": a.view(s, t_len, b, -1)}
         if with_acts and acts:
             out_acts.update({k: _time_stack([st[k] for st in acts], b) for k in acts[0]})
         return q, (h, c), out_acts
+
+    def _sequence_ok(self, obs: Tensor, state: State | None, resets: Tensor | None) -> bool:
+        """Whether a forward pass runs its cells as one node (:mod:`.population_cells`): training
+        from a zero state, on float32 CPU tensors, for the cores that have such a node."""
+        return (
+            torch.is_grad_enabled()
+            and state is None
+            and resets is None
+            and self.core_name in GATING
+            and obs.device.type == "cpu"
+            and obs.dtype == torch.float32
+        )
+
+    def _head(self, p: dict[str, Tensor], a: Tensor, hs: Tensor, noise: Noise) -> Tensor:
+        """Advantages (S, T, B, n_actions) from the hidden layer a (S, T*B, H) and the cells' hs."""
+        s, t_len, b, _ = hs.shape
+        a_read = a.view(s, t_len, b, -1)
+        if "a" in noise:
+            a_read = a_read + noise["a"]
+        features = torch.cat([a_read, hs], dim=-1).view(s, t_len * b, -1)
+        return _linear(features, p["head.weight"], p["head.bias"]).view(s, t_len, b, -1)
 
     @torch.no_grad()
     def step(self, obs: Tensor, state: State, resets: Tensor | None = None) -> tuple[Tensor, State]:
@@ -322,6 +357,27 @@ class StackedAdam:
         norms = sq.sqrt()
         coef = (self.max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
         return {k: g * _member_view(coef, g) for k, g in grads.items()}, norms
+
+    def _sequence_ok(self, obs: Tensor, state: State | None, resets: Tensor | None) -> bool:
+        """Whether a forward pass runs its cells as one node (:mod:`.population_cells`): training
+        from a zero state, on float32 CPU tensors, for the cores that have such a node."""
+        return (
+            torch.is_grad_enabled()
+            and state is None
+            and resets is None
+            and self.core_name in GATING
+            and obs.device.type == "cpu"
+            and obs.dtype == torch.float32
+        )
+
+    def _head(self, p: dict[str, Tensor], a: Tensor, hs: Tensor, noise: Noise) -> Tensor:
+        """Advantages (S, T, B, n_actions) from the hidden layer a (S, T*B, H) and the cells' hs."""
+        s, t_len, b, _ = hs.shape
+        a_read = a.view(s, t_len, b, -1)
+        if "a" in noise:
+            a_read = a_read + noise["a"]
+        features = torch.cat([a_read, hs], dim=-1).view(s, t_len * b, -1)
+        return _linear(features, p["head.weight"], p["head.bias"]).view(s, t_len, b, -1)
 
     @torch.no_grad()
     def step(self, grads: dict[str, Tensor], active: Tensor) -> Tensor:

@@ -1,0 +1,174 @@
+"""The asn-sublstm and asn-lstm recurrences of S stacked members over a whole batch of episodes,
+as one autograd node: the population's training unroll (BPTT) without a dozen autograd nodes per step.
+
+The member-stacked counterpart of :mod:`.sequence` (which runs one network's cells in numpy): here
+every step is one batched product for all members (``baddbmm``) and a few elementwise operations
+on (S, rows, ·) arrays written into preallocated buffers, forward and backward written out. On
+these sizes (tens of thousands of numbers per operation) the arithmetic, not per-call overhead,
+is what a step costs, so the loop stays in torch and keeps every operation in place.
+
+Episodes are sorted longest first within each member; step t runs the first ``rows[t]`` rows of
+every member (the largest count of any member; a member's shorter episodes run zero input there,
+which nobody reads). Outputs are zero where no row ran.
+
+Same values as the step-by-step cells of :mod:`.population_network` with the noise of noise-aware
+training: the noise on h enters the head and the next step, the noise on c the next step's cell;
+the returned gate and output-cell activations are noise-free.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .neuron import ASNParams
+from .population_af import AFKernel, af_kernel
+
+#: the cells that run here, and how their gates act on the memory cell
+GATING = {"asn-sublstm": "subtractive", "asn-lstm": "multiplicative"}
+
+
+def _forward(pre, w_rec, rows, noise_h, noise_c, af: AFKernel, subtractive: bool, with_acts: bool):
+    """The time loop over pre (S, T, B, 3H), the input projections. Returns the outputs (hs, the
+    cells after their last step, and with ``with_acts`` the gates and AF(c)) and, per step, what
+    the backward pass reads: (gates, AF(c), dAF at the gates, dAF at the cell), (S, rows, ·) each
+    (the first two only where the backward pass needs them)."""
+    s, t_len, batch, three_h = pre.shape
+    n = three_h // 3
+    w_t = w_rec.transpose(1, 2)  # (S, H, 3H)
+    hs = pre.new_empty(s, t_len, batch, n)
+    gates = pre.new_empty(pre.shape) if with_acts else None
+    out_cell = pre.new_empty(hs.shape) if with_acts else None
+    g_scratch, u_scratch = pre.new_empty(s, batch, three_h), pre.new_empty(s, batch, n)
+    keep_acts = with_acts or not subtractive  # the multiplicative backward reads g and AF(c)
+    c = pre.new_zeros(s, batch, n)
+    kept = []
+    for t in range(t_len):
+        r = rows[t]
+        if r == 0:
+            break
+        p = pre[:, t, :r]
+        p = torch.baddbmm(p, hs[:, t - 1, :r], w_t) if t > 0 else p.clone()
+        if with_acts:
+            g, u = gates[:, t, :r], out_cell[:, t, :r]
+        elif keep_acts:
+            g, u = torch.empty_like(p), p.new_empty(s, r, n)
+        else:
+            g, u = g_scratch[:, :r], u_scratch[:, :r]
+        dg = af(p, g)
+        z, i, o = g[..., :n], g[..., n : 2 * n], g[..., 2 * n :]
+        cell = torch.add(c[:, :r], z).sub_(i) if subtractive else torch.addcmul(c[:, :r], z, i)
+        if noise_c is not None:
+            torch.add(cell, noise_c[:, t, :r], out=c[:, :r])
+        else:
+            c[:, :r] = cell
+        du = af(cell, u)
+        h = hs[:, t, :r]
+        torch.sub(u, o, out=h) if subtractive else torch.mul(u, o, out=h)
+        if noise_h is not None:
+            h.add_(noise_h[:, t, :r])
+        kept.append((g, u, dg, du) if keep_acts else (None, None, dg, du))
+    # rows that did not run: zero outputs
+    for t in range(t_len):
+        r = rows[t]
+        if r < batch:
+            for out in (hs, gates, out_cell):
+                if out is not None:
+                    out[:, t, r:] = 0.0
+    return hs, c, gates, out_cell, kept
+
+
+def _backward(d_hs, d_gates, d_out, kept, hs, w_rec, rows, subtractive):
+    """Gradients of the input projections and the recurrent weights from those of the outputs
+    (hs, gates, out_cell; the last two may be None)."""
+    s, t_len, batch, n = hs.shape
+    d_pre = hs.new_empty(s, t_len, batch, 3 * n)
+    d_w = hs.new_zeros(s, 3 * n, n)
+    dc = hs.new_zeros(s, batch, n)
+    dp_next = None
+    for t in range(t_len - 1, -1, -1):
+        r = rows[t]
+        if r == 0:
+            d_pre[:, t] = 0.0
+            continue
+        if r < batch:
+            d_pre[:, t, r:] = 0.0
+        g, u, dg, du_cell = kept[t]
+        h_grad = d_hs[:, t, :r].clone()
+        if dp_next is not None:  # h_t feeds step t+1's gates: d h_t += d pre_{t+1} W_rec
+            h_grad[:, : dp_next.shape[1]].add_(torch.bmm(dp_next, w_rec))
+        du = h_grad.clone() if subtractive else h_grad * g[..., 2 * n :]
+        if d_out is not None:
+            du.add_(d_out[:, t, :r])
+        dct = dc[:, :r]
+        dct.add_(du.mul_(du_cell))  # the gradient of c_t, and (the cell integrates) of c_{t-1}
+        dp = torch.empty_like(dg)
+        if subtractive:
+            dp[..., :n] = dct
+            torch.neg(dct, out=dp[..., n : 2 * n])
+            torch.neg(h_grad, out=dp[..., 2 * n :])
+        else:
+            torch.mul(dct, g[..., n : 2 * n], out=dp[..., :n])
+            torch.mul(dct, g[..., :n], out=dp[..., n : 2 * n])
+            torch.mul(h_grad, u, out=dp[..., 2 * n :])
+        if d_gates is not None:
+            dp.add_(d_gates[:, t, :r])
+        dp.mul_(dg)
+        d_pre[:, t, :r] = dp
+        if t > 0:  # pre_t = in_t + h_{t-1} W^T: dW += dpre_t^T h_{t-1}
+            d_w.baddbmm_(dp.transpose(1, 2), hs[:, t - 1, :r])
+        dp_next = dp
+    return d_pre, d_w
+
+
+class _Cells(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, pre_in, w_rec, noise_h, noise_c, rows, asn, subtractive, with_acts):
+        w = w_rec.detach()
+        hs, c, gates, out_cell, kept = _forward(
+            pre_in.detach(), w, rows, noise_h, noise_c, af_kernel(asn), subtractive, with_acts
+        )
+        ctx.kept, ctx.hs = kept, hs
+        ctx.w_rec, ctx.rows, ctx.subtractive, ctx.with_acts = w, rows, subtractive, with_acts
+        ctx.set_materialize_grads(False)
+        ctx.mark_non_differentiable(c)
+        return (hs, c, gates, out_cell) if with_acts else (hs, c)
+
+    @staticmethod
+    def backward(ctx, d_hs, _d_c, d_gates=None, d_out=None):
+        hs = ctx.hs
+        if d_hs is None:
+            d_hs = torch.zeros_like(hs)
+        d_pre, d_w = _backward(d_hs, d_gates, d_out, ctx.kept, hs, ctx.w_rec, ctx.rows, ctx.subtractive)
+        return d_pre, d_w, None, None, None, None, None, None
+
+
+def run_stacked_cells(
+    core: str,
+    pre_in: Tensor,
+    w_rec: Tensor,
+    rows: list[int],
+    asn: ASNParams,
+    noise_h: Tensor | None = None,
+    noise_c: Tensor | None = None,
+    with_acts: bool = True,
+) -> tuple[Tensor, ...]:
+    """The cells of ``core`` (a key of :data:`GATING`) of S members over episodes sorted longest
+    first, from a zero state, on the CPU.
+
+    ``pre_in`` (S, T, B, 3H): the input projections W_in x_t + b of every step (rows z, i, o);
+    ``w_rec`` (S, 3H, H); ``rows`` (T ints, non-increasing): the rows that step t runs; ``noise_h``
+    and ``noise_c`` (S, T, B, H): additive noise on each step's h and c (None: none). Returns h
+    (S, T, B, H) with its noise (zero where no row ran), each row's cell after its last step
+    (S, B, H), without gradient, and with ``with_acts`` the gate activations (S, T, B, 3H) and
+    AF(c) (S, T, B, H), zero where no row ran. Differentiable in ``pre_in`` and ``w_rec``.
+    """
+    if core not in GATING:
+        raise ValueError(f"run_stacked_cells runs {sorted(GATING)}, not {core!r}")
+    if pre_in.device.type != "cpu" or pre_in.dtype != torch.float32:
+        found = f"{pre_in.dtype} on {pre_in.device}"
+        raise ValueError(f"run_stacked_cells needs float32 CPU tensors, not {found}")
+    if len(rows) != pre_in.shape[1] or any(b > a for a, b in zip(rows, rows[1:], strict=False)):
+        raise ValueError(f"rows must be {pre_in.shape[1]} non-increasing counts, got {rows}")
+    subtractive = GATING[core] == "subtractive"
+    return _Cells.apply(pre_in, w_rec, noise_h, noise_c, list(rows), asn, subtractive, with_acts)
