@@ -49,3 +49,18 @@ def test_a_tiny_run_is_stored_resumed_and_tabulated(tmp_path):
     assert tt.render(tmp_path / "runs", doc, settings) == 1
     with pytest.raises(ValueError, match="nothing to render"):
         tt.render(tmp_path / "empty", doc, settings)
+
+
+def test_a_row_trains_with_its_own_hyperparameters_on_top_of_the_tables():
+    cells = {
+        c.name: c for c in tt.cells(tt.TwinTableSettings(rows=("saccade", "tmaze-c10-n1"), seeds=2, block=2))
+    }
+    saccade, tmaze = cells["saccade-s0-1"], cells["tmaze-c10-n1-s0-1"]
+    # a row without changes is stored as before the field existed (its stored runs still count)
+    assert "hyperparams" not in tmaze.params["row"]
+    assert tt.row_hyperparams(tmaze.settings, tmaze.params["row"]) == {}
+    assert saccade.params["row"]["hyperparams"] == {"rate_penalty": 1.0}
+    # the table's changes apply to every row, the row's own win where both set a field
+    s = tt.TwinTableSettings(rows=("saccade",), seeds=1, hyperparams={"rate_penalty": 3.0, "gamma": 0.9})
+    (cell,) = tt.cells(s)
+    assert tt.row_hyperparams(cell.settings, cell.params["row"]) == {"rate_penalty": 1.0, "gamma": 0.9}
