@@ -113,7 +113,7 @@ class BlockExecutor:
     """
 
     def __init__(self, inner: Executor, size: int, task: BlockTask) -> None:
-        if check_block(size, "size") < 1:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be a positive integer, got {size!r}")
         self.inner, self.size, self.task = inner, size, task
         self.__name__ = f"{executor_name(inner)}, population blocks of <= {size}"
