@@ -239,8 +239,17 @@ class Population:
         steps = torch.arange(batch["obs"].shape[1], device=self.device)
         # rows of each step that are still inside their episode (obs 0 .. L of an L-step episode)
         rows = (batch["lengths"].unsqueeze(-1) >= steps).sum(1).amax(0).tolist()
-        q, _, acts = self.network.forward(
-            batch["obs"], noise=noise, with_acts=penalties, rows_per_step=rows, params=stack(self.network)
+        m = batch["mask"].to(batch["obs"].dtype)
+        count = m.sum((1, 2)).clamp(min=1.0)
+        # the rate penalties read the activations of the real steps (not the final obs): their sums
+        weights = torch.nn.functional.pad(m, (0, 0, 0, 1)) if penalties else None
+        q, _, act_sums = self.network.forward(
+            batch["obs"],
+            noise=noise,
+            with_acts=penalties,
+            rows_per_step=rows,
+            params=stack(self.network),
+            act_weights=weights,
         )
         with torch.no_grad():
             target = self.target_network
@@ -260,19 +269,15 @@ class Population:
             per_step = torch.nn.functional.huber_loss(taken, targets, reduction="none", delta=hp.huber_delta)
         else:
             per_step = 0.5 * (taken - targets).pow(2)
-        m = batch["mask"].to(q.dtype)
-        count = m.sum((1, 2)).clamp(min=1.0)
         loss = (per_step * m).sum((1, 2)) / count
-        m4 = m.unsqueeze(-1)
+        widths = self.network.act_widths
 
         def mean_rate(names):
-            found = [acts[k][:, :-1] for k in names if k in acts]
-            if not found:
-                return 0.0
-            return sum((a * m4).sum((1, 2, 3)) / (count * a.shape[-1]) for a in found) / len(found)
+            found = [act_sums[k] / (count * widths[k]) for k in names if k in act_sums]
+            return sum(found) / len(found) if found else 0.0
 
         if hp.rate_penalty > 0:
-            loss = loss + hp.rate_penalty * mean_rate([k for k in acts])
+            loss = loss + hp.rate_penalty * mean_rate(list(act_sums))
         if hp.gate_rate_penalty > 0:
             loss = loss + hp.gate_rate_penalty * mean_rate(("cell_input", "input_gate"))
         return loss

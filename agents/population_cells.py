@@ -28,15 +28,19 @@ from .population_af import AFKernel, af_kernel
 GATING = {"asn-sublstm": "subtractive", "asn-lstm": "multiplicative"}
 
 
-def _forward(pre, w_rec, rows, noise_h, noise_c, af: AFKernel, subtractive: bool, with_acts: bool):
+def _forward(pre, w_rec, rows, noise_h, noise_c, af: AFKernel, subtractive: bool, with_acts: bool, weights):
     """The time loop over pre (S, T, B, 3H), the input projections. Returns the outputs (hs, the
-    cells after their last step, and with ``with_acts`` the gates and AF(c)) and, per step, what
-    the backward pass reads: (gates, AF(c), dAF at the gates, dAF at the cell), (S, rows, ·) each
-    (the first two only where the backward pass needs them)."""
+    cells after their last step, with ``with_acts`` the gates and AF(c), with ``weights`` their
+    weighted sums (S, 4 * H): z, i, o, AF(c)) and, per step, what the backward pass reads: (gates,
+    AF(c), dAF at the gates, dAF at the cell), (S, rows, ·) each (the first two only where the
+    backward pass needs them)."""
     s, t_len, batch, three_h = pre.shape
     n = three_h // 3
     w_t = w_rec.transpose(1, 2)  # (S, H, 3H)
     hs = pre.new_empty(s, t_len, batch, n)
+    if weights is not None:
+        with_acts = False
+        sum_g, sum_u = pre.new_zeros(s, 1, three_h), pre.new_zeros(s, 1, n)
     gates = pre.new_empty(pre.shape) if with_acts else None
     out_cell = pre.new_empty(hs.shape) if with_acts else None
     g_scratch, u_scratch = pre.new_empty(s, batch, three_h), pre.new_empty(s, batch, n)
@@ -68,6 +72,10 @@ def _forward(pre, w_rec, rows, noise_h, noise_c, af: AFKernel, subtractive: bool
         if noise_h is not None:
             h.add_(noise_h[:, t, :r])
         kept.append((g, u, dg, du) if keep_acts else (None, None, dg, du))
+        if weights is not None:  # sum_b w[s, t, b] act[s, t, b, :], one product per step
+            row_weights = weights[:, t, :r].unsqueeze(1)
+            sum_g.baddbmm_(row_weights, g)
+            sum_u.baddbmm_(row_weights, u)
     # rows that did not run: zero outputs
     for t in range(t_len):
         r = rows[t]
@@ -75,13 +83,17 @@ def _forward(pre, w_rec, rows, noise_h, noise_c, af: AFKernel, subtractive: bool
             for out in (hs, gates, out_cell):
                 if out is not None:
                     out[:, t, r:] = 0.0
+    if weights is not None:
+        return hs, c, torch.cat([sum_g, sum_u], dim=-1).view(s, 4 * n), None, kept
     return hs, c, gates, out_cell, kept
 
 
-def _backward(d_hs, d_gates, d_out, kept, hs, w_rec, rows, subtractive):
+def _backward(d_hs, d_gates, d_out, kept, hs, w_rec, rows, subtractive, weights, d_sums):
     """Gradients of the input projections and the recurrent weights from those of the outputs
-    (hs, gates, out_cell; the last two may be None)."""
+    (hs, gates, out_cell or, with ``weights``, the weighted sums; all but hs may be None)."""
     s, t_len, batch, n = hs.shape
+    if d_sums is not None:  # d act[s, t, b, k] = d_sums[s, k] w[s, t, b]
+        d_sums = d_sums.view(s, 1, 4 * n)
     d_pre = hs.new_empty(s, t_len, batch, 3 * n)
     d_w = hs.new_zeros(s, 3 * n, n)
     dc = hs.new_zeros(s, batch, n)
@@ -100,6 +112,9 @@ def _backward(d_hs, d_gates, d_out, kept, hs, w_rec, rows, subtractive):
         du = h_grad.clone() if subtractive else h_grad * g[..., 2 * n :]
         if d_out is not None:
             du.add_(d_out[:, t, :r])
+        if d_sums is not None:
+            row_weights = weights[:, t, :r].unsqueeze(-1)
+            du.addcmul_(row_weights, d_sums[..., 3 * n :])
         dct = dc[:, :r]
         dct.add_(du.mul_(du_cell))  # the gradient of c_t, and (the cell integrates) of c_{t-1}
         dp = torch.empty_like(dg)
@@ -113,6 +128,8 @@ def _backward(d_hs, d_gates, d_out, kept, hs, w_rec, rows, subtractive):
             torch.mul(h_grad, u, out=dp[..., 2 * n :])
         if d_gates is not None:
             dp.add_(d_gates[:, t, :r])
+        if d_sums is not None:
+            dp.addcmul_(row_weights, d_sums[..., : 3 * n])
         dp.mul_(dg)
         d_pre[:, t, :r] = dp
         if t > 0:  # pre_t = in_t + h_{t-1} W^T: dW += dpre_t^T h_{t-1}
@@ -123,24 +140,32 @@ def _backward(d_hs, d_gates, d_out, kept, hs, w_rec, rows, subtractive):
 
 class _Cells(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, pre_in, w_rec, noise_h, noise_c, rows, asn, subtractive, with_acts):
+    def forward(ctx, pre_in, w_rec, noise_h, noise_c, rows, asn, subtractive, with_acts, weights):
         w = w_rec.detach()
+        kernel = af_kernel(asn)
         hs, c, gates, out_cell, kept = _forward(
-            pre_in.detach(), w, rows, noise_h, noise_c, af_kernel(asn), subtractive, with_acts
+            pre_in.detach(), w, rows, noise_h, noise_c, kernel, subtractive, with_acts, weights
         )
-        ctx.kept, ctx.hs = kept, hs
-        ctx.w_rec, ctx.rows, ctx.subtractive, ctx.with_acts = w, rows, subtractive, with_acts
+        ctx.kept, ctx.hs, ctx.weights = kept, hs, weights
+        ctx.w_rec, ctx.rows, ctx.subtractive = w, rows, subtractive
         ctx.set_materialize_grads(False)
         ctx.mark_non_differentiable(c)
+        if weights is not None:
+            return hs, c, gates  # the sums
         return (hs, c, gates, out_cell) if with_acts else (hs, c)
 
     @staticmethod
     def backward(ctx, d_hs, _d_c, d_gates=None, d_out=None):
-        hs = ctx.hs
+        hs, weights = ctx.hs, ctx.weights
         if d_hs is None:
             d_hs = torch.zeros_like(hs)
-        d_pre, d_w = _backward(d_hs, d_gates, d_out, ctx.kept, hs, ctx.w_rec, ctx.rows, ctx.subtractive)
-        return d_pre, d_w, None, None, None, None, None, None
+        d_sums = d_gates if weights is not None else None
+        if weights is not None:
+            d_gates = None
+        d_pre, d_w = _backward(
+            d_hs, d_gates, d_out, ctx.kept, hs, ctx.w_rec, ctx.rows, ctx.subtractive, weights, d_sums
+        )
+        return d_pre, d_w, None, None, None, None, None, None, None
 
 
 def run_stacked_cells(
@@ -152,6 +177,7 @@ def run_stacked_cells(
     noise_h: Tensor | None = None,
     noise_c: Tensor | None = None,
     with_acts: bool = True,
+    weights: Tensor | None = None,
 ) -> tuple[Tensor, ...]:
     """The cells of ``core`` (a key of :data:`GATING`) of S members over episodes sorted longest
     first, from a zero state, on the CPU.
@@ -161,7 +187,9 @@ def run_stacked_cells(
     and ``noise_c`` (S, T, B, H): additive noise on each step's h and c (None: none). Returns h
     (S, T, B, H) with its noise (zero where no row ran), each row's cell after its last step
     (S, B, H), without gradient, and with ``with_acts`` the gate activations (S, T, B, 3H) and
-    AF(c) (S, T, B, H), zero where no row ran. Differentiable in ``pre_in`` and ``w_rec``.
+    AF(c) (S, T, B, H), zero where no row ran. With ``weights`` (S, T, B) these two are replaced by
+    their weighted sums over steps and rows, (S, 4H): z, i, o, AF(c) (what a rate penalty needs,
+    without the arrays). Differentiable in ``pre_in`` and ``w_rec``.
     """
     if core not in GATING:
         raise ValueError(f"run_stacked_cells runs {sorted(GATING)}, not {core!r}")
@@ -171,4 +199,4 @@ def run_stacked_cells(
     if len(rows) != pre_in.shape[1] or any(b > a for a, b in zip(rows, rows[1:], strict=False)):
         raise ValueError(f"rows must be {pre_in.shape[1]} non-increasing counts, got {rows}")
     subtractive = GATING[core] == "subtractive"
-    return _Cells.apply(pre_in, w_rec, noise_h, noise_c, list(rows), asn, subtractive, with_acts)
+    return _Cells.apply(pre_in, w_rec, noise_h, noise_c, list(rows), asn, subtractive, with_acts, weights)

@@ -16,6 +16,8 @@ stacking) with gradient-norm clipping per member and a mask of the members that 
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import torch
 from torch import Tensor
 
@@ -162,6 +164,12 @@ def _time_stack(steps: list[Tensor], batch: int) -> Tensor:
     return out.view(s, len(steps), batch, n)
 
 
+def _weighted_sums(acts: dict[str, Tensor], weights: Tensor) -> dict[str, Tensor]:
+    """Per population, sum over steps, rows and units of the activations (S, T, B, n) weighted by
+    ``weights`` (S, T, B) -> (S,)."""
+    return {k: (a.sum(-1) * weights).sum((1, 2)) for k, a in acts.items()}
+
+
 class StackedNetwork:
     """The parameters of S AdvantageNetworks of one shape, stacked: ``params[name]`` is (S, *shape).
 
@@ -189,6 +197,8 @@ class StackedNetwork:
             for name in states[0]
         }
         self._cell, self._w_in, self._b_in, self._w_rec = CELLS[self.core_name]
+        #: units per population of the returned activations
+        self.act_widths = defaultdict(lambda: self.n_cells, input=self.obs_dim, hidden=self.n_hidden)
 
     # --- members ---------------------------------------------------------------------------------
     def member_state(self, k: int) -> dict[str, Tensor]:
@@ -219,6 +229,7 @@ class StackedNetwork:
         with_acts: bool = True,
         rows_per_step: list[int] | None = None,
         params: dict[str, Tensor] | None = None,
+        act_weights: Tensor | None = None,
     ) -> tuple[Tensor, State, dict[str, Tensor]]:
         """obs (S, T, B, obs_dim) -> advantages (S, T, B, n_actions), final state, activations.
 
@@ -236,6 +247,10 @@ class StackedNetwork:
 
         ``params`` (default: all members' ``self.params``) runs another stack of the same shapes,
         such as a subset of the members (``p[members]`` keeps the gradient path to ``self.params``).
+
+        ``act_weights`` (S, T, B): return, per population, the weighted sum over steps, rows and
+        units (S,) instead of the activation arrays: what a rate penalty needs, computed inside the
+        cells' loop without the arrays where the cells run as one node.
         """
         p, asn = self.params if params is None else params, self.asn
         s, t_len, b, d = obs.shape
@@ -252,14 +267,28 @@ class StackedNetwork:
         pre_steps = pre_in.unbind(1)
         if sequence:
             rows = [b] * t_len if rows_per_step is None else rows_per_step
+            weights = act_weights if with_acts else None
             hs, c, *acts_out = run_stacked_cells(
-                self.core_name, pre_in, p[self._w_rec], rows, asn, noise.get("h"), noise.get("c"), with_acts
+                self.core_name,
+                pre_in,
+                p[self._w_rec],
+                rows,
+                asn,
+                noise.get("h"),
+                noise.get("c"),
+                with_acts,
+                weights,
             )
             last = rows[-1] if rows else b
             state_out = (hs[:, -1, :last], c[:, :last])
             q = self._head(p, a, hs, noise)
             out_acts = {"input": x, "hidden": a.view(s, t_len, b, -1)}
-            if with_acts:
+            if act_weights is not None:
+                out_acts = _weighted_sums(out_acts, act_weights)
+                if with_acts:
+                    z, i, o, u = acts_out[0].view(s, 4, -1).sum(-1).unbind(1)
+                    out_acts.update(cell_input=z, input_gate=i, output_gate=o, output_cell=u)
+            elif with_acts:
                 gates, out_cell = acts_out
                 z, i, o = gates.chunk(3, dim=-1)
                 out_acts.update(cell_input=z, input_gate=i, output_gate=o, output_cell=out_cell)
@@ -292,6 +321,8 @@ class StackedNetwork:
         out_acts = {"input": x, "hidden": a.view(s, t_len, b, -1)}
         if with_acts and acts:
             out_acts.update({k: _time_stack([st[k] for st in acts], b) for k in acts[0]})
+        if act_weights is not None:
+            out_acts = _weighted_sums(out_acts, act_weights)
         return q, (h, c), out_acts
 
     def _sequence_ok(self, obs: Tensor, state: State | None, resets: Tensor | None) -> bool:
@@ -308,12 +339,15 @@ class StackedNetwork:
 
     def _head(self, p: dict[str, Tensor], a: Tensor, hs: Tensor, noise: Noise) -> Tensor:
         """Advantages (S, T, B, n_actions) from the hidden layer a (S, T*B, H) and the cells' hs."""
-        s, t_len, b, _ = hs.shape
+        s, t_len, b, n_cells = hs.shape
         a_read = a.view(s, t_len, b, -1)
         if "a" in noise:
             a_read = a_read + noise["a"]
-        features = torch.cat([a_read, hs], dim=-1).view(s, t_len * b, -1)
-        return _linear(features, p["head.weight"], p["head.bias"]).view(s, t_len, b, -1)
+        # W [a; h] + bias as two products: no concatenated copy of both (nor its slicing backward)
+        w_a, w_h = p["head.weight"].split([a_read.shape[-1], n_cells], dim=-1)
+        q = _linear(a_read.reshape(s, t_len * b, -1), w_a, p["head.bias"])
+        q = q.baddbmm(hs.reshape(s, t_len * b, n_cells), w_h.transpose(1, 2))
+        return q.view(s, t_len, b, -1)
 
     @torch.no_grad()
     def step(self, obs: Tensor, state: State, resets: Tensor | None = None) -> tuple[Tensor, State]:
@@ -357,27 +391,6 @@ class StackedAdam:
         norms = sq.sqrt()
         coef = (self.max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
         return {k: g * _member_view(coef, g) for k, g in grads.items()}, norms
-
-    def _sequence_ok(self, obs: Tensor, state: State | None, resets: Tensor | None) -> bool:
-        """Whether a forward pass runs its cells as one node (:mod:`.population_cells`): training
-        from a zero state, on float32 CPU tensors, for the cores that have such a node."""
-        return (
-            torch.is_grad_enabled()
-            and state is None
-            and resets is None
-            and self.core_name in GATING
-            and obs.device.type == "cpu"
-            and obs.dtype == torch.float32
-        )
-
-    def _head(self, p: dict[str, Tensor], a: Tensor, hs: Tensor, noise: Noise) -> Tensor:
-        """Advantages (S, T, B, n_actions) from the hidden layer a (S, T*B, H) and the cells' hs."""
-        s, t_len, b, _ = hs.shape
-        a_read = a.view(s, t_len, b, -1)
-        if "a" in noise:
-            a_read = a_read + noise["a"]
-        features = torch.cat([a_read, hs], dim=-1).view(s, t_len * b, -1)
-        return _linear(features, p["head.weight"], p["head.bias"]).view(s, t_len, b, -1)
 
     @torch.no_grad()
     def step(self, grads: dict[str, Tensor], active: Tensor) -> Tensor:
