@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from . import fast_update
 from .advantage import advantage_loss, advantage_targets, bootstrap_values, lambda_returns
 from .network import AdvantageNetwork
 from .replay import Episode, pad_episodes
@@ -84,9 +85,15 @@ def gradient_step(
     ``generator`` supplies the noise of noise-aware training (``hp.train_noise``,
     ``hp.train_cell_noise``), which makes the decisions robust to the spiking twin's errors.
     """
-    loss, td_loss = update_loss(network, target_network, episodes, hp, device, generator)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    if fast_update.supported(network):
+        batch = pad_episodes(episodes, device)
+        td_loss, _, grads = fast_update.loss_and_grads(network, target_network, batch, hp, generator)
+        for name, param in network.named_parameters():
+            param.grad = torch.from_numpy(grads[name])
+    else:
+        loss, td_loss = update_loss(network, target_network, episodes, hp, device, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(network.parameters(), hp.max_grad_norm)
     optimizer.step()
     return {"loss": td_loss, "grad_norm": float(grad_norm)}

@@ -179,8 +179,9 @@ def _cells_backward(d_hs, d_gates, d_out, saved, w_rec, subtractive):
     from_out = [None] * t_len if d_out is None else list(d_out * du_all)
     # what reaches h_t from outside the recursion: the head, and the next step's direct term
     h_in = np.array(d_hs, dtype=gates.dtype, copy=True)
-    if direct is not None and t_len > 1:
-        h_in[:-1] += np.matmul(w_rec.T, direct[1:])
+    if direct is not None and t_len > 1:  # one matrix product (a batched one costs a call per step)
+        rows = _batch_minor(direct[1:]).reshape(-1, three_h) @ w_rec
+        h_in[:-1] += rows.reshape(t_len - 1, batch, n).transpose(0, 2, 1)
     core = np.empty_like(gates)  # d_pre without the direct term
     c4 = core.reshape(t_len, 3, n, batch)
     w_t = np.ascontiguousarray(w_rec.T)

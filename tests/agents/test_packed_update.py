@@ -15,7 +15,7 @@ from sublstm.agents.settings import Hyperparams
 CPU = torch.device("cpu")
 
 
-def padded_loss(network, episodes, hp, generator):
+def padded_loss(network, episodes, hp, generator, target=None):
     """The update's loss as it was first written: all episodes padded to the longest and unrolled
     step by step through AdvantageNetwork.forward, in the order given."""
     batch = pad_episodes(episodes, CPU)
@@ -23,7 +23,7 @@ def padded_loss(network, episodes, hp, generator):
         batch["obs"], noise_std=hp.train_noise, cell_noise_std=hp.train_cell_noise, generator=generator
     )
     with torch.no_grad():
-        values = q.max(-1).values
+        values = (q if target is None else target(batch["obs"])[0]).max(-1).values
         next_values = bootstrap_values(values, batch["terminated"])
         returns = lambda_returns(batch["rewards"], next_values, batch["continues"], hp.gamma, hp.lam)
         targets = advantage_targets(values[:-1], returns, hp.kappa)

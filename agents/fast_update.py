@@ -1,0 +1,179 @@
+"""The loss of one update and its gradients, written out in numpy, for the asn cores on the CPU.
+
+:func:`sublstm.agents.learner.update_loss` builds the loss with torch and lets autograd take the
+gradients. On the CPU, with a network this small, most of that time is per-operation overhead:
+autograd nodes and a fresh allocation for each elementwise op on the batch. This module computes
+the same loss (advantage(lambda) TD error, rate penalties) and its gradient by hand: the forward
+pass of :class:`~sublstm.agents.network.AdvantageNetwork` with the noise of noise-aware training
+(drawn as its ``forward`` draws it), the cells' time loop of :mod:`.sequence`, and the backward
+pass of every layer. The learner checks (tests/agents/test_fast_update.py) that loss and gradients
+equal autograd's through the step-by-step network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .advantage import check_unit_interval, lambda_returns
+from .network import AdvantageNetwork
+from .sequence import GATING, _batch_minor, _cells_backward, _cells_forward, _coefficients
+from .settings import Hyperparams
+
+#: the parameters whose gradients :func:`loss_and_grads` returns (AdvantageNetwork's names)
+PARAMETERS = (
+    "hidden.weight",
+    "hidden.bias",
+    "core.w_in.weight",
+    "core.w_in.bias",
+    "core.w_rec.weight",
+    "head.weight",
+    "head.bias",
+)
+
+
+def supported(network: AdvantageNetwork) -> bool:
+    """Whether :func:`loss_and_grads` computes this network's update (asn cells, float32, CPU)."""
+    weight = network.head.weight
+    return network.core_name in GATING and weight.device.type == "cpu" and weight.dtype == torch.float32
+
+
+def loss_and_grads(
+    network: AdvantageNetwork,
+    target_network: AdvantageNetwork | None,
+    batch: dict[str, torch.Tensor],
+    hp: Hyperparams,
+    generator: torch.Generator | None = None,
+    with_total: bool = False,
+) -> tuple[float, float, dict[str, np.ndarray]]:
+    """(TD loss, total loss, gradient of the total loss by parameter name) of one update on a padded
+    batch (:func:`~sublstm.agents.replay.pad_episodes`), as update_loss computes them. The total
+    (with the rate penalties) is computed only ``with_total`` (else it is the TD loss): the
+    gradients do not need it."""
+    check_unit_interval("kappa", hp.kappa, open_low=True)
+    k = _coefficients(network.asn)
+    p = {name: t.detach().numpy() for name, t in network.named_parameters()}
+    obs = batch["obs"].numpy()
+    t1, b, d = obs.shape  # T + 1 observations per column
+    n_hidden, n_cells = network.n_hidden, network.n_cells
+    ns, cs = float(hp.train_noise), float(hp.train_cell_noise)
+    noisy = ns > 0 or cs > 0
+
+    # --- forward: AdvantageNetwork.forward with its noise, in the same order of draws ----------
+    x = k.values(obs)[0]
+    hidden_pre = x @ p["hidden.weight"].T + p["hidden.bias"]
+    a, a_den, a_q = k.values(hidden_pre)
+    x_in = x
+    noise_h = noise_c = None
+    a_read = a
+    if noisy:
+        x_in = x + ns * torch.randn(x.shape, generator=generator).numpy()
+        widths = [s for s in (ns, cs) if s]
+        hc = torch.randn(t1, len(widths), b, n_cells, generator=generator).numpy()
+        if ns:
+            noise_h = np.ascontiguousarray((ns * hc[:, 0]).transpose(0, 2, 1))
+        if cs:
+            noise_c = np.ascontiguousarray((cs * hc[:, -1]).transpose(0, 2, 1))
+        if ns:
+            a_read = a + ns * torch.randn(a.shape, generator=generator).numpy()
+    # the cells, batch-minor: (T+1, 3H, B) (one matrix product, then one transposing copy: a
+    # batched product over the steps costs a call per step)
+    x_flat = x_in.reshape(-1, d)
+    pre = x_flat @ p["core.w_in.weight"].T
+    pre += p["core.w_in.bias"] + k.d
+    pre = _batch_minor(pre.reshape(t1, b, -1))
+    subtractive = GATING[network.core_name] == "subtractive"
+    gates, kept, out_cell, hs = _cells_forward(pre, p["core.w_rec.weight"], noise_h, noise_c, k, subtractive)
+    w_head = p["head.weight"]
+    features = np.concatenate([a_read, hs.transpose(0, 2, 1)], axis=-1).reshape(t1 * b, -1)
+    q = features @ w_head.T
+    q += p["head.bias"]
+    q = q.reshape(t1, b, -1)
+
+    # --- the loss -------------------------------------------------------------------------------
+    mask = batch["mask"].numpy()
+    m = mask.astype(np.float32)
+    if target_network is not None:
+        with torch.no_grad():
+            boot = target_network(batch["obs"])[0].numpy()
+    else:
+        boot = q
+    values = boot.max(-1)  # (T+1, B)
+    next_values = values[1:] * ~batch["terminated"].numpy()
+    returns = lambda_returns(
+        torch.from_numpy(batch["rewards"].numpy()),
+        torch.from_numpy(next_values),
+        batch["continues"],
+        hp.gamma,
+        hp.lam,
+    ).numpy()
+    targets = values[:-1] + (returns - values[:-1]) / np.float32(hp.kappa)
+    actions = batch["actions"].numpy()
+    taken = np.take_along_axis(q[:-1], actions[..., None], -1)[..., 0]
+    err = taken - targets
+    count = max(float(m.sum()), 1.0)
+    if hp.huber_delta:
+        delta = np.float32(hp.huber_delta)
+        abs_err = np.abs(err)
+        per_step = np.where(abs_err < delta, 0.5 * err * err, delta * (abs_err - 0.5 * delta))
+        d_taken = np.clip(err, -delta, delta)
+    else:
+        per_step = 0.5 * err * err
+        d_taken = err
+    td_loss = float((per_step * m).sum() / count)
+    d_taken = d_taken * m / np.float32(count)
+
+    # rate penalties: coefficient of each population's masked sum (_mean_activation in learner)
+    m_sum = float(m.sum())
+    coef = {name: 0.0 for name in ("input", "hidden", "z", "i", "o", "u")}
+    widths = {"input": d, "hidden": n_hidden, "z": n_cells, "i": n_cells, "o": n_cells, "u": n_cells}
+    if hp.rate_penalty > 0:
+        for name in coef:
+            coef[name] += hp.rate_penalty / 6 / (m_sum * widths[name])
+    if hp.gate_rate_penalty > 0:
+        for name in ("z", "i"):
+            coef[name] += hp.gate_rate_penalty / 2 / (m_sum * widths[name])
+    total = td_loss
+    if with_total and any(coef.values()):
+        g3 = gates[:-1].reshape(t1 - 1, 3, n_cells, b)
+        m_bm = m[:, None, :]
+        sums = {
+            "input": float((x[:-1] * m[..., None]).sum()),
+            "hidden": float((a[:-1] * m[..., None]).sum()),
+            "z": float((g3[:, 0] * m_bm).sum()),
+            "i": float((g3[:, 1] * m_bm).sum()),
+            "o": float((g3[:, 2] * m_bm).sum()),
+            "u": float((out_cell[:-1] * m_bm).sum()),
+        }
+        total += sum(coef[name] * sums[name] for name in coef)
+
+    # --- backward ---------------------------------------------------------------------------------
+    dq = np.zeros_like(q)
+    np.put_along_axis(dq[:-1], actions[..., None], d_taken[..., None], -1)
+    grads: dict[str, np.ndarray] = {}
+    dq_flat = dq.reshape(-1, dq.shape[-1])
+    grads["head.bias"] = dq_flat.sum(0)
+    grads["head.weight"] = dq_flat.T @ features
+    d_features = (dq_flat @ w_head).reshape(t1, b, -1)
+    d_hs = _batch_minor(d_features[..., n_hidden:])  # (T+1, H, B)
+    d_a = d_features[..., :n_hidden]
+    m_full = np.zeros((t1, b), dtype=np.float32)
+    m_full[:-1] = m
+    d_gates = d_out = None
+    if any(coef.values()):
+        if coef["hidden"]:
+            d_a += np.float32(coef["hidden"]) * m_full[..., None]
+        block = np.repeat(np.array([coef["z"], coef["i"], coef["o"]], dtype=np.float32), n_cells)
+        d_gates = block[None, :, None] * m_full[:, None, :]
+        d_out = np.float32(coef["u"]) * np.broadcast_to(m_full[:, None, :], (t1, n_cells, b))
+    saved = (gates, kept, out_cell, hs, k)
+    d_pre, d_w_rec = _cells_backward(d_hs, d_gates, d_out, saved, p["core.w_rec.weight"], subtractive)
+    grads["core.w_rec.weight"] = d_w_rec
+    grads["core.w_in.bias"] = d_pre.sum((0, 2))
+    grads["core.w_in.weight"] = _batch_minor(d_pre).reshape(-1, d_pre.shape[1]).T @ x_flat
+    d_hidden = k.derivative(a_den, a_q, a)
+    d_hidden *= d_a
+    d_hidden_flat = d_hidden.reshape(-1, n_hidden)
+    grads["hidden.bias"] = d_hidden_flat.sum(0)
+    grads["hidden.weight"] = d_hidden_flat.T @ x.reshape(-1, d)
+    return td_loss, total, {name: np.ascontiguousarray(g, dtype=np.float32) for name, g in grads.items()}
