@@ -57,6 +57,7 @@ from .advantage import (
 from .agent import AdvantageAgent
 from .network import AdvantageNetwork
 from .neuron import ASNParams
+from .population_cells import packed_positions
 from .population_envs import MemberEnv
 from .population_network import CELLS, StackedAdam, StackedNetwork
 from .population_random import MemberStreams, check_seed, derived_seed, member_generators
@@ -197,35 +198,48 @@ class Population:
         self.started |= ready & active
 
     # --- learning ----------------------------------------------------------------------------------
-    def _training_noise(self, lengths: torch.Tensor, members: np.ndarray) -> dict[str, torch.Tensor] | None:
+    def _training_noise(
+        self, lengths: torch.Tensor, members: np.ndarray, rows: list[int] | None = None
+    ) -> dict[str, torch.Tensor] | None:
         """Noise-aware training signals for a batch of ``members`` (row j: member ``members[j]``),
-        each member's from its own generator (None if off).
+        each member's from its own generator (None if off): in the packed layout of ``rows``
+        (S, N, ·), or padded (S, T+1, B, ·) without ``rows``.
 
-        Each member draws noise for the steps of its own episodes only (obs 0 .. L of each), so
-        that what it draws does not depend on the other members' episodes; padding stays zero.
+        Each member draws noise for the steps of its own episodes only (obs 0 .. L of each), step
+        after step, so that what it draws does not depend on the other members' episodes; padding
+        stays zero.
         """
         hp = self.hp
         if hp.train_noise == 0 and hp.train_cell_noise == 0:
             return None
         s, b = lengths.shape
+        padded = rows is None
+        if padded:
+            rows = [b] * (int(lengths.max()) + 1)
         sizes = {"x": self.obs_dim, "a": hp.n_hidden, "h": hp.n_cells, "c": hp.n_cells}
         width = sum(sizes.values())
-        steps = torch.arange(int(lengths.max()) + 1, device=self.device).view(1, -1, 1)
-        real = steps <= lengths.unsqueeze(1)  # (S, T+1, B)
-        noise = torch.zeros(*real.shape, width, device=self.device)
-        for j, count in enumerate(real.sum((1, 2)).tolist()):
+        pos = packed_positions(rows, b, self.device)
+        real = (pos // b).unsqueeze(0) <= lengths[:, pos % b]  # (S, N)
+        noise = torch.zeros(s, len(pos), width, device=self.device)
+        for j, count in enumerate(real.sum(1).tolist()):
             generator = self._noise_generators[members[j]]
             noise[j][real[j]] = torch.randn(count, width, generator=generator, device=self.device)
         stds = {"x": hp.train_noise, "a": hp.train_noise, "h": hp.train_noise, "c": hp.train_cell_noise}
-        noise *= torch.cat([torch.full((n,), stds[name]) for name, n in sizes.items()]).to(self.device)
-        parts = noise.split(list(sizes.values()), dim=-1)
-        return {name: part for name, part in zip(sizes, parts, strict=True) if stds[name] > 0}
+        out, lo = {}, 0
+        for name, n in sizes.items():
+            if stds[name] > 0:  # scaled into a contiguous array per signal
+                part = noise[..., lo : lo + n] * stds[name]
+                out[name] = part.view(s, len(rows), b, n) if padded else part
+            lo += n
+        return out
 
     def _member_losses(
-        self, batch: dict[str, torch.Tensor], noise, members: torch.Tensor | None
+        self, batch: dict[str, torch.Tensor], noise, members: torch.Tensor | None, rows: list[int]
     ) -> torch.Tensor:
         """Per-member loss of advantage(lambda) learning on a batch, as AdvantageAgent computes it,
-        for all members or the stack ``members`` (indices) whose rows the batch holds."""
+        for all members or the stack ``members`` (indices) whose rows the batch holds; ``rows``
+        (T+1 ints): the episodes still running at each step, the packed layout of the forward
+        pass and of ``noise``."""
         hp = self.hp
 
         def stack(network: StackedNetwork) -> dict[str, torch.Tensor] | None:
@@ -236,24 +250,31 @@ class Population:
             )
 
         penalties = hp.rate_penalty > 0 or hp.gate_rate_penalty > 0
-        steps = torch.arange(batch["obs"].shape[1], device=self.device)
-        # rows of each step that are still inside their episode (obs 0 .. L of an L-step episode)
-        rows = (batch["lengths"].unsqueeze(-1) >= steps).sum(1).amax(0).tolist()
+        s, t_len, b, d = batch["obs"].shape
+        pos = packed_positions(rows, b, self.device)
+
+        def pack(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(s, t_len * b, *x.shape[3:]).index_select(1, pos)
+
+        def unpack(x: torch.Tensor) -> torch.Tensor:
+            full = x.new_zeros(s, t_len * b, *x.shape[2:]).index_copy(1, pos, x)
+            return full.view(s, t_len, b, *x.shape[2:])
+
         m = batch["mask"].to(batch["obs"].dtype)
         count = m.sum((1, 2)).clamp(min=1.0)
         # the rate penalties read the activations of the real steps (not the final obs): their sums
-        weights = torch.nn.functional.pad(m, (0, 0, 0, 1)) if penalties else None
-        q, _, act_sums = self.network.forward(
-            batch["obs"],
-            noise=noise,
-            with_acts=penalties,
-            rows_per_step=rows,
-            params=stack(self.network),
-            act_weights=weights,
+        weights = pack(torch.nn.functional.pad(m, (0, 0, 0, 1))) if penalties else None
+        obs = pack(batch["obs"])
+        q_packed, _, act_sums = self.network.forward_packed(
+            obs, rows, noise, with_acts=penalties, params=stack(self.network), act_weights=weights
         )
+        q = unpack(q_packed)
         with torch.no_grad():
             target = self.target_network
-            boot = target.forward(batch["obs"], with_acts=False, params=stack(target))[0] if target else q
+            if target is not None:
+                boot = unpack(target.forward_packed(obs, rows, with_acts=False, params=stack(target))[0])
+            else:
+                boot = q
             values = boot.max(-1).values.transpose(0, 1)  # time-major (T+1, S, B)
             next_values = bootstrap_values(values, batch["terminated"].transpose(0, 1))
             returns = lambda_returns(
@@ -307,8 +328,11 @@ class Population:
         batch = self.replay.gather(idx, learning_t, self.bptt_steps)
         if subset is not None:
             batch = {k: v.index_select(0, subset) for k, v in batch.items()}
-        noise = self._training_noise(batch["lengths"], members)
-        member_losses = self._member_losses(batch, noise, subset)
+        steps = torch.arange(batch["obs"].shape[1], device=self.device)
+        # episodes still running at each step (obs 0 .. L of an L-step episode): the packed layout
+        rows = (batch["lengths"].unsqueeze(-1) >= steps).sum(1).amax(0).tolist()
+        noise = self._training_noise(batch["lengths"], members, rows)
+        member_losses = self._member_losses(batch, noise, subset, rows)
         names = list(self.network.params)
         grads = torch.autograd.grad(member_losses.sum(), [self.network.params[n] for n in names])
         self.optimizer.step(dict(zip(names, grads, strict=True)), learning_t)

@@ -25,7 +25,7 @@ from .gates import bounded_lstm_update
 from .network import AdvantageNetwork
 from .neuron import ASNParams, af, af_with_grad
 from .population_af import af_train
-from .population_cells import GATING, run_stacked_cells
+from .population_cells import GATING, packed_positions, run_stacked_cells
 
 State = tuple[Tensor, Tensor]
 Noise = dict[str, Tensor]  # "x", "a", "h", "c": additive noise shaped like those signals, or absent
@@ -165,9 +165,9 @@ def _time_stack(steps: list[Tensor], batch: int) -> Tensor:
 
 
 def _weighted_sums(acts: dict[str, Tensor], weights: Tensor) -> dict[str, Tensor]:
-    """Per population, sum over steps, rows and units of the activations (S, T, B, n) weighted by
-    ``weights`` (S, T, B) -> (S,)."""
-    return {k: (a.sum(-1) * weights).sum((1, 2)) for k, a in acts.items()}
+    """Per population, sum over steps, rows and units of the activations (S, ..., n) weighted by
+    ``weights`` (S, ...) -> (S,)."""
+    return {k: (a.sum(-1) * weights).flatten(1).sum(1) for k, a in acts.items()}
 
 
 class StackedNetwork:
@@ -255,44 +255,38 @@ class StackedNetwork:
         p, asn = self.params if params is None else params, self.asn
         s, t_len, b, d = obs.shape
         noise = noise or {}
+        if self._packed_ok(obs) and torch.is_grad_enabled() and state is None and resets is None:
+            rows = [b] * t_len if rows_per_step is None else list(rows_per_step)
+            pos = packed_positions(rows, b, obs.device)
+
+            def pack(t: Tensor) -> Tensor:
+                return t.reshape(s, t_len * b, *t.shape[3:]).index_select(1, pos)
+
+            def unpack(t: Tensor) -> Tensor:
+                full = t.new_zeros(s, t_len * b, *t.shape[2:]).index_copy(1, pos, t)
+                return full.view(s, t_len, b, *t.shape[2:])
+
+            q, state, acts = self.forward_packed(
+                pack(obs),
+                rows,
+                {k: pack(v) for k, v in noise.items()},
+                with_acts,
+                params,
+                None if act_weights is None else pack(act_weights),
+            )
+            return (
+                unpack(q),
+                state,
+                acts if act_weights is not None else {k: unpack(v) for k, v in acts.items()},
+            )
         x = af(obs, asn)
-        sequence = self._sequence_ok(obs, state, resets)
-        hidden = _linear(x.reshape(s, t_len * b, d), p["hidden.weight"], p["hidden.bias"])
-        a = af_train(hidden, asn) if sequence else af(hidden, asn)
+        a = af(_linear(x.reshape(s, t_len * b, d), p["hidden.weight"], p["hidden.bias"]), asn)
         x_core = x + noise["x"] if "x" in noise else x
         bias = sum(p[name] for name in self._b_in)
         pre_in = _linear(x_core.reshape(s, t_len * b, d), p[self._w_in], bias).view(s, t_len, b, -1)
         # one unbind, not pre_in[:, t] per step: each slice's backward would fill a zero tensor of
         # pre_in's full size, T times per update
         pre_steps = pre_in.unbind(1)
-        if sequence:
-            rows = [b] * t_len if rows_per_step is None else rows_per_step
-            weights = act_weights if with_acts else None
-            hs, c, *acts_out = run_stacked_cells(
-                self.core_name,
-                pre_in,
-                p[self._w_rec],
-                rows,
-                asn,
-                noise.get("h"),
-                noise.get("c"),
-                with_acts,
-                weights,
-            )
-            last = rows[-1] if rows else b
-            state_out = (hs[:, -1, :last], c[:, :last])
-            q = self._head(p, a, hs, noise)
-            out_acts = {"input": x, "hidden": a.view(s, t_len, b, -1)}
-            if act_weights is not None:
-                out_acts = _weighted_sums(out_acts, act_weights)
-                if with_acts:
-                    z, i, o, u = acts_out[0].view(s, 4, -1).sum(-1).unbind(1)
-                    out_acts.update(cell_input=z, input_gate=i, output_gate=o, output_cell=u)
-            elif with_acts:
-                gates, out_cell = acts_out
-                z, i, o = gates.chunk(3, dim=-1)
-                out_acts.update(cell_input=z, input_gate=i, output_gate=o, output_cell=out_cell)
-            return q, state_out, out_acts
         w_rec_t = p[self._w_rec].transpose(1, 2)
         h, c = self.initial_state(b, s) if state is None else state
         fused = FUSED.get(self.core_name) if torch.is_grad_enabled() else None
@@ -317,7 +311,7 @@ class StackedNetwork:
             if with_acts:
                 acts.append(step_acts)
         hs = _time_stack(outs, b)  # (S, T, B, C)
-        q = self._head(p, a, hs, noise)
+        q = self._head(p, a.view(s, t_len, b, -1), hs, noise)
         out_acts = {"input": x, "hidden": a.view(s, t_len, b, -1)}
         if with_acts and acts:
             out_acts.update({k: _time_stack([st[k] for st in acts], b) for k in acts[0]})
@@ -325,29 +319,95 @@ class StackedNetwork:
             out_acts = _weighted_sums(out_acts, act_weights)
         return q, (h, c), out_acts
 
-    def _sequence_ok(self, obs: Tensor, state: State | None, resets: Tensor | None) -> bool:
-        """Whether a forward pass runs its cells as one node (:mod:`.population_cells`): training
-        from a zero state, on float32 CPU tensors, for the cores that have such a node."""
-        return (
-            torch.is_grad_enabled()
-            and state is None
-            and resets is None
-            and self.core_name in GATING
-            and obs.device.type == "cpu"
-            and obs.dtype == torch.float32
+    def _packed_ok(self, obs: Tensor) -> bool:
+        """Whether :meth:`forward_packed` runs the cells as one node (:mod:`.population_cells`):
+        float32 CPU tensors and a core that has such a node."""
+        return self.core_name in GATING and obs.device.type == "cpu" and obs.dtype == torch.float32
+
+    def forward_packed(
+        self,
+        obs: Tensor,
+        rows: list[int],
+        noise: Noise | None = None,
+        with_acts: bool = True,
+        params: dict[str, Tensor] | None = None,
+        act_weights: Tensor | None = None,
+    ) -> tuple[Tensor, State, dict[str, Tensor]]:
+        """:meth:`forward` from a zero state over episodes sorted longest first, in the packed
+        layout of ``rows`` (:func:`~sublstm.agents.population_cells.packed_positions`: step t's
+        first ``rows[t]`` rows, step after step): obs (S, N, obs_dim), noise and ``act_weights``
+        (S, N, ·) -> advantages (S, N, n_actions), the last step's state, activations (S, N, ·) or,
+        with ``act_weights``, their weighted sums (S,). Only the rows that run are computed, in
+        every layer; the training pass of the population.
+        """
+        p, asn = self.params if params is None else params, self.asn
+        s, n_rows, d = obs.shape
+        noise = noise or {}
+        if not self._packed_ok(obs):  # the step-by-step loop over the padded layout
+            b, t_len = rows[0], len(rows)
+            pos = packed_positions(rows, b, obs.device)
+
+            def unpack(t: Tensor) -> Tensor:
+                full = t.new_zeros(s, t_len * b, *t.shape[2:]).index_copy(1, pos, t)
+                return full.view(s, t_len, b, *t.shape[2:])
+
+            weights = None if act_weights is None else unpack(act_weights)
+            q, state, acts = self.forward(
+                unpack(obs),
+                None,
+                None,
+                {k: unpack(v) for k, v in noise.items()},
+                with_acts,
+                rows,
+                params,
+                weights,
+            )
+            packed = {k: v.reshape(s, t_len * b, -1).index_select(1, pos) for k, v in acts.items()}
+            return (
+                q.reshape(s, t_len * b, -1).index_select(1, pos),
+                state,
+                acts if weights is not None else packed,
+            )
+        x = af(obs, asn)
+        a = af_train(_linear(x, p["hidden.weight"], p["hidden.bias"]), asn)
+        x_core = x + noise["x"] if "x" in noise else x
+        pre_in = _linear(x_core, p[self._w_in], sum(p[name] for name in self._b_in))
+        weights = act_weights if with_acts else None
+        hs, c, *cell_acts = run_stacked_cells(
+            self.core_name,
+            pre_in,
+            p[self._w_rec],
+            rows,
+            asn,
+            noise.get("h"),
+            noise.get("c"),
+            with_acts,
+            weights,
         )
+        last = rows[-1] if rows else 0
+        state = (hs[:, n_rows - last :], c[:, :last])
+        q = self._head(p, a, hs, noise)
+        acts = {"input": x, "hidden": a}
+        if act_weights is not None:
+            acts = _weighted_sums(acts, act_weights)
+            if with_acts:
+                z, i, o, u = cell_acts[0].view(s, 4, -1).sum(-1).unbind(1)
+                acts.update(cell_input=z, input_gate=i, output_gate=o, output_cell=u)
+        elif with_acts:
+            gates, out_cell = cell_acts
+            z, i, o = gates.chunk(3, dim=-1)
+            acts.update(cell_input=z, input_gate=i, output_gate=o, output_cell=out_cell)
+        return q, state, acts
 
     def _head(self, p: dict[str, Tensor], a: Tensor, hs: Tensor, noise: Noise) -> Tensor:
-        """Advantages (S, T, B, n_actions) from the hidden layer a (S, T*B, H) and the cells' hs."""
-        s, t_len, b, n_cells = hs.shape
-        a_read = a.view(s, t_len, b, -1)
-        if "a" in noise:
-            a_read = a_read + noise["a"]
+        """Advantages (S, ..., n_actions) from the hidden layer a and the cells' hs (S, ..., ·)."""
+        a_read = a + noise["a"].view(a.shape) if "a" in noise else a
         # W [a; h] + bias as two products: no concatenated copy of both (nor its slicing backward)
-        w_a, w_h = p["head.weight"].split([a_read.shape[-1], n_cells], dim=-1)
-        q = _linear(a_read.reshape(s, t_len * b, -1), w_a, p["head.bias"])
-        q = q.baddbmm(hs.reshape(s, t_len * b, n_cells), w_h.transpose(1, 2))
-        return q.view(s, t_len, b, -1)
+        w_a, w_h = p["head.weight"].split([a.shape[-1], hs.shape[-1]], dim=-1)
+        s, width = hs.shape[0], hs.shape[-1]
+        q = _linear(a_read.reshape(s, -1, a.shape[-1]), w_a, p["head.bias"])
+        q = q.baddbmm(hs.reshape(s, -1, width), w_h.transpose(1, 2))
+        return q.view(*hs.shape[:-1], -1)
 
     @torch.no_grad()
     def step(self, obs: Tensor, state: State, resets: Tensor | None = None) -> tuple[Tensor, State]:
