@@ -17,7 +17,7 @@ import torch
 
 from .advantage import check_unit_interval, lambda_returns
 from .network import AdvantageNetwork
-from .sequence import GATING, _batch_minor, _cells_backward, _cells_forward, _coefficients
+from .sequence import GATING, batch_minor, cells_backward, cells_forward, coefficients
 from .settings import Hyperparams
 
 #: the parameters whose gradients :func:`loss_and_grads` returns (AdvantageNetwork's names)
@@ -51,7 +51,7 @@ def loss_and_grads(
     (with the rate penalties) is computed only ``with_total`` (else it is the TD loss): the
     gradients do not need it."""
     check_unit_interval("kappa", hp.kappa, open_low=True)
-    k = _coefficients(network.asn)
+    k = coefficients(network.asn)
     p = {name: t.detach().numpy() for name, t in network.named_parameters()}
     obs = batch["obs"].numpy()
     t1, b, d = obs.shape  # T + 1 observations per column
@@ -81,9 +81,9 @@ def loss_and_grads(
     x_flat = x_in.reshape(-1, d)
     pre = x_flat @ p["core.w_in.weight"].T
     pre += p["core.w_in.bias"] + k.d
-    pre = _batch_minor(pre.reshape(t1, b, -1))
+    pre = batch_minor(pre.reshape(t1, b, -1))
     subtractive = GATING[network.core_name] == "subtractive"
-    gates, kept, out_cell, hs = _cells_forward(pre, p["core.w_rec.weight"], noise_h, noise_c, k, subtractive)
+    gates, kept, out_cell, hs = cells_forward(pre, p["core.w_rec.weight"], noise_h, noise_c, k, subtractive)
     w_head = p["head.weight"]
     features = np.concatenate([a_read, hs.transpose(0, 2, 1)], axis=-1).reshape(t1 * b, -1)
     q = features @ w_head.T
@@ -155,7 +155,7 @@ def loss_and_grads(
     grads["head.bias"] = dq_flat.sum(0)
     grads["head.weight"] = dq_flat.T @ features
     d_features = (dq_flat @ w_head).reshape(t1, b, -1)
-    d_hs = _batch_minor(d_features[..., n_hidden:])  # (T+1, H, B)
+    d_hs = batch_minor(d_features[..., n_hidden:])  # (T+1, H, B)
     d_a = d_features[..., :n_hidden]
     m_full = np.zeros((t1, b), dtype=np.float32)
     m_full[:-1] = m
@@ -167,10 +167,10 @@ def loss_and_grads(
         d_gates = block[None, :, None] * m_full[:, None, :]
         d_out = np.float32(coef["u"]) * np.broadcast_to(m_full[:, None, :], (t1, n_cells, b))
     saved = (gates, kept, out_cell, hs, k)
-    d_pre, d_w_rec = _cells_backward(d_hs, d_gates, d_out, saved, p["core.w_rec.weight"], subtractive)
+    d_pre, d_w_rec = cells_backward(d_hs, d_gates, d_out, saved, p["core.w_rec.weight"], subtractive)
     grads["core.w_rec.weight"] = d_w_rec
     grads["core.w_in.bias"] = d_pre.sum((0, 2))
-    grads["core.w_in.weight"] = _batch_minor(d_pre).reshape(-1, d_pre.shape[1]).T @ x_flat
+    grads["core.w_in.weight"] = batch_minor(d_pre).reshape(-1, d_pre.shape[1]).T @ x_flat
     d_hidden = k.derivative(a_den, a_q, a)
     d_hidden *= d_a
     d_hidden_flat = d_hidden.reshape(-1, n_hidden)

@@ -42,14 +42,11 @@ def update_loss(
     device: torch.device,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, float]:
-    """The loss of one update on ``episodes`` (with its graph) and its TD part as a float.
-
-    The episodes are padded to the longest and unrolled from a zero state
-    (:meth:`AdvantageNetwork.forward_episodes`).
-    """
+    """The loss of one update on ``episodes`` (with its graph) and its TD part as a float: the
+    batch padded to the longest episode and unrolled from a zero state by autograd."""
     batch = pad_episodes(episodes, device)
-    q, acts = network.forward_episodes(
-        batch["obs"], hp.train_noise, hp.train_cell_noise, generator
+    q, _, acts = network(
+        batch["obs"], noise_std=hp.train_noise, cell_noise_std=hp.train_cell_noise, generator=generator
     )  # (T+1, B, A) from a zero state
     with torch.no_grad():
         q_boot = target_network(batch["obs"])[0] if target_network is not None else q

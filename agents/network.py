@@ -18,7 +18,6 @@ from torch import Tensor, nn
 
 from .cores import State, make_core, zero_where
 from .neuron import DEFAULT_ASN, ASNParams, af, predicted_rate_hz
-from .sequence import GATING, af_cpu, run_cells
 
 
 class AdvantageNetwork(nn.Module):
@@ -77,54 +76,6 @@ class AdvantageNetwork(nn.Module):
         a_read = a + _noise(a, noise_std, generator) if noise_std else a
         q = self.head(torch.cat([a_read, hs], dim=-1))
         return q, state, {"input": x, "hidden": a, **acts}
-
-    def forward_episodes(
-        self,
-        obs: Tensor,
-        noise_std: float = 0.0,
-        cell_noise_std: float = 0.0,
-        generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """:meth:`forward` from a zero state, for training on a padded batch of episodes: obs
-        (T, B, obs_dim) -> advantages (T, B, n_actions) and the activations by population.
-
-        The same values and the same noise draws as :meth:`forward` (the same generator gives the
-        same loss), computed faster: on the CPU the asn cells run as one autograd node whose time
-        loop is numpy (:mod:`.sequence`), and so do the AF layers; other cores and devices run
-        :meth:`forward` itself.
-        """
-        if noise_std < 0 or cell_noise_std < 0:
-            raise ValueError(f"noise stds must be >= 0, got {noise_std!r} and {cell_noise_std!r}")
-        if self.core_name not in GATING or obs.device.type != "cpu" or obs.dtype != torch.float32:
-            q, _, acts = self(obs, None, None, noise_std, cell_noise_std, generator)
-            return q, acts
-        t_len, batch = obs.shape[:2]
-        noisy = noise_std > 0 or cell_noise_std > 0
-        x = af_cpu(obs, self.asn)
-        a = af_cpu(self.hidden(x), self.asn)
-        # the draws of forward, in its order: x, then h and c of every step, then a (one draw for
-        # all steps gives the numbers of one draw per step where B * n_cells is a multiple of 16)
-        x_noise = _noise(x, noise_std, generator) if noisy else None
-        per_step = [std for std in (noise_std, cell_noise_std) if noisy and std]
-        hc = torch.randn(t_len, len(per_step), batch, self.n_cells, generator=generator) if per_step else None
-        noise_h = hc[:, 0] * noise_std if noise_std and hc is not None else None
-        noise_c = hc[:, -1] * cell_noise_std if cell_noise_std and hc is not None else None
-        a_read = a + _noise(a, noise_std, generator) if noise_std else a
-        x_in = x + x_noise if x_noise is not None else x
-        core = self.core
-        pre_in = torch.nn.functional.linear(x_in, core.w_in.weight, core.w_in.bias)
-        hs, gates, out_cell = run_cells(self.core_name, pre_in, core.w_rec.weight, self.asn, noise_h, noise_c)
-        q = self.head(torch.cat([a_read, hs], dim=-1))
-        z, i, o = gates.chunk(3, dim=-1)
-        acts = {
-            "input": x,
-            "hidden": a,
-            "cell_input": z,
-            "input_gate": i,
-            "output_gate": o,
-            "output_cell": out_cell,
-        }
-        return q, acts
 
     def _noisy_core(
         self,

@@ -1,26 +1,24 @@
-"""The asn-sublstm and asn-lstm recurrences over a whole batch of episodes as one autograd node.
+"""The asn-sublstm and asn-lstm recurrences over a whole batch of sequences, forward and backward,
+in numpy (the time loops of :mod:`.fast_update`, the CPU training update).
 
-Training unrolls the memory cells over whole episodes (BPTT). One step of a cell is a few dozen
-elementwise operations on a tiny array (episodes x cells), so what a step costs is per-operation
-overhead, not arithmetic: autograd records a dozen nodes per step and torch spends microseconds on
-each call. Here the time loop runs in numpy (the cheapest calls on these sizes), forward and
-backward written out; the forward loop computes AF's values only, keeping two intermediate arrays
-from which the backward pass takes AF's derivative for every step at once.
-
-Episodes are sorted longest first and step t runs the first ``rows[t]`` rows only: rows of
-episodes that have ended drop out, and their outputs are zero.
+One step of a cell is a few dozen elementwise operations on a tiny array (cells x episodes), so
+what a step costs is per-call overhead, not arithmetic (torch spends microseconds per call and
+autograd records a dozen nodes per step; a numpy ufunc call costs under one). The loops here are
+batch-minor, so that every array a step touches is one contiguous block, and keep the calls per
+step to a minimum: the forward loop computes AF's values only, keeping two intermediate arrays from
+which the backward pass takes AF's derivative for every step at once, and everything in the
+backward pass that does not depend on the recursion is computed for all steps at once too. The
+whole batch runs at every step: with a call's overhead dominating, leaving out the rows of episodes
+that have ended (a slice per operand) cost more than it saved.
 
 Same values as the step-by-step cells of :mod:`.cores` with the noise of noise-aware training
 (:meth:`AdvantageNetwork.forward <sublstm.agents.network.AdvantageNetwork.forward>`): the noise
-on h enters the head and the next step, the noise on c the next step's cell; the returned gate
-and output-cell activations are noise-free.
+on h enters the head and the next step, the noise on c the next step's cell.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from .neuron import ASNParams, _af_coefficients
 
@@ -28,7 +26,7 @@ from .neuron import ASNParams, _af_coefficients
 GATING = {"asn-sublstm": "subtractive", "asn-lstm": "multiplicative"}
 
 
-class _Coefficients:
+class AFCoefficients:
     """AF(S) = max(0, k / (exp(b / den) - ea) + offset) with den = max(S, 0) + d (ea = exp(-a),
     k = h ea; the closed form of :func:`~sublstm.agents.neuron.af_with_grad` with one operation
     fewer), as float32 0-d arrays (the cheapest scalar operands of a ufunc)."""
@@ -69,21 +67,21 @@ class _Coefficients:
         return grad
 
 
-_COEFFICIENTS: dict[ASNParams, _Coefficients] = {}
+_COEFFICIENTS: dict[ASNParams, AFCoefficients] = {}
 
 
-def _coefficients(asn: ASNParams) -> _Coefficients:
+def coefficients(asn: ASNParams) -> AFCoefficients:
     if asn not in _COEFFICIENTS:
-        _COEFFICIENTS[asn] = _Coefficients(asn)
+        _COEFFICIENTS[asn] = AFCoefficients(asn)
     return _COEFFICIENTS[asn]
 
 
-def _batch_minor(x: np.ndarray) -> np.ndarray:
+def batch_minor(x: np.ndarray) -> np.ndarray:
     """(T, B, k) -> a contiguous (T, k, B) copy."""
     return np.ascontiguousarray(x.transpose(0, 2, 1))
 
 
-def _cells_forward(pre, w_rec, noise_h, noise_c, k: _Coefficients, subtractive):
+def cells_forward(pre, w_rec, noise_h, noise_c, k: AFCoefficients, subtractive):
     """The time loop, batch-minor: pre (T, 3H, B) the input projections plus d (becomes den of
     the gates), w_rec (3H, H), noise (T, H, B) or None.
 
@@ -151,7 +149,7 @@ def _cells_forward(pre, w_rec, noise_h, noise_c, k: _Coefficients, subtractive):
     return gates, (pre, q_gates, den_cell, q_cell), out_cell, hs
 
 
-def _cells_backward(d_hs, d_gates, d_out, saved, w_rec, subtractive):
+def cells_backward(d_hs, d_gates, d_out, saved, w_rec, subtractive):
     """Gradients of the inputs (the input projections, the recurrent weight) from those of the
     outputs (hs, gates, out_cell, batch-minor like everything here; the last two may be None).
 
@@ -180,7 +178,7 @@ def _cells_backward(d_hs, d_gates, d_out, saved, w_rec, subtractive):
     # what reaches h_t from outside the recursion: the head, and the next step's direct term
     h_in = np.array(d_hs, dtype=gates.dtype, copy=True)
     if direct is not None and t_len > 1:  # one matrix product (a batched one costs a call per step)
-        rows = _batch_minor(direct[1:]).reshape(-1, three_h) @ w_rec
+        rows = batch_minor(direct[1:]).reshape(-1, three_h) @ w_rec
         h_in[:-1] += rows.reshape(t_len - 1, batch, n).transpose(0, 2, 1)
     core = np.empty_like(gates)  # d_pre without the direct term
     c4 = core.reshape(t_len, 3, n, batch)
@@ -223,79 +221,3 @@ def _cells_backward(d_hs, d_gates, d_out, saved, w_rec, subtractive):
     # pre_t = in_t + W h_{t-1}: dW = sum_t dpre_t h_{t-1}^T
     d_w = np.tensordot(core[1:], hs[:-1], axes=([0, 2], [0, 2]))
     return core, d_w
-
-
-class _Cells(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, pre_in, w_rec, noise_h, noise_c, asn, subtractive):
-        k = _coefficients(asn)
-        pre = _batch_minor(pre_in.detach().numpy())
-        pre += k.d
-        w = w_rec.detach().numpy()
-        nh = None if noise_h is None else _batch_minor(noise_h.numpy())
-        nc = None if noise_c is None else _batch_minor(noise_c.numpy())
-        gates, kept, out_cell, hs = _cells_forward(pre, w, nh, nc, k, subtractive)
-        ctx.saved = (gates, kept, out_cell, hs, k)
-        ctx.w_rec, ctx.subtractive = w, subtractive
-        ctx.set_materialize_grads(False)
-        return tuple(torch.from_numpy(x).transpose(1, 2) for x in (hs, gates, out_cell))
-
-    @staticmethod
-    def backward(ctx, d_hs, d_gates, d_out):
-        t_len, three_h, batch = ctx.saved[0].shape
-        grads = (None if x is None else _batch_minor(x.numpy()) for x in (d_hs, d_gates, d_out))
-        d_hs, d_gates, d_out = grads
-        if d_hs is None:
-            d_hs = np.zeros((t_len, three_h // 3, batch), dtype=np.float32)
-        d_pre, d_w = _cells_backward(d_hs, d_gates, d_out, ctx.saved, ctx.w_rec, ctx.subtractive)
-        return torch.from_numpy(d_pre).transpose(1, 2), torch.from_numpy(d_w), None, None, None, None
-
-
-class _AF(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, s, asn):
-        k = _coefficients(asn)
-        out, den, q = k.values(s.detach().numpy())
-        if ctx.needs_input_grad[0]:
-            ctx.kept = (k, den, q, out)
-        return torch.from_numpy(out)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        k, den, q, out = ctx.kept
-        grad = k.derivative(den, q, out)
-        grad *= grad_out.contiguous().numpy()
-        return torch.from_numpy(grad), None
-
-
-def af_cpu(s: Tensor, asn: ASNParams) -> Tensor:
-    """AF of a float32 CPU tensor (:func:`~sublstm.agents.neuron.af`'s values up to float rounding),
-    computed in numpy: on the tensors of a training batch (thousands of steps) it costs a fraction
-    of torch's fresh allocation per elementwise op."""
-    if s.device.type != "cpu" or s.dtype != torch.float32:
-        raise ValueError(f"af_cpu needs a float32 CPU tensor, got {s.dtype} on {s.device}")
-    return _AF.apply(s, asn)
-
-
-def run_cells(
-    core: str,
-    pre_in: Tensor,
-    w_rec: Tensor,
-    asn: ASNParams,
-    noise_h: Tensor | None = None,
-    noise_c: Tensor | None = None,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """The cells of ``core`` (a key of :data:`GATING`) over a batch of sequences from a zero state,
-    on the CPU.
-
-    ``pre_in`` (T, B, 3H): the input projections W_in x_t + b of every step (rows z, i, o);
-    ``w_rec`` (3H, H); ``noise_h`` and ``noise_c`` (T, B, H): additive noise on each step's h and
-    c (None: none). Returns h (T, B, H) with its noise, the gate activations (T, B, 3H) and AF(c)
-    (T, B, H). Differentiable in ``pre_in`` and ``w_rec``.
-    """
-    if core not in GATING:
-        raise ValueError(f"run_cells runs {sorted(GATING)}, not {core!r}")
-    if pre_in.device.type != "cpu" or pre_in.dtype != torch.float32:
-        raise ValueError(f"run_cells needs float32 CPU tensors, got {pre_in.dtype} on {pre_in.device}")
-    subtractive = GATING[core] == "subtractive"
-    return _Cells.apply(pre_in, w_rec, noise_h, noise_c, asn, subtractive)
