@@ -84,7 +84,7 @@ def nonzero_span(matrix: np.ndarray) -> tuple[int, int]:
 # wrapped around by numba, which keeps LLVM from vectorising the loop.
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _add_rows(cur_g, w_g, ring_b, slot, h_last_g):  # pragma: no cover - compiled
     """The current of a recurrent group from the h in ``ring_b[slot]`` (a dense product, at a
     decision's first dt)."""
@@ -96,7 +96,7 @@ def _add_rows(cur_g, w_g, ring_b, slot, h_last_g):  # pragma: no cover - compile
                 cur_g[r] += v * w_g[j, r]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _arrivals(cur_g, w_g, ring_b, slot, h_last_g, d_beta, threshold):  # pragma: no cover - compiled
     """Add to a recurrent group's current what changed in h (``ring_b[slot]`` now, ``h_last_g``
     one dt before) beyond its decay: a spike of an output cell or gate."""
@@ -109,52 +109,11 @@ def _arrivals(cur_g, w_g, ring_b, slot, h_last_g, d_beta, threshold):  # pragma:
                 cur_g[r] += delta * w_g[j, r]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _difference(out, row, a, b, scale_a, scale_b):  # pragma: no cover - compiled
     """out[row] = scale_a * a - scale_b * b (traces as the synapses see them)."""
     for j in range(a.shape[0]):
         out[row, j] = scale_a[j] * a[j] - scale_b[j] * b[j]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _neurons(sd, sh, td, tr, current, bias, spikes, consts, lerp_small):  # pragma: no cover - compiled
-    """One dt of every ASN of a row, in the order of asn_step (SCIENCE.md section 2); ``spikes``
-    gets 1 where a neuron fired, 0 elsewhere."""
-    w_phi, one_minus_w, d_beta, d_eta, d_gamma = (
-        consts[W_PHI],
-        consts[ONE_MINUS_W],
-        consts[D_BETA],
-        consts[D_ETA],
-        consts[D_GAMMA],
-    )
-    spike_h, theta0, m_f, half, zero, event = (
-        consts[SPIKE_H],
-        consts[THETA0],
-        consts[M_F],
-        consts[HALF],
-        consts[ZERO],
-        consts[EVENT],
-    )
-    tiny = consts[TINY]
-    for j in range(sd.shape[0]):
-        if lerp_small:
-            s = sd[j] + w_phi * (current[j] - sd[j])
-        else:
-            s = current[j] - (current[j] - sd[j]) * one_minus_w
-        hat = sh[j] * d_eta
-        theta = td[j] + theta0
-        fired = (s + bias[j]) - hat > theta * half
-        fired_theta = theta if fired else zero
-        hat = hat + fired_theta
-        theta_dyn = (td[j] + m_f * fired_theta) * d_gamma
-        trace = tr[j] * d_beta + (spike_h if fired else zero)
-        # values decaying below the smallest normal number are stored as 0: arithmetic on
-        # subnormal numbers is some 30 times slower, and they are far below any threshold
-        sd[j] = s if s > tiny or s < -tiny else zero
-        sh[j] = hat if hat > tiny or hat < -tiny else zero
-        td[j] = theta_dyn if theta_dyn > tiny or theta_dyn < -tiny else zero
-        tr[j] = trace if trace > tiny or trace < -tiny else zero
-        spikes[j] = event if fired else zero
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -194,14 +153,21 @@ def simulate_decision(
     cec_from, cec_to, n_groups = ints[CEC_FROM], ints[CEC_TO], ints[N_GROUPS]
     tgt_lo, tgt_hi, z0, i0, og0, oc0 = ints[TGT_LO], ints[TGT_HI], ints[Z0], ints[I0], ints[OG0], ints[OC0]
     delayed, lerp_small = ints[DELAYED] != 0, ints[LERP_SMALL] != 0
-    d_beta, spike_h, half, zero, cec_gain = (
+    w_phi, one_minus_w, d_beta, d_eta, d_gamma = (
+        consts[W_PHI],
+        consts[ONE_MINUS_W],
         consts[D_BETA],
+        consts[D_ETA],
+        consts[D_GAMMA],
+    )
+    spike_h, theta0, m_f, half, zero = (
         consts[SPIKE_H],
+        consts[THETA0],
+        consts[M_F],
         consts[HALF],
         consts[ZERO],
-        consts[CEC_GAIN],
     )
-    tiny = consts[TINY]
+    cec_gain, event, tiny = consts[CEC_GAIN], consts[EVENT], consts[TINY]
     threshold = spike_h * half  # |delta| of one spike of an output cell or gate is spike_h
     batch, n = s_dyn.shape
     h_size = c.shape[1]
@@ -210,32 +176,34 @@ def simulate_decision(
     n_imm = imm_src.shape[0]
     n_out, n_actions = out_w.shape
     dtype = s_dyn.dtype
-    cur = np.zeros(n_tgt, dtype=dtype)  # synaptic current into each target (hidden and gates)
-    current = np.empty(n, dtype=dtype)  # every neuron's input current this dt
+    # the synaptic current of every neuron: the targets' (hidden and gates) carried from dt to dt,
+    # 0 at the inputs, and at the output cells their memory cell, copied in every dt
+    cur = np.zeros(n, dtype=dtype)
+    cur_tgt, cur_oc = cur[tgt_lo:tgt_hi], cur[oc0 : oc0 + h_size]
+    cur_0 = cur_tgt[rec_lo[0] : rec_lo[0] + rec_width[0]]  # the targets of each recurrent group
+    cur_1 = cur_tgt[rec_lo[1] : rec_lo[1] + rec_width[1]]
     spikes = np.empty(n, dtype=dtype)
     h_last = np.zeros((MAX_GROUPS, h_size), dtype=dtype)  # the h each recurrent group saw last dt
     drive = np.empty((1, h_size), dtype=dtype)
-    cur_0 = cur[rec_lo[0] : rec_lo[0] + rec_width[0]]  # the targets of each recurrent group
-    cur_1 = cur[rec_lo[1] : rec_lo[1] + rec_width[1]]
     w_0, w_1, h_last_0, h_last_1 = rec_w[0], rec_w[1], h_last[0], h_last[1]
     d_0, d_1 = rec_delay[0], rec_delay[1]
     sc_z, sc_i = scale[z0 : z0 + h_size], scale[i0 : i0 + h_size]
     sc_og, sc_oc = scale[og0 : og0 + h_size], scale[oc0 : oc0 + h_size]
-    current_tgt, current_oc = current[tgt_lo:tgt_hi], current[oc0 : oc0 + h_size]
     slot = slot_0 = slot_1 = 0
     for b in range(batch):
         sd, sh, td, tr = s_dyn[b], s_hat[b], theta_dyn[b], trace[b]
-        cb, eb, cnt, ring_b, eb_tgt = c[b], ext[b], counts[b], ring[b], ext[b, tgt_lo:tgt_hi]
+        cb, eb, cnt, ring_b = c[b], ext[b], counts[b], ring[b]
         tr_z, tr_i = tr[z0 : z0 + h_size], tr[i0 : i0 + h_size]
         tr_og, tr_oc = tr[og0 : og0 + h_size], tr[oc0 : oc0 + h_size]
         # the currents at the decision's first dt, from the traces and the delay line
-        for r in range(n_tgt):
-            cur[r] = zero
+        for j in range(n):
+            cur[j] = zero
+            cnt[j] = zero
         for m in range(n_imm):
             v = scale[imm_src[m]] * tr[imm_src[m]]
             if v != zero:
                 for r in range(n_tgt):
-                    cur[r] += v * imm_dense[m, r]
+                    cur_tgt[r] += v * imm_dense[m, r]
         if delayed:
             # the delay line: slot of h now, and of h d dt steps ago per group; a group reads its
             # slot before h now is written there (delay = size) or after (delay 0)
@@ -250,20 +218,39 @@ def simulate_decision(
                 _add_rows(cur_0, w_0, ring_b, slot_0, h_last_0)
             if n_groups > 1 and d_1 == 0:
                 _add_rows(cur_1, w_1, ring_b, slot_1, h_last_1)
-        for j in range(n):
-            cnt[j] = zero
-            current[j] = eb[j]
         for k in range(n_steps):
             in_cec = cec_from <= k < cec_to
             if in_cec:  # trace_z - trace_i at the start of the dt, as the current sees them
                 _difference(drive, 0, tr_z, tr_i, sc_z, sc_i)
-            for r in range(n_tgt):
-                current_tgt[r] = eb_tgt[r] + cur[r]
             for j in range(h_size):
-                current_oc[j] = cb[j]
-            _neurons(sd, sh, td, tr, current, bias, spikes, consts, lerp_small)
+                cur_oc[j] = cb[j]
+            # every ASN, in the order of asn_step (SCIENCE.md section 2), with input current
+            # ext + cur; then the carried currents decay (the spikes are added below). Values
+            # decaying below the smallest normal number are stored as 0: arithmetic on subnormal
+            # numbers is some 30 times slower, and they are far below any threshold.
             for j in range(n):
-                cnt[j] += spikes[j]
+                syn = cur[j]
+                current = eb[j] + syn
+                if lerp_small:
+                    s = sd[j] + w_phi * (current - sd[j])
+                else:
+                    s = current - (current - sd[j]) * one_minus_w
+                hat = sh[j] * d_eta
+                theta = td[j] + theta0
+                fired = (s + bias[j]) - hat > theta * half
+                fired_theta = theta if fired else zero
+                hat = hat + fired_theta
+                theta_dyn_j = (td[j] + m_f * fired_theta) * d_gamma
+                trace_j = tr[j] * d_beta + (spike_h if fired else zero)
+                sd[j] = s if s > tiny or s < -tiny else zero
+                sh[j] = hat if hat > tiny or hat < -tiny else zero
+                td[j] = theta_dyn_j if theta_dyn_j > tiny or theta_dyn_j < -tiny else zero
+                tr[j] = trace_j if trace_j > tiny or trace_j < -tiny else zero
+                spike = event if fired else zero
+                spikes[j] = spike
+                cnt[j] += spike
+                syn = syn * d_beta
+                cur[j] = syn if syn > tiny or syn < -tiny else zero
             if in_cec:
                 for j in range(h_size):
                     cb[j] = cb[j] + cec_gain * drive[0, j]
@@ -280,14 +267,11 @@ def simulate_decision(
                         h_sum[b, j] += tr_oc[j] - tr_og[j]
             if k + 1 == n_steps:
                 break
-            # the currents of the next dt: decay, the spikes of now, the delay line's arrivals
-            for r in range(n_tgt):
-                v = cur[r] * d_beta
-                cur[r] = v if v > tiny or v < -tiny else zero  # no subnormal numbers, see _neurons
+            # the currents of the next dt: the spikes of now, the delay line's arrivals
             for m in range(n_imm):
                 if spikes[imm_src[m]] != zero:
                     for r in range(n_tgt):
-                        cur[r] += imm_w[m, r]
+                        cur_tgt[r] += imm_w[m, r]
             if delayed:  # the slots move on by one dt (the last dt's h is the next step's)
                 slot = slot + 1 if slot + 1 < size else 0
                 slot_0 = slot_0 + 1 if slot_0 + 1 < size else 0
