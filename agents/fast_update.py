@@ -177,3 +177,31 @@ def loss_and_grads(
     grads["hidden.bias"] = d_hidden_flat.sum(0)
     grads["hidden.weight"] = d_hidden_flat.T @ x.reshape(-1, d)
     return td_loss, total, {name: np.ascontiguousarray(g, dtype=np.float32) for name, g in grads.items()}
+
+
+def forward_step(
+    network: AdvantageNetwork,
+    obs: torch.Tensor,
+    state: tuple[torch.Tensor, torch.Tensor],
+    resets: torch.Tensor,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]:
+    """One acting step of ``network`` (no gradient, no noise) in numpy: what ``network(obs, state,
+    resets)`` returns for obs (1, B, obs_dim) and resets (1, B), a dozen numpy calls instead of
+    torch's sixty (acting runs once per vector step of training)."""
+    k = coefficients(network.asn)
+    p = {name: t.detach().numpy() for name, t in network.named_parameters()}
+    x = k.values(obs[0].numpy())[0]
+    a = k.values(x @ p["hidden.weight"].T + p["hidden.bias"])[0]
+    keep = ~resets[0].numpy()[:, None]
+    h, c = (s.numpy() * keep for s in state)
+    gates = k.values(x @ p["core.w_in.weight"].T + p["core.w_in.bias"] + h @ p["core.w_rec.weight"].T)[0]
+    n = network.n_cells
+    z, i, o = gates[:, :n], gates[:, n : 2 * n], gates[:, 2 * n :]
+    subtractive = GATING[network.core_name] == "subtractive"
+    c = c + (z - i if subtractive else z * i)
+    u = k.values(c)[0]
+    h = u - o if subtractive else u * o
+    q = np.concatenate([a, h], axis=-1) @ p["head.weight"].T + p["head.bias"]
+    acts = {"input": x, "hidden": a, "cell_input": z, "input_gate": i, "output_gate": o, "output_cell": u}
+    as_torch = {name: torch.from_numpy(np.ascontiguousarray(v))[None] for name, v in acts.items()}
+    return torch.from_numpy(q)[None], (torch.from_numpy(h), torch.from_numpy(c)), as_torch

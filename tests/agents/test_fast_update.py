@@ -109,3 +109,21 @@ def test_gradient_step_takes_either_path_alike(monkeypatch):
     # Adam's first step is about lr * sign(gradient): a gradient that cancels to ~1e-7 may differ
     for name in fast_weights:
         torch.testing.assert_close(fast_weights[name], slow_weights[name], atol=5e-4, rtol=0, msg=name)
+
+
+@pytest.mark.parametrize("core", ["asn-sublstm", "asn-lstm"])
+def test_numpy_acting_step_equals_the_network(core):
+    torch.manual_seed(6)
+    net = AdvantageNetwork(3, 4, core=core)
+    obs = torch.rand(1, 5, 3)
+    state = (torch.rand(5, 8), torch.rand(5, 8))
+    resets = torch.tensor([[True, False, False, True, False]])
+    with torch.no_grad():
+        ref_q, ref_state, ref_acts = net(obs, state, resets)
+    q, new_state, acts = fast_update.forward_step(net, obs, state, resets)
+    torch.testing.assert_close(q, ref_q, atol=1e-6, rtol=1e-5)
+    for mine, ref in zip(new_state, ref_state, strict=True):
+        torch.testing.assert_close(mine, ref, atol=1e-6, rtol=1e-5)
+    assert set(acts) == set(ref_acts)
+    for name in acts:
+        torch.testing.assert_close(acts[name], ref_acts[name], atol=1e-6, rtol=1e-5, msg=name)
