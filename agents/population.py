@@ -325,9 +325,11 @@ class Population:
         # longest first within each member, so that the forward pass can drop ended episodes
         lengths = self.replay.ep_len.gather(1, idx) * learning_t.unsqueeze(1)
         idx = idx.gather(1, lengths.argsort(dim=1, descending=True, stable=True))
-        batch = self.replay.gather(idx, learning_t, self.bptt_steps)
-        if subset is not None:
-            batch = {k: v.index_select(0, subset) for k, v in batch.items()}
+        if subset is None:
+            batch = self.replay.gather(idx, learning_t, self.bptt_steps)
+        else:  # the learning members' episodes only
+            on = torch.ones(len(members), dtype=torch.bool, device=self.device)
+            batch = self.replay.gather(idx.index_select(0, subset), on, self.bptt_steps, subset)
         steps = torch.arange(batch["obs"].shape[1], device=self.device)
         # episodes still running at each step (obs 0 .. L of an L-step episode): the packed layout
         rows = (batch["lengths"].unsqueeze(-1) >= steps).sum(1).amax(0).tolist()

@@ -362,12 +362,9 @@ class StackedNetwork:
                 params,
                 weights,
             )
-            packed = {k: v.reshape(s, t_len * b, -1).index_select(1, pos) for k, v in acts.items()}
-            return (
-                q.reshape(s, t_len * b, -1).index_select(1, pos),
-                state,
-                acts if weights is not None else packed,
-            )
+            if weights is None:
+                acts = {k: v.reshape(s, t_len * b, -1).index_select(1, pos) for k, v in acts.items()}
+            return q.reshape(s, t_len * b, -1).index_select(1, pos), state, acts
         x = af(obs, asn)
         a = af_train(_linear(x, p["hidden.weight"], p["hidden.bias"]), asn)
         x_core = x + noise["x"] if "x" in noise else x

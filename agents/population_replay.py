@@ -101,23 +101,32 @@ class MemberReplay:
         target = torch.minimum((u * total).long(), (total - 1).clamp(min=0))
         return torch.searchsorted(cdf, target, right=True).clamp_(max=self.max_episodes - 1)
 
-    def gather(self, idx: Tensor, members: Tensor, max_len: int | None = None) -> dict[str, Tensor]:
+    def gather(
+        self, idx: Tensor, members: Tensor, max_len: int | None = None, subset: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """The sampled episodes as a padded batch, member-first.
 
         ``members`` (S,) bool: whose episodes count (the others get length 0, so that they neither
-        lengthen the batch nor contribute a loss). Returns obs (S, T+1, B, D), actions, rewards,
-        mask, terminated, continues (S, T, B) and lengths (S, B) (after the cut at ``max_len``).
+        lengthen the batch nor contribute a loss). ``subset`` (K,) long: the members whose rows
+        ``idx`` (K, B) and ``members`` (K,) hold (default: all S, in order); the batch then holds
+        those members only. Returns obs (K, T+1, B, D), actions, rewards, mask, terminated,
+        continues (K, T, B) and lengths (K, B) (after the cut at ``max_len``).
         """
-        length = self.ep_len.gather(1, idx) * members.unsqueeze(1)
+
+        def table(t: Tensor) -> Tensor:
+            return t if subset is None else t.index_select(0, subset)
+
+        length = table(self.ep_len).gather(1, idx) * members.unsqueeze(1)
         cut = length > max_len if max_len is not None else torch.zeros_like(length, dtype=torch.bool)
         eff = length.clamp(max=max_len) if max_len is not None else length
         t_len = int(eff.max())
-        start = self.ep_start.gather(1, idx)
-        rows = self.ep_row.gather(1, idx).unsqueeze(1)
+        start = table(self.ep_start).gather(1, idx)
+        rows = table(self.ep_row).gather(1, idx).unsqueeze(1)
+        who = self._members if subset is None else subset.view(-1, 1, 1)
         t = torch.arange(t_len + 1, device=self.device).view(1, -1, 1)
-        slots = (start.unsqueeze(1) + t) % self.slots  # (S, T+1, B)
-        obs = self.obs[self._members, rows, slots]
-        final = self.ep_final.gather(1, idx.unsqueeze(-1).expand(-1, -1, self.obs_dim))
+        slots = (start.unsqueeze(1) + t) % self.slots  # (K, T+1, B)
+        obs = self.obs[who, rows, slots]
+        final = table(self.ep_final).gather(1, idx.unsqueeze(-1).expand(-1, -1, self.obs_dim))
         end = eff.unsqueeze(1)
         at_end = (t == end) & ~cut.unsqueeze(1)  # a cut episode's end obs is the stored one
         obs = torch.where(at_end.unsqueeze(-1), final.unsqueeze(1), obs)
@@ -125,11 +134,11 @@ class MemberReplay:
         steps = slots[:, :-1]
         tt = t[:, :-1]
         mask = tt < end
-        term = self.ep_term.gather(1, idx) & ~cut
+        term = table(self.ep_term).gather(1, idx) & ~cut
         return {
             "obs": obs,
-            "actions": self.actions[self._members, rows, steps].long() * mask,
-            "rewards": self.rewards[self._members, rows, steps] * mask,
+            "actions": self.actions[who, rows, steps].long() * mask,
+            "rewards": self.rewards[who, rows, steps] * mask,
             "mask": mask,
             "terminated": (tt == end - 1) & term.unsqueeze(1),
             "continues": tt < end - 1,

@@ -111,10 +111,20 @@ def _episodes(batch, k):
     return episodes
 
 
-@pytest.mark.parametrize("extra", [{}, {"rate_penalty": 1.0, "gate_rate_penalty": 0.5, "huber_delta": 1.0}])
-def test_stacked_update_equals_separate_updates(extra):
+@pytest.mark.parametrize(
+    "core, extra",
+    [
+        ("asn-sublstm", {}),
+        ("asn-sublstm", {"rate_penalty": 1.0, "gate_rate_penalty": 0.5, "huber_delta": 1.0}),
+        ("asn-lstm", {"rate_penalty": 1.0}),  # the multiplicative cells of the packed pass
+        ("lstm", {"rate_penalty": 1.0}),  # no cells node: the step-by-step loop, packed around it
+    ],
+)
+def test_stacked_update_equals_separate_updates(core, extra):
     """One population step on a batch = the single agent's gradient_step per member on its share."""
-    pop = small_population([0, 1, 2], train_noise=0.0, train_cell_noise=0.0, max_grad_norm=0.5, **extra)
+    pop = small_population(
+        [0, 1, 2], core=core, train_noise=0.0, train_cell_noise=0.0, max_grad_norm=0.5, **extra
+    )
     _fill(pop, 60)  # every env row has ended an episode (time-out: 40 steps)
     learning = np.array([True, False, True])  # member 1 sits this update out
     idx = pop.replay.sample(pop._sampling.uniform(pop.hp.batch_episodes))
@@ -124,7 +134,7 @@ def test_stacked_update_equals_separate_updates(extra):
         pop.update_on(idx, learning)
     hp = pop.hp
     for k in range(3):
-        net = AdvantageNetwork(3, 4, n_hidden=hp.n_hidden, n_cells=hp.n_cells)
+        net = AdvantageNetwork(3, 4, core=core, n_hidden=hp.n_hidden, n_cells=hp.n_cells)
         net.load_state_dict(before[k])
         if learning[k]:
             opt = torch.optim.Adam(net.parameters(), lr=hp.learning_rate)
