@@ -27,16 +27,23 @@ class AFKernel:
     def __init__(self, asn: ASNParams) -> None:
         a, b, d, h, offset = _af_coefficients(asn)
         # float32 0-d tensors: a Python float would be wrapped and cast at every call
-        const = [torch.tensor(v, dtype=torch.float32) for v in (a, b, d, h, offset, 1.0 / h, 1.0 / b)]
-        self.a, self.b, self.d, self.h, self.offset, self.inv_h, self.inv_b = const
+        const = [torch.tensor(v, dtype=torch.float32) for v in (a, b, d, h, offset, 1.0 / b)]
+        self.a, self.b, self.d, self.h, self.offset, self.inv_b = const
+        self.inv_hb = 1.0 / (h * b)
         self.zero, self.one = torch.tensor(0.0), torch.tensor(1.0)
+        # where AF(0) = 0 (it is for the default neuron), AF > 0 implies S > 0: the mask of the
+        # derivative is sign(AF) alone
+        self.flat_at_zero = False
+        at_zero = torch.empty(1)
+        self(torch.zeros(1), at_zero)
+        self.flat_at_zero = bool(at_zero[0] == 0)
 
     def __call__(self, s: Tensor, out: Tensor, grad: Tensor | None = None, inplace: bool = True) -> Tensor:
         """AF(s) into ``out``; returns dAF/dS (into ``grad`` if given). With ``inplace`` ``s``
         (not needed later) is overwritten.
 
         The derivative h b e / ((e - 1) den)^2 (e = exp(a + b / den)) is written as
-        v^2 y (1 + y / h) / b with v = b / den and y = h / (e - 1); it is zero where S <= 0 or
+        (1/b + y / (h b)) y v^2 with v = b / den and y = h / (e - 1); it is zero where S <= 0 or
         AF = 0.
         """
         den = s.clamp_(min=self.zero) if inplace else torch.clamp(s, min=self.zero)
@@ -45,9 +52,11 @@ class AFKernel:
         y = torch.add(v, self.a).exp_().sub_(self.one)
         torch.div(self.h, y, out=y)
         torch.add(y, self.offset, out=out).clamp_(min=self.zero)
-        on = den.sub_(self.d).mul_(out).sign_()
-        g = torch.mul(y, self.inv_h) if grad is None else torch.mul(y, self.inv_h, out=grad)
-        return g.add_(self.one).mul_(y).mul_(v.square_()).mul_(on).mul_(self.inv_b)
+        on = torch.sign(out) if self.flat_at_zero else den.sub_(self.d).mul_(out).sign_()
+        if grad is None:
+            grad = torch.empty_like(y)
+        torch.add(self.inv_b, y, alpha=self.inv_hb, out=grad)
+        return grad.mul_(y).mul_(v.square_()).mul_(on)
 
 
 _KERNELS: dict[ASNParams, AFKernel] = {}
