@@ -28,16 +28,22 @@ class ScalingGrid(TrainingGrid):
     """The corridors, seeds and budgets (steps per seed) of the section, plus: ``twin_episodes``
     held-out episodes on which each member and its spiking twin are scored, and the goal of
     issue 10 (corridor ``goal_corridor`` reached by ``goal_seeds`` of the seeds, each within
-    ``goal_steps`` steps and ``goal_wall_s`` seconds of wall-clock)."""
+    ``goal_steps`` steps and ``goal_wall_s`` seconds of wall-clock). ``max_run_s`` caps the
+    wall-clock of chosen corridors' populations (the others: the bench's ``max_run_s``)."""
 
     twin_episodes: int = 100
     goal_corridor: int = 100
     goal_seeds: int = 4
     goal_steps: int = 500_000
     goal_wall_s: float = 900.0
+    max_run_s: dict[int, float] = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
         super().validate()
+        for n, cap in self.max_run_s.items():
+            check_count("max_run_s (corridor)", n, 1)
+            if not (isinstance(cap, int | float) and not isinstance(cap, bool) and 0 < cap < math.inf):
+                raise ValueError(f"max_run_s[{n}] must be a positive number of seconds, got {cap!r}")
         for name in ("twin_episodes", "goal_corridor", "goal_seeds", "goal_steps"):
             check_count(name, getattr(self, name))
         if not (isinstance(self.goal_wall_s, int | float) and self.goal_wall_s > 0):
@@ -47,6 +53,10 @@ class ScalingGrid(TrainingGrid):
         """The grid with the bench's shared corridors, seeds and budgets applied."""
         base = self.resolved(bench)
         return dataclasses.replace(self, corridors=base.corridors, seeds=base.seeds, budgets=base.budgets)
+
+    def cap(self, corridor: int, bench: BenchSettings) -> float:
+        """Wall-clock cap of corridor ``corridor``'s population: its own, else the bench's."""
+        return float(self.max_run_s.get(corridor, bench.max_run_s))
 
 
 HEADER = [
@@ -105,7 +115,7 @@ def train_corridor(corridor: int, grid: ScalingGrid, bench: BenchSettings) -> di
         if event["event"] == "stop":
             print(f"  N={corridor} seed {pop.seeds[event['member']]}: {event['reason']} at "
                   f"{event['timesteps']:,} steps, {event['wall_s']:.0f} s", flush=True)  # fmt: skip
-        limited = limited or event["wall_s"] > bench.max_run_s
+        limited = limited or event["wall_s"] > grid.cap(corridor, bench)
         return not limited
 
     cpu0 = time.process_time()
@@ -153,7 +163,7 @@ def run_settings(corridor: int, grid: ScalingGrid, bench: BenchSettings) -> dict
         "twin_episodes": grid.twin_episodes,
         "eval_interval": bench.eval_interval,
         "eval_episodes": bench.eval_episodes,
-        "max_run_s": bench.max_run_s,
+        "max_run_s": grid.cap(corridor, bench),
     }
 
 
@@ -255,6 +265,7 @@ def run(ctx: BenchContext, own: ScalingGrid) -> None:
     plot = ctx.plots / "bench_scaling.png"
     plot_scaling(plot, grid, results)
     budgets = ", ".join(f"{n}: {grid.budgets[n]:,}" for n in grid.corridors)
+    caps = ", ".join(f"{n}: {grid.cap(n, b):g}" for n in grid.corridors)
     timing = TwinTiming()
     body = f"""
 Our agent (asn-sublstm) on `{ENV_ID}` (noise 1) with corridor length N: per corridor one
@@ -262,8 +273,8 @@ Our agent (asn-sublstm) on `{ENV_ID}` (noise 1) with corridor length N: per corr
 torch thread), with the settings of `sublstm.experiments.long_memory.long_corridor_settings(N)`
 (the defaults up to N = 10; the rule below beyond). Each seed stops once its deterministic
 evaluations ({b.eval_episodes} episodes every {b.eval_interval:,} steps) reach 95 % twice in a row;
-budgets (steps per seed) {budgets}; a population still training after {b.max_run_s:g} s of
-wall-clock is stopped at its next evaluation. Steps and wall-clock to 95 % are those of each seed's
+budgets (steps per seed) {budgets}; a population still training after its wall-clock cap
+(s: {caps}) is stopped at its next evaluation. Steps and wall-clock to 95 % are those of each seed's
 first evaluation at >= 95 %, the wall-clock counted from the population's start (all seeds share
 the process). Final success: each member (the analog agent as it stopped) and its spiking twin
 (`sublstm.spiking.compare.compare`, default timing) on the same {grid.twin_episodes} held-out

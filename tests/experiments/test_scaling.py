@@ -3,6 +3,8 @@ populations stored per corridor and reused, the table row, the goal verdict."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sublstm.agents.population import Population
 from sublstm.experiments import bench
@@ -98,6 +100,11 @@ def test_shared_bench_settings_reach_the_grid_and_its_stored_settings():
     assert grid.twin_episodes == FULL.twin_episodes
     settings = run_settings(50, grid, shared)
     assert settings["population"]["bptt_steps"] == 60 and settings["budget"] == 1000
+    assert run_settings(50, grid, shared)["max_run_s"] == shared.max_run_s
+    capped = dataclasses.replace(grid, max_run_s={50: 60})
+    assert capped.cap(50, shared) == 60.0 and run_settings(50, capped, shared)["max_run_s"] == 60.0
     QUICK.validate()
+    with pytest.raises(ValueError, match="max_run_s"):
+        dataclasses.replace(capped, max_run_s={50: -1}).validate()
     with pytest.raises(ValueError, match="twin_episodes"):
         ScalingGrid((10,), 1, {10: 100}, twin_episodes=0).validate()
