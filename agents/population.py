@@ -149,6 +149,7 @@ class Population:
         self._noise_generators = member_generators(seeds, "noise", dev)
         self._eval_rngs = [np.random.default_rng(derived_seed(s, "eval")) for s in seeds]
         self._eval_env: MemberEnv | None = None
+        self._eval_key: tuple | None = None  # the members and episode count _eval_env serves
 
         self.num_timesteps = 0  # steps per member taken by the members still learning
         self.timesteps = np.zeros(n_agents, dtype=np.int64)  # per member (frozen once stopped)
@@ -353,7 +354,8 @@ class Population:
     def evaluate(
         self, n_episodes: int = 100, members: Iterable[int] | None = None, max_steps: int = 100_000
     ) -> list[dict[str, float] | None]:
-        """Deterministic evaluation, ``n_episodes`` episodes per member, all members at once.
+        """Deterministic evaluation, ``n_episodes`` episodes per member, the chosen members at once
+        (the others cost nothing).
 
         Each evaluated member draws its episodes' seed from its own evaluation generator. Returns
         per member {success_rate, mean_return, mean_length}, None for members not in ``members``.
@@ -361,24 +363,27 @@ class Population:
         n_episodes = check_int("n_episodes", n_episodes, 1)
         chosen = np.zeros(self.n_agents, dtype=bool)
         chosen[list(range(self.n_agents)) if members is None else list(members)] = True
-        if self._eval_env is None or self._eval_env.n_envs != n_episodes:
-            self._eval_env = MemberEnv(
-                self.env_id, self.seeds, n_episodes, self.device, self.env_kwargs, "eval"
-            )
+        which = np.flatnonzero(chosen)  # only these run: a member's episodes depend on its seed alone
+        key = (tuple(which), n_episodes)
+        if self._eval_env is None or self._eval_key != key:
+            seeds = [self.seeds[k] for k in which]
+            self._eval_env = MemberEnv(self.env_id, seeds, n_episodes, self.device, self.env_kwargs, "eval")
+            self._eval_key = key
         env = self._eval_env
-        seeds = [
-            int(self._eval_rngs[k].integers(2**31 - 1)) if chosen[k] else 0 for k in range(self.n_agents)
-        ]
-        obs = env.reset(seeds)
-        state = self.network.initial_state(n_episodes)
-        shape = (self.n_agents, n_episodes)
+        obs = env.reset([int(self._eval_rngs[k].integers(2**31 - 1)) for k in which])
+        params = None
+        if len(which) < self.n_agents:
+            at = torch.as_tensor(which, device=self.device)
+            params = {name: p.detach().index_select(0, at) for name, p in self.network.params.items()}
+        state = self.network.initial_state(n_episodes, len(which))
+        shape = (len(which), n_episodes)
         alive = torch.ones(shape, dtype=torch.bool, device=self.device)
         success = torch.zeros(shape, dtype=torch.bool, device=self.device)
         returns = torch.zeros(shape, device=self.device)
         lengths = torch.zeros(shape, device=self.device)
         limit = min(max_steps, env.max_steps or max_steps)
         for _ in range(limit):
-            q, state = self.network.step(obs, state)
+            q, state = self.network.step(obs, state, params=params)
             obs, reward, _, _, info = env.step(q.argmax(-1))
             returns += reward * alive
             lengths += alive
@@ -388,12 +393,14 @@ class Population:
                 break
         rates = success.float().mean(1).tolist()
         mean_returns, mean_lengths = returns.mean(1).tolist(), lengths.mean(1).tolist()
-        return [
-            {"success_rate": rates[k], "mean_return": mean_returns[k], "mean_length": mean_lengths[k]}
-            if chosen[k]
-            else None
-            for k in range(self.n_agents)
-        ]
+        out: list[dict[str, float] | None] = [None] * self.n_agents
+        for j, k in enumerate(which):
+            out[k] = {
+                "success_rate": rates[j],
+                "mean_return": mean_returns[j],
+                "mean_length": mean_lengths[j],
+            }
+        return out
 
     # --- the training loop -------------------------------------------------------------------------
     def learn(

@@ -407,11 +407,17 @@ class StackedNetwork:
         return q.view(*hs.shape[:-1], -1)
 
     @torch.no_grad()
-    def step(self, obs: Tensor, state: State, resets: Tensor | None = None) -> tuple[Tensor, State]:
-        """One acting step: obs (S, B, obs_dim) -> advantages (S, B, n_actions), next state."""
-        q, state, _ = self.forward(
-            obs.unsqueeze(1), state, None if resets is None else resets.unsqueeze(1), with_acts=False
-        )
+    def step(
+        self,
+        obs: Tensor,
+        state: State,
+        resets: Tensor | None = None,
+        params: dict[str, Tensor] | None = None,
+    ) -> tuple[Tensor, State]:
+        """One acting step: obs (S, B, obs_dim) -> advantages (S, B, n_actions), next state
+        (``params``: another stack, as in :meth:`forward`)."""
+        resets = None if resets is None else resets.unsqueeze(1)
+        q, state, _ = self.forward(obs.unsqueeze(1), state, resets, with_acts=False, params=params)
         return q[:, 0], state
 
 

@@ -316,3 +316,10 @@ def test_training_noise_covers_real_steps_only():
         small_population([0], train_noise=0.0, train_cell_noise=0.0)._training_noise(lengths, np.array([0]))
         is None
     )
+
+
+def test_evaluating_some_members_gives_them_what_evaluating_all_does():
+    """Only the chosen members run an evaluation; each one's episodes depend on its own seed."""
+    everyone = small_population([0, 1, 2]).evaluate(6)
+    some = small_population([0, 1, 2]).evaluate(6, members=[2, 1])
+    assert some[0] is None and some[1:] == everyone[1:]
