@@ -97,16 +97,22 @@ def _add_rows(cur_g, w_g, ring_b, slot, h_last_g):  # pragma: no cover - compile
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _arrivals(cur_g, w_g, ring_b, slot, h_last_g, d_beta, threshold):  # pragma: no cover - compiled
+def _arrivals(cur_g, w_g, ring_b, slot, h_last_g, d_beta, threshold, found, jumps):  # pragma: no cover
     """Add to a recurrent group's current what changed in h (``ring_b[slot]`` now, ``h_last_g``
-    one dt before) beyond its decay: a spike of an output cell or gate."""
+    one dt before) beyond its decay: a spike of an output cell or gate. The cells are found first
+    (without branches), then their weights added."""
+    n_found = 0
     for j in range(h_last_g.shape[0]):
         v = ring_b[slot, j]
         delta = v - d_beta * h_last_g[j]
         h_last_g[j] = v
-        if delta > threshold or -delta > threshold:
-            for r in range(cur_g.shape[0]):
-                cur_g[r] += delta * w_g[j, r]
+        found[n_found] = j
+        jumps[n_found] = delta
+        n_found += 1 if delta > threshold or -delta > threshold else 0
+    for e in range(n_found):
+        row, delta = w_g[found[e]], jumps[e]
+        for r in range(cur_g.shape[0]):
+            cur_g[r] += delta * row[r]
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -185,6 +191,8 @@ def simulate_decision(
     spikes = np.empty(n, dtype=dtype)
     h_last = np.zeros((MAX_GROUPS, h_size), dtype=dtype)  # the h each recurrent group saw last dt
     drive = np.empty((1, h_size), dtype=dtype)
+    found = np.empty(h_size, dtype=np.int64)  # the cells whose h jumped this dt, and the jumps
+    jumps = np.empty(h_size, dtype=dtype)
     w_0, w_1, h_last_0, h_last_1 = rec_w[0], rec_w[1], h_last[0], h_last[1]
     d_0, d_1 = rec_delay[0], rec_delay[1]
     sc_z, sc_i = scale[z0 : z0 + h_size], scale[i0 : i0 + h_size]
@@ -277,14 +285,14 @@ def simulate_decision(
                 slot_0 = slot_0 + 1 if slot_0 + 1 < size else 0
                 slot_1 = slot_1 + 1 if slot_1 + 1 < size else 0
                 if n_groups > 0 and d_0 > 0:
-                    _arrivals(cur_0, w_0, ring_b, slot_0, h_last_0, d_beta, threshold)
+                    _arrivals(cur_0, w_0, ring_b, slot_0, h_last_0, d_beta, threshold, found, jumps)
                 if n_groups > 1 and d_1 > 0:
-                    _arrivals(cur_1, w_1, ring_b, slot_1, h_last_1, d_beta, threshold)
+                    _arrivals(cur_1, w_1, ring_b, slot_1, h_last_1, d_beta, threshold, found, jumps)
                 _difference(ring_b, slot, tr_oc, tr_og, sc_oc, sc_og)
                 if n_groups > 0 and d_0 == 0:
-                    _arrivals(cur_0, w_0, ring_b, slot_0, h_last_0, d_beta, threshold)
+                    _arrivals(cur_0, w_0, ring_b, slot_0, h_last_0, d_beta, threshold, found, jumps)
                 if n_groups > 1 and d_1 == 0:
-                    _arrivals(cur_1, w_1, ring_b, slot_1, h_last_1, d_beta, threshold)
+                    _arrivals(cur_1, w_1, ring_b, slot_1, h_last_1, d_beta, threshold, found, jumps)
 
 
 def build_plan(net) -> KernelPlan:
