@@ -68,6 +68,7 @@ def test_quick_population_and_tensor_env_sections_write_their_blocks(tmp_path, r
     assert "<!-- block:throughput -->" in doc and "<!-- block:target -->" in doc
     assert "| population of 4 |" in doc and "| seeds reaching the target | " in doc
     assert "Measured for 4: " in doc and "seeds in " in doc
+    assert "the issue's single-agent rate of 318 steps/s" in doc
     assert "| `sublstm/NoisyTMaze-v0` | 16 |" in doc and doc.count("QUICK MODE") == 3
     assert (runs / "population" / "throughput.json").is_file() and (
         runs / "population" / "target.json"
