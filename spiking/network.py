@@ -22,10 +22,12 @@ downstream of the cell (onto the gates, through the same recurrent delay, and on
 signal is trace_oc * trace_og. This twin exists to test the paper's claim that such products convert
 to spikes worse than differences (docs/gating.md).
 
-All ASNs live in one (batch, N) state in the population order above, so one dt of the whole
-network is one matrix product plus one elementwise :func:`asn_step`; only time is a Python loop.
-Populations update synchronously from the traces at the start of each dt (one dt of synaptic
-delay), which is what lets a recurrent net be stepped without ordering its neurons.
+All ASNs live in one (batch, N) state in the population order above, so with the torch engine one
+dt of the whole network is one matrix product plus one elementwise :func:`asn_step` (only time is
+a Python loop; any device). The kernel engine (:mod:`.kernel`, the default on the CPU) simulates a
+whole decision in one compiled call with event-driven currents, on the same state and with the
+same spikes. Populations update synchronously from the traces at the start of each dt (one dt of
+synaptic delay), which is what lets a recurrent net be stepped without ordering its neurons.
 """
 
 from __future__ import annotations
