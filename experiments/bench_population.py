@@ -7,7 +7,9 @@ against one AdvantageAgent's learn(), and a population trained to the success ta
     print(render_target(run))
 
 As the benchmark section ``population`` (``sublstm bench --only population``) it writes two blocks
-of docs/benchmarks.md: ``throughput`` and ``target`` (``population.parts`` picks them).
+of docs/benchmarks.md: ``throughput`` and ``target`` (``population.parts`` picks them), and on
+request a third, ``equivalence``: the same seeds as separate AdvantageAgents and as one population
+(``population.parts=['equivalence'] population.n_agents=16``; S separate runs, costly).
 
 Throughput is measured after a warm-up that lasts until every learner has begun updating (before
 that, steps are nearly free), over ``seconds`` of training without evaluations, fresh learners
@@ -67,7 +69,7 @@ class PopulationSettings:
             raise ValueError(f"target must be a success rate in [0, 1], got {self.target!r}")
 
 
-PARTS = ("throughput", "target")
+PARTS = ("throughput", "target", "equivalence")
 
 
 def _timed_rate(step, steps_done, seconds: float) -> dict[str, float]:
@@ -341,11 +343,23 @@ def target_verdict(result: dict[str, Any]) -> str:
     )
 
 
+def equivalence_verdict(result: dict[str, Any]) -> str:
+    """Whether a population and separate runs agree within noise (issue 10, point 2)."""
+    share, steps = result["share_difference"], result["steps_difference"]
+    agree = share["low"] <= 0 <= share["high"] and steps["low"] <= 0 <= steps["high"]
+    return (
+        "Goal (issue 10): the success and steps-to-95 % of a population and of separate runs agree "
+        f"within noise. Measured: both 95 % intervals of the differences "
+        f"{'contain 0 (no difference detected)' if agree else 'do not both contain 0'}."
+    )
+
+
 def run_section(ctx: BenchContext, s: PopulationSettings) -> None:
     """Measure the chosen parts, store their numbers under ``<runs>/population`` and write the blocks."""
     parts = {
         "throughput": (measure_population, render_population, throughput_verdict),
         "target": (population_to_target, render_target, target_verdict),
+        "equivalence": (separate_vs_population, render_equivalence, equivalence_verdict),
     }
     for part in s.parts:
         measure, render, verdict = parts[part]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sublstm.experiments.bench_population import (
     PopulationSettings,
+    equivalence_verdict,
     measure_population,
     render_equivalence,
     render_population,
@@ -85,3 +86,6 @@ def test_equivalence_runs_both_ways_and_renders():
     assert result["share_difference"]["value"] == 0 and result["steps_difference"]["value"] == 0
     text = render_equivalence(result)
     assert "one population | 2/2" in text and "share reaching the target +0.00" in text
+    assert "contain 0 (no difference detected)" in equivalence_verdict(result)
+    result["steps_difference"] = {"value": 5000.0, "low": 1000.0, "high": 9000.0}
+    assert "do not both contain 0" in equivalence_verdict(result)
