@@ -6,7 +6,10 @@ test allows 1 spike count in 1000 to differ (a current rounded across a threshol
 values within 1e-3.
 """
 
+import sys
+
 import pytest
+import sublstm.spiking
 import torch
 from sublstm.agents.network import AdvantageNetwork
 from sublstm.spiking.network import ENGINES, SpikingNetwork
@@ -134,3 +137,15 @@ def test_engine_option_is_checked():
     with pytest.raises(ValueError, match="the state is not all torch.float64"):
         net.step(torch.zeros(1, 3), state32)
     assert ENGINES == ("auto", "torch", "kernel")
+
+
+def test_without_numba_auto_falls_back_to_torch(monkeypatch):
+    net = twin(0)
+    obs, resets = episodes(1, steps=2)
+    expected = run(net, "torch", obs, resets)
+    monkeypatch.setitem(sys.modules, "sublstm.spiking.kernel", None)  # import fails
+    monkeypatch.delattr(sublstm.spiking, "kernel", raising=False)  # (once imported, also an attribute)
+    assert "numba cannot be imported" in net.kernel_refusal()
+    assert_same(expected, run(net, "auto", obs, resets), atol=0.0)
+    with pytest.raises(ValueError, match="numba cannot be imported"):
+        run(net, "kernel", obs, resets)
