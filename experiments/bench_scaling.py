@@ -213,32 +213,58 @@ def goal_verdict(results: dict, grid: ScalingGrid) -> str:
     return f"Goal (issue 10): {want}. Measured: {sum(ok)} of {grid.seeds}: {'met' if met else 'NOT met'}."
 
 
+RULE_FIELDS = ("learning_starts", "eps_decay_steps", "train_noise", "train_cell_noise", "rate_penalty")
+
+
 def rule_table(corridors) -> str:
+    """The settings each corridor trains with (the rule's and the defaults it keeps)."""
+    from sublstm.agents.settings import Hyperparams
+
     rows = []
     for n in corridors:
         s = long_corridor_settings(n)
-        hp = s.hyperparams
+        hp = {**dataclasses.asdict(Hyperparams()), **s.hyperparams}
+        max_steps = s.env_kwargs.get("max_steps", 10 * (n + 1))
         rows.append(
-            [
-                n,
-                s.env_kwargs.get("max_steps", f"{10 * (n + 1)} (env default)"),
-                s.bptt_steps or "whole episodes",
-                f"{s.replay_steps:,}",
-                hp.get("learning_starts", "default"),
-                hp.get("eps_decay_steps", "default"),
-                fmt(hp.get("train_cell_noise"), ".4f", "default"),
-                fmt(hp.get("rate_penalty"), ".2f", "default"),
-            ]
+            [n, max_steps, s.bptt_steps or "whole episodes", f"{s.replay_steps:,}"]
+            + [f"{hp[k]:,}" if isinstance(hp[k], int) else f"{hp[k]:.3g}" for k in RULE_FIELDS]
         )
+    header = ["corridor", "max_steps", "bptt_steps", "replay_steps", *RULE_FIELDS]
+    return markdown_table(header, rows)
+
+
+def seed_table(results: dict, grid: ScalingGrid) -> str:
+    """One row per seed: steps and wall-clock to 95 %, steps trained, final success, twin rate."""
+    rows = []
+    for n in grid.corridors:
+        r = results.get(n)
+        if r is None:
+            continue
+        for k, m in enumerate(r["members"]):
+            steps, wall = r["steps_to_95"][k], r["wall_s_to_95"][k]
+            rows.append(
+                [
+                    n,
+                    m["seed"],
+                    "not reached" if steps is None else f"{steps:,}",
+                    fmt(wall, ".0f"),
+                    f"{r['timesteps'][k]:,}",
+                    f"{m['analog_success']:.2f}",
+                    f"{m['twin_success']:.2f}",
+                    f"{m['agreement']:.3f}",
+                    f"{m['rate_hz']:.0f}",
+                ]
+            )
     header = [
         "corridor",
-        "max_steps",
-        "bptt_steps",
-        "replay_steps",
-        "learning_starts (steps)",
-        "eps_decay_steps",
-        "train_cell_noise",
-        "rate_penalty",
+        "seed",
+        "steps to 95 %",
+        "wall s to 95 %",
+        "steps trained",
+        "analog success",
+        "twin success",
+        "twin agreement",
+        "twin rate Hz",
     ]
     return markdown_table(header, rows)
 
@@ -284,7 +310,13 @@ episodes; agreement: teacher-forced, share of equal decisions.
 
 {goal_verdict(results, grid)}
 
-The rule (`long_corridor_settings`; everything else `Hyperparams` defaults):
+Per seed (steps trained: where the seed stopped, or the budget or cap; twin rate: mean over all
+ASNs of the twin on the held-out episodes; the rate penalty is off beyond N = 10):
+
+{seed_table(results, grid)}
+
+The settings (`long_corridor_settings`, whose docstring gives the reasons; all others are the
+`Hyperparams` defaults; learning_starts counts steps per seed in the population):
 
 {rule_table(grid.corridors)}
 
