@@ -108,3 +108,15 @@ def test_shared_bench_settings_reach_the_grid_and_its_stored_settings():
         dataclasses.replace(capped, max_run_s={50: -1}).validate()
     with pytest.raises(ValueError, match="twin_episodes"):
         ScalingGrid((10,), 1, {10: 100}, twin_episodes=0).validate()
+
+
+def test_a_tiny_corridor_run_gives_every_field_the_tables_read():
+    from sublstm.experiments.bench_scaling import seed_table, train_corridor
+
+    grid = ScalingGrid((12,), seeds=1, budgets={12: 128}, twin_episodes=1)
+    shared = bench.BenchSettings(eval_interval=64, eval_episodes=2)
+    r = train_corridor(12, grid, shared)
+    assert r["timesteps"] == [128] and len(r["curves"][0]) == 2 and not r["wall_limited"]
+    assert r["train_cpu_s"] > 0 and r["spiking_episode_s"] > 0
+    assert set(r["members"][0]) == {"seed", "analog_success", "twin_success", "agreement", "rate_hz"}
+    assert len(corridor_row(12, r, grid)) == 9 and "| 12 | 0 |" in seed_table({12: r}, grid)
