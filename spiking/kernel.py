@@ -124,11 +124,13 @@ def _difference(out, row, a, b, scale_a, scale_b):  # pragma: no cover - compile
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def simulate_decision(
+    state_in,
     s_dyn,
     s_hat,
     theta_dyn,
     trace,
     c,
+    ring_in,
     ring,
     ext,
     bias,
@@ -150,11 +152,13 @@ def simulate_decision(
     q_sum,
     h_sum,
 ):  # pragma: no cover - compiled; tests compare it with the torch engine
-    """Advance every batch row by one decision, in place: neurons (batch, N), memory cells c
-    (batch, H), the delay line ``ring`` (batch, size, H); ``ext`` (batch, N) is the current that is
-    constant all step (inputs, held h). Writes spike ``counts`` (batch, N), ``q_end``, ``q_sum``
-    (batch, A, zeros on entry) and, for the "hold" delay, ``h_sum`` (batch, H, zeros on entry):
-    the sum of h over the readout window."""
+    """Advance every batch row by one decision: the neurons (s_dyn, s_hat, theta_dyn, trace:
+    (batch, N) each) and memory cells c (batch, H) from ``state_in`` (the same five arrays), the
+    delay line (batch, size, H) from ``ring_in`` into ``ring`` (which may be the same array); each
+    row is copied when it starts (while it is read anyway). ``ext`` (batch, N) is the current that
+    is constant all step (inputs, held h). Writes spike ``counts`` (batch, N), ``q_end``, ``q_sum``
+    (batch, A, zeros on entry) and, for the "hold" delay, ``h_sum`` (batch, H, zeros on entry): the
+    sum of h over the readout window."""
     t0, n_steps, first_window = ints[T0], ints[N_STEPS], ints[FIRST_WINDOW]
     cec_from, cec_to, n_groups = ints[CEC_FROM], ints[CEC_TO], ints[N_GROUPS]
     tgt_lo, tgt_hi, z0, i0, og0, oc0 = ints[TGT_LO], ints[TGT_HI], ints[Z0], ints[I0], ints[OG0], ints[OC0]
@@ -201,6 +205,15 @@ def simulate_decision(
     for b in range(batch):
         sd, sh, td, tr = s_dyn[b], s_hat[b], theta_dyn[b], trace[b]
         cb, eb, cnt, ring_b = c[b], ext[b], counts[b], ring[b]
+        sd[:], sh[:], td[:], tr[:], cb[:] = (
+            state_in[0][b],
+            state_in[1][b],
+            state_in[2][b],
+            state_in[3][b],
+            state_in[4][b],
+        )
+        if delayed:  # the row's delay line, copied while it is read anyway
+            ring_b[:, :] = ring_in[b]
         tr_z, tr_i = tr[z0 : z0 + h_size], tr[i0 : i0 + h_size]
         tr_og, tr_oc = tr[og0 : og0 + h_size], tr[oc0 : oc0 + h_size]
         # the currents at the decision's first dt, from the traces and the delay line
@@ -369,8 +382,10 @@ def run_decision(plan: KernelPlan, external, state, hold: bool):
     import torch
 
     neurons, c, h_delay, t = state
-    fields = [x.clone(memory_format=torch.contiguous_format) for x in (*neurons, c)]
-    ring = h_delay if hold else h_delay.clone(memory_format=torch.contiguous_format)
+    state_in = tuple(x.contiguous().numpy() for x in (*neurons, c))
+    fields = [torch.empty(x.shape, dtype=x.dtype) for x in (*neurons, c)]
+    ring_in = h_delay.contiguous()
+    ring = ring_in if hold or not h_delay.shape[1] else torch.empty_like(ring_in)
     batch, n = fields[0].shape
     n_actions = plan.b_head.shape[0]
     counts = torch.empty(batch, n, dtype=c.dtype)
@@ -380,7 +395,9 @@ def run_decision(plan: KernelPlan, external, state, hold: bool):
     ints = plan.ints.copy()
     ints[T0] = t
     simulate_decision(
+        state_in,
         *(x.numpy() for x in fields),
+        ring_in.numpy(),
         ring.numpy(),
         external.contiguous().numpy(),
         *plan[:-2],
