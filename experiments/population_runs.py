@@ -12,7 +12,9 @@ AdvantageAgent), ``config.json``, ``learning_curve.csv`` / ``.png`` (its evaluat
 
 The population's own defaults apply (``learning_starts`` counts steps per member, see
 :mod:`sublstm.agents.population`); its wall-clock is the block's, shared by its members: a member's
-``wall_s`` is the block's training time until that member stopped.
+``wall_s`` is the block's training time until that member stopped. A signal (Ctrl-C, SIGTERM) ends
+a block without saving its members (``train_run`` saves and writes an interrupted summary); the
+experiment runners store each block as it finishes, so a rerun trains only the blocks not stored.
 """
 
 from __future__ import annotations
