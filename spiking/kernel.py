@@ -263,15 +263,15 @@ def simulate_decision(
                 hat = hat + fired_theta
                 theta_dyn_j = (td[j] + m_f * fired_theta) * d_gamma
                 trace_j = tr[j] * d_beta + (spike_h if fired else zero)
-                sd[j] = s if s > tiny or s < -tiny else zero
-                sh[j] = hat if hat > tiny or hat < -tiny else zero
-                td[j] = theta_dyn_j if theta_dyn_j > tiny or theta_dyn_j < -tiny else zero
-                tr[j] = trace_j if trace_j > tiny or trace_j < -tiny else zero
+                sd[j] = s if abs(s) > tiny else zero
+                sh[j] = hat if abs(hat) > tiny else zero
+                td[j] = theta_dyn_j if abs(theta_dyn_j) > tiny else zero
+                tr[j] = trace_j if abs(trace_j) > tiny else zero
                 spike = event if fired else zero
                 spikes[j] = spike
                 cnt[j] += spike
                 syn = syn * d_beta
-                cur[j] = syn if syn > tiny or syn < -tiny else zero
+                cur[j] = syn if abs(syn) > tiny else zero
             if in_cec:
                 for j in range(h_size):
                     cb[j] = cb[j] + cec_gain * drive[0, j]
