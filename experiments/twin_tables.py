@@ -37,7 +37,7 @@ SEQ_P = 10
 
 @dataclass(frozen=True)
 class Row:
-    """One row of a table: a task and its env arguments."""
+    """One row of a table: a task and its env arguments, and the row's own changes."""
 
     name: str
     task: str  # "tmaze", "saccade", "seq2a" or "seq2b"
@@ -45,6 +45,10 @@ class Row:
     env_kwargs: dict = field(default_factory=dict)
     # the row's own changes to the RL defaults, on top of TwinTableSettings.hyperparams
     hyperparams: dict = field(default_factory=dict)
+    # the row's own stop rule (None: TwinTableSettings.stop_patience)
+    stop_patience: int | None = None
+    # the row's own changes to the TwinTiming defaults (its twin's timing or input code)
+    twin: dict = field(default_factory=dict)
 
 
 ROWS = (
@@ -128,17 +132,30 @@ def cells(settings: TwinTableSettings, runs_dir: str | Path | None = None) -> li
 
 
 def row_settings(row: Row) -> dict:
-    """The row as stored with its runs; a row without hyperparameter changes is stored as before the
-    field existed, so that its stored runs still count."""
+    """The row as stored with its runs; a row's own fields left at "no change" are stored as before
+    those fields existed, so that its stored runs still count."""
     out = to_dict(row)
-    if not out["hyperparams"]:
-        del out["hyperparams"]
+    for name in ("hyperparams", "stop_patience", "twin"):
+        if out[name] in ({}, None):
+            del out[name]
     return out
 
 
 def row_hyperparams(settings: dict, row: dict) -> dict:
     """The hyperparameter changes a row trains with: the table's, then the row's own."""
     return dict(settings["hyperparams"]) | dict(row.get("hyperparams", {}))
+
+
+def row_patience(settings: dict, row: dict) -> int:
+    """The stop rule's patience of a row: its own, else the table's."""
+    return row.get("stop_patience") or settings["stop_patience"]
+
+
+def row_timing(settings: dict, row: dict):
+    """The twin timing of a row: the table's (stored with the runs), with the row's own changes."""
+    from sublstm.spiking.timing import TwinTiming
+
+    return TwinTiming(**settings["twin"]).replace(**row.get("twin", {}))
 
 
 # -- one block of seeds ---------------------------------------------------------------------------------
@@ -162,12 +179,12 @@ def shortest_safe_step(agreements: dict[float, float], level: float) -> float | 
     return best
 
 
-def rl_member(agent, settings: dict, task: str) -> dict:
-    """Compare one trained agent with its default twin on held-out episodes."""
-    from sublstm.spiking import SpikingPolicy, TwinTiming
+def rl_member(agent, settings: dict, task: str, timing) -> dict:
+    """Compare one trained agent with its twin of ``timing`` on held-out episodes."""
+    from sublstm.spiking import SpikingPolicy
     from sublstm.spiking.compare import analog_run, closed_loop, teacher_forced_agreement
 
-    timing, n = TwinTiming(), settings["episodes"]
+    n = settings["episodes"]
     analog = analog_run(agent, n, TEST_SEED)
     policy = SpikingPolicy.from_agent(agent, timing)
     tf = teacher_forced_agreement(policy, analog)
@@ -211,7 +228,7 @@ def run_rl(cell: Cell) -> dict:
     pop = train_population(
         row["env_id"], cell.params["seeds"], env_kwargs=row["env_kwargs"],
         hyperparams=row_hyperparams(s, row),
-        total_timesteps=s["total_timesteps"], stop_at_success=0.95, stop_patience=s["stop_patience"],
+        total_timesteps=s["total_timesteps"], stop_at_success=0.95, stop_patience=row_patience(s, row),
     )  # fmt: skip
     train_s = time.perf_counter() - t0
     steps = pop.steps_to()
@@ -223,16 +240,17 @@ def run_rl(cell: Cell) -> dict:
             agent.save(Path(cell.params["agents"]) / f"s{seed}.pt")
         members.append(
             {"seed": seed, "steps_to_95": steps[k], "timesteps": int(pop.timesteps[k])}
-            | rl_member(agent, s, row["task"])
+            | rl_member(agent, s, row["task"], row_timing(s, row))
         )
     return {"members": members, "train_wall_s": train_s, "eval_wall_s": time.perf_counter() - t0 - train_s}
 
 
-def sequence_member(network, settings: dict, noisy: bool, seed: int) -> dict:
-    """The twin of a trained sequence net fed fresh test sequences (teacher-forced by nature)."""
+def sequence_member(network, settings: dict, noisy: bool, seed: int, timing) -> dict:
+    """The twin (of ``timing``) of a trained sequence net fed fresh test sequences (teacher-forced
+    by nature)."""
     import torch
     from sublstm.envs.sequence import sequence_batch
-    from sublstm.spiking import SpikingPolicy, TwinTiming
+    from sublstm.spiking import SpikingPolicy
     from sublstm.spiking.compare import GAP_MARGIN
 
     inputs, targets = sequence_batch(settings["episodes"], p=SEQ_P, noisy=noisy, rng=TEST_SEED + seed)
@@ -242,7 +260,6 @@ def sequence_member(network, settings: dict, noisy: bool, seed: int) -> dict:
     analog = logits.argmax(-1)
     top2 = logits.topk(2, dim=-1).values
     decisive = top2[..., 0] - top2[..., 1] >= GAP_MARGIN
-    timing = TwinTiming()
     agreements: dict[float, float] = {}
     record: dict[str, Any] = {}
     for step in (timing.step_ms, *settings["sweep_step_ms"]):
@@ -288,7 +305,7 @@ def run_sequence(cell: Cell) -> dict:
         train_s += trained.wall_s
         members.append(
             {"seed": seed, "updates": trained.updates}
-            | sequence_member(trained.network.eval(), s, noisy, seed)
+            | sequence_member(trained.network.eval(), s, noisy, seed, row_timing(s, row))
         )
     return {"members": members, "train_wall_s": train_s, "eval_wall_s": time.perf_counter() - t0 - train_s}
 
@@ -387,6 +404,18 @@ TITLES = {
 }
 
 
+def own_changes(row: Row) -> str:
+    """What a row changes for itself, as text ("" when nothing)."""
+    parts = []
+    if row.hyperparams:
+        parts.append("trained with " + ", ".join(f"`{k}` = {v}" for k, v in sorted(row.hyperparams.items())))
+    if row.stop_patience is not None:
+        parts.append(f"stopped after {row.stop_patience} evaluations in a row at >= 95 %")
+    if row.twin:
+        parts.append("twin with " + ", ".join(f"`{k}` = {v}" for k, v in sorted(row.twin.items())))
+    return "; ".join(parts)
+
+
 def block(records: Sequence[dict], settings: TwinTableSettings) -> str:
     """The tables (one per task) from the stored records."""
     by_row: dict[str, list[dict]] = {}
@@ -419,9 +448,8 @@ def block(records: Sequence[dict], settings: TwinTableSettings) -> str:
         table = [row_cells(n, sorted(by_row[n], key=lambda m: m["seed"]), settings) for n in names]
         lines += ["", f"#### {TITLES[rows[names[0]].task]}", "", markdown_table(HEADER, table)]
         for n in names:
-            if rows[n].hyperparams:
-                own = ", ".join(f"`{k}` = {v}" for k, v in sorted(rows[n].hyperparams.items()))
-                lines += ["", f"Row {n} is trained with {own} (its own change to the defaults)."]
+            if own := own_changes(rows[n]):
+                lines += ["", f"Row {n}: {own} (its own changes to the table's settings)."]
         if task == "saccade":
             members = by_row[names[0]]
             types = sorted({t for m in members for t in m.get("by_trial_type", {})})

@@ -28,6 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--total-timesteps", type=int, default=d.total_timesteps, help="most timesteps per RL agent"
     )
+    parser.add_argument(
+        "--stop-patience",
+        type=int,
+        default=d.stop_patience,
+        help="an RL agent stops after this many evaluations in a row at >= 95 %% (rows with their own "
+        "stop rule keep it)",
+    )
     parser.add_argument("--episodes", type=int, default=d.episodes, help="held-out episodes per seed")
     parser.add_argument(
         "--sweep",
@@ -57,6 +64,7 @@ def settings_from(args: argparse.Namespace):
         seeds=args.seeds,
         block=args.block,
         total_timesteps=args.total_timesteps,
+        stop_patience=args.stop_patience,
         episodes=args.episodes,
         sweep_step_ms=numbers(args.sweep, "--sweep", float),
         hyperparams=parse_key_values(args.hp, "--hp"),

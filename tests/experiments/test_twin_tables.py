@@ -64,3 +64,27 @@ def test_a_row_trains_with_its_own_hyperparameters_on_top_of_the_tables():
     s = tt.TwinTableSettings(rows=("saccade",), seeds=1, hyperparams={"rate_penalty": 3.0, "gamma": 0.9})
     (cell,) = tt.cells(s)
     assert tt.row_hyperparams(cell.settings, cell.params["row"]) == {"rate_penalty": 1.0, "gamma": 0.9}
+
+
+def test_a_row_may_have_its_own_stop_rule_and_twin(monkeypatch):
+    row = tt.Row("tmaze-c10-n0", "tmaze", "sublstm/TMaze-v0", {"corridor_length": 10, "noise": 0.0},
+                 stop_patience=4, twin={"input_gain": 0.7})  # fmt: skip
+    monkeypatch.setattr(tt, "ROWS", (row,))
+    (cell,) = tt.cells(tt.TwinTableSettings(rows=("tmaze-c10-n0",), seeds=1))
+    assert (
+        cell.params["row"]["stop_patience"] == 4 and tt.row_patience(cell.settings, cell.params["row"]) == 4
+    )
+    timing = tt.row_timing(cell.settings, cell.params["row"])
+    assert (
+        timing.input_gain == 0.7 and timing.recurrent_delay_ms == cell.settings["twin"]["recurrent_delay_ms"]
+    )
+    assert "input_gain" not in cell.settings["twin"]  # the table's twin is unchanged
+    assert "stopped after 4 evaluations" in tt.own_changes(row) and "`input_gain` = 0.7" in tt.own_changes(
+        row
+    )
+    # a row without its own stop rule or twin takes the table's, and is stored without the fields
+    plain = tt.row_settings(tt.Row("x", "tmaze"))
+    assert "stop_patience" not in plain and "twin" not in plain
+    assert tt.row_patience({"stop_patience": 2}, plain) == 2
+    assert tt.row_timing(cell.settings, plain).input_gain == 1.0
+    assert tt.own_changes(tt.Row("x", "tmaze")) == ""
