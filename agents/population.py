@@ -206,32 +206,36 @@ class Population:
         each member's from its own generator (None if off): in the packed layout of ``rows``
         (S, N, ·), or padded (S, T+1, B, ·) without ``rows``.
 
-        Each member draws noise for the steps of its own episodes only (obs 0 .. L of each), step
-        after step, so that what it draws does not depend on the other members' episodes; padding
-        stays zero.
+        Each member draws noise for the steps of its own episodes only (obs 0 .. L of each), signal
+        after signal (x, a, h, c), step after step, so that what it draws does not depend on the
+        other members' episodes; padding stays zero.
         """
         hp = self.hp
-        if hp.train_noise == 0 and hp.train_cell_noise == 0:
+        stds = {"x": hp.train_noise, "a": hp.train_noise, "h": hp.train_noise, "c": hp.train_cell_noise}
+        widths = {"x": self.obs_dim, "a": hp.n_hidden, "h": hp.n_cells, "c": hp.n_cells}
+        drawn = [name for name, std in stds.items() if std > 0]
+        if not drawn:
             return None
         s, b = lengths.shape
         padded = rows is None
         if padded:
             rows = [b] * (int(lengths.max()) + 1)
-        sizes = {"x": self.obs_dim, "a": hp.n_hidden, "h": hp.n_cells, "c": hp.n_cells}
-        width = sum(sizes.values())
         pos = packed_positions(rows, b, self.device)
         real = (pos // b).unsqueeze(0) <= lengths[:, pos % b]  # (S, N)
-        noise = torch.zeros(s, len(pos), width, device=self.device)
-        for j, count in enumerate(real.sum(1).tolist()):
-            generator = self._noise_generators[members[j]]
-            noise[j][real[j]] = torch.randn(count, width, generator=generator, device=self.device)
-        stds = {"x": hp.train_noise, "a": hp.train_noise, "h": hp.train_noise, "c": hp.train_cell_noise}
-        out, lo = {}, 0
-        for name, n in sizes.items():
-            if stds[name] > 0:  # scaled into a contiguous array per signal
-                part = noise[..., lo : lo + n] * stds[name]
-                out[name] = part.view(s, len(rows), b, n) if padded else part
-            lo += n
+        counts = real.sum(1).tolist()
+        at = real.view(-1).nonzero().squeeze(1)  # member after member, each member's steps in order
+        generators = [self._noise_generators[k] for k in members]
+        out = {}
+        for name in drawn:
+            # drawn straight at their scale into one array of the real steps (a member's share is a
+            # contiguous slice), then copied into place: no mask, no scaled copy
+            values = torch.empty(len(at), widths[name], device=self.device)
+            lo = 0
+            for generator, count in zip(generators, counts, strict=True):
+                values[lo : lo + count].normal_(0.0, stds[name], generator=generator)
+                lo += count
+            part = values.new_zeros(s * len(pos), widths[name]).index_copy_(0, at, values)
+            out[name] = part.view(s, len(rows), b, -1) if padded else part.view(s, len(pos), -1)
         return out
 
     def _member_losses(
