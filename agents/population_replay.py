@@ -120,25 +120,30 @@ class MemberReplay:
         cut = length > max_len if max_len is not None else torch.zeros_like(length, dtype=torch.bool)
         eff = length.clamp(max=max_len) if max_len is not None else length
         t_len = int(eff.max())
+        k, b = idx.shape
         start = table(self.ep_start).gather(1, idx)
         rows = table(self.ep_row).gather(1, idx).unsqueeze(1)
         who = self._members if subset is None else subset.view(-1, 1, 1)
         t = torch.arange(t_len + 1, device=self.device).view(1, -1, 1)
-        slots = (start.unsqueeze(1) + t) % self.slots  # (K, T+1, B)
-        obs = self.obs[who, rows, slots]
-        final = table(self.ep_final).gather(1, idx.unsqueeze(-1).expand(-1, -1, self.obs_dim))
+        # flat step indices (K, T+1, B) into the (S * n * slots) storage: one index_select / take
+        # per array rather than advanced indexing with three index tensors
+        at = (who * self.n_envs + rows) * self.slots + (start.unsqueeze(1) + t) % self.slots
+        obs = self.obs.view(-1, self.obs_dim).index_select(0, at.view(-1)).view(k, t_len + 1, b, -1)
         end = eff.unsqueeze(1)
-        at_end = (t == end) & ~cut.unsqueeze(1)  # a cut episode's end obs is the stored one
-        obs = torch.where(at_end.unsqueeze(-1), final.unsqueeze(1), obs)
-        obs = obs * (t <= end).unsqueeze(-1)
-        steps = slots[:, :-1]
+        # the obs after the last step: the stored final one (a cut episode keeps the obs at the cut)
+        flat = obs.view(k, -1, self.obs_dim)
+        last = (eff * b + torch.arange(b, device=self.device)).unsqueeze(-1).expand(-1, -1, self.obs_dim)
+        final = table(self.ep_final).gather(1, idx.unsqueeze(-1).expand(-1, -1, self.obs_dim))
+        flat.scatter_(1, last, torch.where(cut.unsqueeze(-1), flat.gather(1, last), final))
+        obs.mul_((t <= end).unsqueeze(-1))
+        steps = at[:, :-1]
         tt = t[:, :-1]
         mask = tt < end
         term = table(self.ep_term).gather(1, idx) & ~cut
         return {
             "obs": obs,
-            "actions": self.actions[who, rows, steps].long() * mask,
-            "rewards": self.rewards[who, rows, steps] * mask,
+            "actions": self.actions.view(-1).take(steps).long() * mask,
+            "rewards": self.rewards.view(-1).take(steps) * mask,
             "mask": mask,
             "terminated": (tt == end - 1) & term.unsqueeze(1),
             "continues": tt < end - 1,
