@@ -78,17 +78,19 @@ def result(steps, walls, analog=(1.0, 1.0, 1.0, 1.0, 0.5), twin=(1.0, 0.98, 1.0,
             for a, t in zip(analog, twin, strict=True)
         ],
         "spiking_episode_s": 0.101,
+        "timesteps": [s + 5000 if s else 500_000 for s in steps],
+        "curves": [[(1, 0.5), (2, 1.0), (3, 1.0)] if s else [(1, 1.0), (2, 0.5)] for s in steps],
     }
 
 
 def test_the_row_and_the_goal_verdict():
     r = result([100_000, 200_000, 300_000, 600_000, None], [100.0, 200.0, 300.0, 950.0, None])
     row = corridor_row(100, r, FULL)
-    assert row[1] == "4/5" and row[2] == "250,000 (100,000 - 600,000)" and row[4] == "800 / 500"
+    assert row[1] == "4/5 (4 held)" and row[2] == "250,000 (100,000 - 600,000)" and row[4] == "800 / 500"
     assert row[5] == "1.00 (0.50)" and row[8] == "101 (1.0)"
-    assert "Measured: 3 of 5: NOT met" in goal_verdict({100: r}, FULL)  # one beyond the steps and time
+    assert "3 of 5: NOT met" in goal_verdict({100: r}, FULL)  # one beyond the steps and time
     met = result([100_000] * 4 + [None], [100.0] * 4 + [None])
-    assert "Measured: 4 of 5: met" in goal_verdict({100: met}, FULL)
+    assert "4 of 5: met. Of these, 4 held" in goal_verdict({100: met}, FULL)
     assert "Not measured" in goal_verdict({}, FULL)
     assert corridor_row(50, None, FULL)[1] == "failed"
 
