@@ -337,13 +337,18 @@ The settings (`long_corridor_settings`, whose docstring gives the reasons; all o
 
 Spiking episode: the spiking twin of seed 0 (`SpikingPolicy`, default timing: dt {timing.dt:g} ms,
 {timing.step_ms:g} ms per decision) fed the observations of an optimal episode (N+1 decisions),
-batch 1, median of 3; wall-clock on this machine. Linear fit: {slope * 1e3:.2f} ms per decision
-+ {intercept * 1e3:.1f} ms, R^2 = {r2:.4f}.
+batch 1, median of 3; wall-clock on this machine, measured right after that corridor's
+population trained (so under that moment's load: a low R^2 says the loads differed). Linear fit:
+{slope * 1e3:.2f} ms per decision + {intercept * 1e3:.1f} ms, R^2 = {r2:.4f}.
 
 ![scaling]({ctx.link(plot)})
 
-The machine was shared with other developers' work while this ran (its load average is in the
-machine line): wall-clock figures are pessimistic, the CPU seconds (one thread) are not.
+On a machine shared with other work (the load average at the start is in the machine line; it
+changes while populations train) the wall-clock figures are pessimistic, the CPU seconds (one
+thread) are not. Each
+corridor's population is stored under `runs/bench/scaling/` and reused by a later invocation with
+the same settings, so the corridors may have trained in separate invocations of this command; the
+machine line below is that of the invocation that wrote the section.
 """
     ctx.write(SECTION, body)
 
