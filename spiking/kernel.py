@@ -18,10 +18,14 @@ gating (a product of traces is no trace) with every :class:`TwinTiming`.
 
 from __future__ import annotations
 
+import platform
 from typing import NamedTuple
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 # positions in the ``ints`` array of simulate_decision
 (
@@ -46,6 +50,46 @@ from numba import njit
 )
 #: recurrent groups (targets with one delay each) the kernel handles: z and i, and o
 MAX_GROUPS = 2
+#: x86: the kernel runs with the CPU flushing subnormal results (and inputs) to zero (MXCSR FTZ and
+#: DAZ, restored on return): arithmetic on subnormal numbers is some 30 times slower, and they are
+#: far below any threshold. Elsewhere every stored value below the smallest normal number is set
+#: to 0 instead (about a fifth of the work of an ASN update).
+FLUSH_BY_CPU = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
+_FTZ_DAZ = np.uint32(0x8040)
+
+
+def _mxcsr_call(builder, name: str, slot) -> None:
+    fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+    builder.call(fn, [builder.bitcast(slot, ir.IntType(8).as_pointer())])
+
+
+@intrinsic
+def _get_mxcsr(typingctx):
+    """The x86 SSE control and status register (0 elsewhere)."""
+
+    def codegen(context, builder, signature, args):
+        if not FLUSH_BY_CPU:
+            return ir.Constant(ir.IntType(32), 0)
+        slot = cgutils.alloca_once(builder, ir.IntType(32))
+        _mxcsr_call(builder, "llvm.x86.sse.stmxcsr", slot)
+        return builder.load(slot)
+
+    return types.uint32(), codegen
+
+
+@intrinsic
+def _set_mxcsr(typingctx, value):
+    """Load the x86 SSE control and status register (nothing elsewhere)."""
+
+    def codegen(context, builder, signature, args):
+        if FLUSH_BY_CPU:
+            slot = cgutils.alloca_once(builder, ir.IntType(32))
+            builder.store(args[0], slot)
+            _mxcsr_call(builder, "llvm.x86.sse.ldmxcsr", slot)
+        return context.get_dummy_value()
+
+    return types.none(types.uint32), codegen
 
 
 class KernelPlan(NamedTuple):
@@ -159,6 +203,8 @@ def simulate_decision(
     is constant all step (inputs, held h). Writes spike ``counts`` (batch, N), ``q_end``, ``q_sum``
     (batch, A, zeros on entry) and, for the "hold" delay, ``h_sum`` (batch, H, zeros on entry): the
     sum of h over the readout window."""
+    mxcsr = _get_mxcsr()
+    _set_mxcsr(mxcsr | _FTZ_DAZ)
     t0, n_steps, first_window = ints[T0], ints[N_STEPS], ints[FIRST_WINDOW]
     cec_from, cec_to, n_groups = ints[CEC_FROM], ints[CEC_TO], ints[N_GROUPS]
     tgt_lo, tgt_hi, z0, i0, og0, oc0 = ints[TGT_LO], ints[TGT_HI], ints[Z0], ints[I0], ints[OG0], ints[OC0]
@@ -263,15 +309,15 @@ def simulate_decision(
                 hat = hat + fired_theta
                 theta_dyn_j = (td[j] + m_f * fired_theta) * d_gamma
                 trace_j = tr[j] * d_beta + (spike_h if fired else zero)
-                sd[j] = s if abs(s) > tiny else zero
-                sh[j] = hat if abs(hat) > tiny else zero
-                td[j] = theta_dyn_j if abs(theta_dyn_j) > tiny else zero
-                tr[j] = trace_j if abs(trace_j) > tiny else zero
+                sd[j] = s if FLUSH_BY_CPU or abs(s) > tiny else zero
+                sh[j] = hat if FLUSH_BY_CPU or abs(hat) > tiny else zero
+                td[j] = theta_dyn_j if FLUSH_BY_CPU or abs(theta_dyn_j) > tiny else zero
+                tr[j] = trace_j if FLUSH_BY_CPU or abs(trace_j) > tiny else zero
                 spike = event if fired else zero
                 spikes[j] = spike
                 cnt[j] += spike
                 syn = syn * d_beta
-                cur[j] = syn if abs(syn) > tiny else zero
+                cur[j] = syn if FLUSH_BY_CPU or abs(syn) > tiny else zero
             if in_cec:
                 for j in range(h_size):
                     cb[j] = cb[j] + cec_gain * drive[0, j]
@@ -306,6 +352,8 @@ def simulate_decision(
                     _arrivals(cur_0, w_0, ring_b, slot_0, h_last_0, d_beta, threshold, found, jumps)
                 if n_groups > 1 and d_1 == 0:
                     _arrivals(cur_1, w_1, ring_b, slot_1, h_last_1, d_beta, threshold, found, jumps)
+
+    _set_mxcsr(mxcsr)
 
 
 def build_plan(net) -> KernelPlan:
