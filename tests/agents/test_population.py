@@ -323,3 +323,18 @@ def test_evaluating_some_members_gives_them_what_evaluating_all_does():
     everyone = small_population([0, 1, 2]).evaluate(6)
     some = small_population([0, 1, 2]).evaluate(6, members=[2, 1])
     assert some[0] is None and some[1:] == everyone[1:]
+
+
+def test_replay_batch_pads_shorter_episodes_with_zeros_after_their_final_obs():
+    replay = MemberReplay(2, 2, 1, capacity_steps=20, max_episodes=4, device=torch.device("cpu"))
+    for t in range(4):  # row 0 ends episodes of 2 and 2 steps, row 1 one of 4 steps (both members)
+        done = torch.tensor([[t in (1, 3), t == 3]] * 2)
+        step = torch.full((2, 2, 1), float(t + 1))
+        replay.add(step, torch.zeros(2, 2, dtype=torch.long), step[..., 0], done, done, step + 100)
+    assert replay.n_episodes.tolist() == [3, 3]
+    subset = torch.tensor([1])
+    batch = replay.gather(torch.tensor([[2, 0]]), torch.ones(1, dtype=torch.bool), None, subset)
+    assert batch["lengths"].tolist() == [[4, 2]]
+    assert batch["obs"][0, :, 0, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 104.0]
+    assert batch["obs"][0, :, 1, 0].tolist() == [1.0, 2.0, 102.0, 0.0, 0.0]
+    assert batch["rewards"][0, :, 1].tolist() == [1.0, 2.0, 0.0, 0.0]
