@@ -8,6 +8,7 @@ values within 1e-3.
 
 import sys
 
+import numpy as np
 import pytest
 import sublstm.spiking
 import torch
@@ -149,3 +150,12 @@ def test_without_numba_auto_falls_back_to_torch(monkeypatch):
     assert_same(expected, run(net, "auto", obs, resets), atol=0.0)
     with pytest.raises(ValueError, match="numba cannot be imported"):
         run(net, "kernel", obs, resets)
+
+
+def test_kernel_restores_subnormal_arithmetic():
+    # the kernel runs with subnormal results flushed to zero (x86) and must restore the CPU's mode
+    net = twin(0, engine="kernel")
+    net.step(torch.zeros(2, 3, dtype=torch.float64), net.initial_state(2))
+    tiny = torch.finfo(torch.float32).tiny
+    assert (torch.tensor([tiny]) / 4).item() > 0
+    assert float(np.float32(tiny) / np.float32(4)) > 0
