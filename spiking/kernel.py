@@ -293,8 +293,8 @@ def simulate_decision(
                 cur_oc[j] = cb[j]
             # every ASN, in the order of asn_step (SCIENCE.md section 2), with input current
             # ext + cur; then the carried currents decay (the spikes are added below). Values
-            # decaying below the smallest normal number are stored as 0: arithmetic on subnormal
-            # numbers is some 30 times slower, and they are far below any threshold.
+            # decaying below the smallest normal number become 0 (by the CPU or here, see
+            # FLUSH_BY_CPU).
             for j in range(n):
                 syn = cur[j]
                 current = eb[j] + syn
