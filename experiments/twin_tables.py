@@ -51,25 +51,23 @@ class Row:
     twin: dict = field(default_factory=dict)
 
 
-# T-maze corridor 10: the stop rule waits for 4 evaluations in a row at >= 95 % (10,000 more steps
-# than 2), which widens the near-tie action-value margins of the corridor moves the twin missed;
-# at noise 0 and 0.5 the twin's input code runs at input_gain 0.7, which lowers the input layer's
-# rate (~104 Hz at noise 0) below the 10 Hz mean. Corridor 20 keeps the table's settings (not rerun
-# with these yet; docs/results.md, "Spiking twin").
+# T-maze: the stop rule waits for 4 evaluations in a row at >= 95 % (10,000 more steps than 2),
+# which widens the near-tie action-value margins of the corridor moves the twin missed; at noise 0
+# and 0.5 the twin's input code runs at input_gain 0.7, which lowers the input layer's rate (~104 Hz
+# at noise 0) and so the mean rate below 10 Hz (docs/results.md, "Spiking twin").
 TMAZE_PATIENCE = 4
 TMAZE_INPUT_GAIN = 0.7
 
 
 def tmaze_row(corridor: int, noise: float) -> Row:
     """The T-maze row of a corridor length and an observation noise."""
-    tuned = corridor == 10
     return Row(
         f"tmaze-c{corridor}-n{noise:g}",
         "tmaze",
         "sublstm/TMaze-v0",
         {"corridor_length": corridor, "noise": float(noise)},
-        stop_patience=TMAZE_PATIENCE if tuned else None,
-        twin={"input_gain": TMAZE_INPUT_GAIN} if tuned and noise < 1 else {},
+        stop_patience=TMAZE_PATIENCE,
+        twin={"input_gain": TMAZE_INPUT_GAIN} if noise < 1 else {},
     )
 
 
