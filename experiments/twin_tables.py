@@ -4,7 +4,8 @@ Rows: the T-maze (corridors 10 and 20 at noise 0, 0.5 and 1), sequence predictio
 (p = 10) and saccade/antisaccade. Every agent is trained with the package defaults (RL rows: a
 :class:`~sublstm.agents.population.Population` of seeds side by side, each member taken out as an
 ordinary agent; sequence rows: :func:`~sublstm.agents.supervised.train_sequence`), converted with
-the :class:`~sublstm.spiking.timing.TwinTiming` defaults and compared on held-out episodes. One
+the :class:`~sublstm.spiking.timing.TwinTiming` defaults and compared on held-out episodes; a row
+may change the training, the stop rule or the twin for itself (:class:`Row`). One
 stored record per (row, block of seeds) in a :class:`~sublstm.experiments.store.RunStore`, so a
 rerun resumes; the tables in the "Spiking twin" section of docs/results.md are rendered from the
 stored records only.
