@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from .plots import learning_curve
 from .reporting import write_json
 from .run_logging import EVAL_COLUMNS, write_rows
-from .training import TrainResult, _rl_summary, check_run_folder, clear_run_folder
+from .training import TrainResult, check_run_folder, clear_run_folder, rl_summary
 from .training_config import TrainConfig
 
 ENGINE = "population"  # how such runs are named in records and summaries
@@ -118,7 +118,7 @@ def train_population_runs(configs: Sequence[TrainConfig]) -> list[TrainResult]:
         title = f"{agent.core} on {agent.env_id} {agent.env_kwargs} seed {agent.seed} (population)"
         learning_curve(out / "learning_curve.png", evals, title=title)
         reason = pop.stop_reason[k] or "total_timesteps reached"
-        summary = _rl_summary(agent, config, evals, False, reason) | {
+        summary = rl_summary(agent, config, evals, False, reason) | {
             "wall_s": pop.history[k][-1]["wall_s"] if pop.stopped[k] else pop.train_wall_s,
             "engine": ENGINE,
             "population_seeds": seeds,

@@ -266,7 +266,7 @@ def _learn_and_report(agent, config: TrainConfig, out: Path, logger: RunLogger) 
         title = f"{agent.core} on {where} seed {agent.seed}"
         learning_curve(out / "learning_curve.png", evals, episodes, title=title)
         logger.images({"learning_curve": out / "learning_curve.png"}, step=agent.num_timesteps)
-        summary = _rl_summary(agent, config, evals, interrupted, reason)
+        summary = rl_summary(agent, config, evals, interrupted, reason)
         if not interrupted:
             logger.log(
                 {k: summary[k] for k in ("success_rate", "predicted_mean_rate_hz")},
@@ -277,9 +277,11 @@ def _learn_and_report(agent, config: TrainConfig, out: Path, logger: RunLogger) 
     return summary
 
 
-def _rl_summary(
+def rl_summary(
     agent, config: TrainConfig, evals: list[dict], interrupted: bool, reason: str
 ) -> dict[str, Any]:
+    """The summary.json of a finished (or interrupted) RL run: what every RL run folder holds,
+    whichever engine trained it (train_run here, population blocks in population_runs)."""
     summary: dict[str, Any] = {
         "task": "rl",
         "env": agent.env_id,
