@@ -12,6 +12,8 @@ of numbers, where memory traffic, not per-call overhead, is the cost):
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import Tensor
 
@@ -59,14 +61,10 @@ class AFKernel:
         return grad.mul_(y).mul_(v.square_()).mul_(on)
 
 
-_KERNELS: dict[ASNParams, AFKernel] = {}
-
-
+@lru_cache(maxsize=16)
 def af_kernel(asn: ASNParams) -> AFKernel:
     """The (cached) :class:`AFKernel` of ``asn``."""
-    if asn not in _KERNELS:
-        _KERNELS[asn] = AFKernel(asn)
-    return _KERNELS[asn]
+    return AFKernel(asn)
 
 
 class _ChunkedAF(torch.autograd.Function):

@@ -18,6 +18,8 @@ on h enters the head and the next step, the noise on c the next step's cell.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .neuron import ASNParams, _af_coefficients
@@ -67,13 +69,10 @@ class AFCoefficients:
         return grad
 
 
-_COEFFICIENTS: dict[ASNParams, AFCoefficients] = {}
-
-
+@lru_cache(maxsize=16)
 def coefficients(asn: ASNParams) -> AFCoefficients:
-    if asn not in _COEFFICIENTS:
-        _COEFFICIENTS[asn] = AFCoefficients(asn)
-    return _COEFFICIENTS[asn]
+    """The (cached) :class:`AFCoefficients` of ``asn``."""
+    return AFCoefficients(asn)
 
 
 def batch_minor(x: np.ndarray) -> np.ndarray:
