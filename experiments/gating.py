@@ -73,14 +73,30 @@ class GatingBudget:
     test_episodes: int = 100  # T-maze test episodes, the same for analog and every twin
     test_sequences: int = 200
     population: int = 16  # seeds per stored run (trained side by side on the T-maze)
+    # hyperparameter overrides applied to every cell's T-maze agents (fields of Hyperparams; {}: the
+    # package defaults); stored with every run and part of its name, so runs under different rules
+    # never overwrite or pool with each other
+    hyperparams: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if value is None and f.name == "total_timesteps":
+            if f.name == "hyperparams" or (value is None and f.name == "total_timesteps"):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{f.name} must be a positive integer, got {value!r}")
+        from sublstm.agents.settings import HYPERPARAM_NAMES, Hyperparams
+
+        if not isinstance(self.hyperparams, Mapping):
+            raise ValueError(f"hyperparams must be a mapping of Hyperparams fields, got {self.hyperparams!r}")
+        unknown = sorted(set(self.hyperparams) - set(HYPERPARAM_NAMES))
+        if unknown:
+            raise ValueError(f"unknown hyperparams {unknown}; known: {list(HYPERPARAM_NAMES)}")
+        Hyperparams(**self.hyperparams).validate()
+
+    def rule_tag(self) -> str:
+        """The overrides as a run-name part (``-rate_penalty=0.5``; empty under the defaults)."""
+        return "".join(f"-{k}={v:g}" for k, v in sorted(self.hyperparams.items()))
 
 
 @dataclass(frozen=True)
@@ -148,7 +164,7 @@ class GatingGrid:
             ]
         return [
             Cell(
-                run_name(p, self.corridor),
+                run_name(p, self.corridor, self.budget.rule_tag() if p["task"] == "tmaze" else ""),
                 settings["tmaze"] | {"corridor": self.corridor}
                 if p["task"] == "tmaze"
                 else settings["sequence"],
@@ -167,16 +183,19 @@ QUICK = GatingGrid(
 )
 
 
-def run_name(params: Mapping[str, Any], corridor: int) -> str:
+def run_name(params: Mapping[str, Any], corridor: int, tag: str = "") -> str:
+    """``tmaze-c10-n0.50-asn-lstm[-rate_penalty=0.5]-s0-15``: task, corridor, noise, cell, the
+    training rule's overrides (``tag``), seed block."""
     seeds = params["seeds"]
     block = f"s{seeds[0]}-{seeds[-1]}"
     where = f"-c{corridor}-n{params['noise']:.2f}" if params["task"] == "tmaze" else ""
-    return f"{params['task']}{where}-{params['core']}-{block}"
+    return f"{params['task']}{where}-{params['core']}{tag}-{block}"
 
 
 def package_defaults(budget: GatingBudget) -> dict[str, dict]:
     """The settings a run is made with, read from the package now (the defaults of the day): per
-    task kind, the budget, the training defaults and the twin's timing."""
+    task kind, the budget, the training hyperparameters (defaults with the budget's overrides, which
+    are stored apart as ``hyperparam_overrides`` when there are any) and the twin's timing."""
     from sublstm.agents.settings import Hyperparams, LearnSettings
     from sublstm.spiking.timing import TwinTiming
 
@@ -188,11 +207,14 @@ def package_defaults(budget: GatingBudget) -> dict[str, dict]:
     timing = to_dict(TwinTiming())
     sequence = {k: v for k, v in to_dict(SequenceSettings()).items() if k not in ("core", "seed", "threads")}
     common = {"test_episodes": budget.test_episodes, "test_sequences": budget.test_sequences, "twin": timing}
-    return {
-        "tmaze": common
-        | {"population": budget.population, "learn": learn, "hyperparams": to_dict(Hyperparams())},
-        "sequence": common | {"sequence": sequence},
+    tmaze = {
+        "population": budget.population,
+        "learn": learn,
+        "hyperparams": to_dict(Hyperparams(**budget.hyperparams)),
     }
+    if budget.hyperparams:  # absent under the defaults: runs made before the option keep their settings
+        tmaze["hyperparam_overrides"] = dict(sorted(budget.hyperparams.items()))
+    return {"tmaze": common | tmaze, "sequence": common | {"sequence": sequence}}
 
 
 # -- one run: a block of seeds ---------------------------------------------------------------------------
@@ -227,6 +249,7 @@ def run_tmaze(cell: Cell) -> dict:
         core=p["core"],
         seeds=p["seeds"],
         env_kwargs={"corridor_length": s["corridor"], "noise": p["noise"]},
+        **s["hyperparams"],
     )
     pop.learn(
         learn["total_timesteps"],

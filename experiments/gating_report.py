@@ -64,6 +64,7 @@ def members(runs: dict[str, dict]) -> list[dict]:
                         "agreement": twin["agreement"],
                         "agreement_final": twin["agreement_final"],
                         "rate": twin["mean_rate_hz"],
+                        "rates": twin.get("rate_hz", {}),
                         "timesteps": m.get("timesteps"),
                     }
                 )
@@ -87,12 +88,21 @@ def mean_of(rows: Sequence[dict], key: str) -> str:
     return f"{statistics.fmean(r[key] for r in rows):.3f}" if rows else "–"
 
 
+GATES = ("cell_input", "input_gate", "output_gate")  # the populations a rate penalty can silence
+
+
+def gate_rates(rows: Sequence[dict]) -> str:
+    """Mean twin rates (Hz) of the cell input, input gate and output gate: ``z / i / o``."""
+    per = [[r["rates"][g] for r in rows if g in r.get("rates", {})] for g in GATES]
+    return " / ".join(f"{statistics.fmean(x):.0f}" for x in per) if all(per) else "–"
+
+
 # -- tables ---------------------------------------------------------------------------------------------
 def condition_table(rows: list[dict], task: str) -> str:
     """Per (noise, twin), solved nets only: losses and collapses with their intervals."""
     header = [
         "noise", "twin", "solved / trained", "analog success", "spiking success", "conversion loss [95 % CI]",
-        "collapse rate [95 % CI]", "agreement", "final agreement", "rate (Hz)",
+        "collapse rate [95 % CI]", "agreement", "final agreement", "rate (Hz)", "z / i / o rate (Hz)",
     ]  # fmt: skip
     body = []
     for noise in sorted({r["noise"] for r in select(rows, task=task)}):
@@ -114,6 +124,7 @@ def condition_table(rows: list[dict], task: str) -> str:
                     mean_of(sel, "agreement"),
                     mean_of(sel, "agreement_final"),
                     f"{statistics.fmean(r['rate'] for r in sel):.0f}" if sel else "–",
+                    gate_rates(sel),
                 ]
             )
     return markdown_table(header, body)
@@ -337,11 +348,13 @@ def setup_lines(grid: GatingGrid, runs: dict[str, dict]) -> list[str]:
         learn, hp = s["learn"], s["hyperparams"]
         noisy = ", ".join(f"`{k}={hp[k]}`" for k in sorted(hp) if "noise" in k or "rate" in k)
         noises = sorted({r["noise"] for r in runs.values() if r["task"] == "tmaze"})
+        rule = rule_text(s.get("hyperparam_overrides", {}))
         lines.append(
             f"- **T-maze**: `sublstm/TMaze-v0`, corridor {s['corridor']}, noise ∈ "
             f"{{{', '.join(f'{x:g}' for x in noises)}}}; "
             f"trained as populations of {s['population']} seeds (`sublstm.agents.population`) with the "
-            f"package's hyperparameter defaults of the day ({noisy}) and the stop rule of `sublstm train`: "
+            f"package's hyperparameter defaults of the day{rule} ({noisy}) and the stop rule of "
+            "`sublstm train`: "
             f"success ≥ {learn['stop_at_success']} in {learn['stop_patience']} evaluations in a row "
             f"({learn['eval_episodes']} episodes every {learn['eval_interval']:,} steps), at most "
             f"{learn['total_timesteps']:,} steps per agent. Tested on {s['test_episodes']} episodes "
@@ -378,39 +391,104 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def other_defaults_lines(runs: dict[str, dict], runs_dir: Path) -> list[str]:
-    """The stored runs left out because they were made under other package defaults, and how those
-    defaults differ from the ones shown."""
-    others = {
+def rule_text(overrides: dict) -> str:
+    """`` and the overrides rate_penalty=0.5 applied to every cell`` (empty without overrides)."""
+    if not overrides:
+        return ""
+    return (
+        " and the overrides "
+        + ", ".join(f"`{k}={v}`" for k, v in overrides.items())
+        + " applied to every cell"
+    )
+
+
+def other_runs(runs: dict[str, dict], runs_dir: Path) -> dict[str, dict]:
+    """The stored runs not shown in the tables (made under other settings), by name."""
+    return {
         n: r
         for n, r in RunStore(runs_dir).all().items()
         if n not in runs and "members" in r.get("result", {})
     }
+
+
+def settings_diff(record: dict, runs: dict[str, dict]) -> list[str]:
+    """How ``record``'s settings differ from those of the shown runs of its task kind."""
+    shown = {r["task"] == "tmaze": _flat(r["settings"]) for r in runs.values()}
+    ref = shown.get(record["task"] == "tmaze")
+    if ref is None:
+        return []
+    mine = _flat(record["settings"])
+    return sorted(
+        f"`{k}` {mine.get(k)} (here {ref.get(k)})" for k in set(mine) | set(ref) if mine.get(k) != ref.get(k)
+    )
+
+
+def other_defaults_lines(runs: dict[str, dict], runs_dir: Path) -> list[str]:
+    """The stored runs left out because they were made under other settings, and how those settings
+    differ from the ones shown."""
+    others = other_runs(runs, runs_dir)
     if not others:
         return []
-    shown = {r["task"] == "tmaze": _flat(r["settings"]) for r in runs.values()}
-    diffs = set()
-    for r in others.values():
-        ref = shown.get(r["task"] == "tmaze")
-        if ref is not None:
-            mine = _flat(r["settings"])
-            diffs |= {
-                f"`{k}` {mine.get(k)} (here {ref.get(k)})"
-                for k in set(mine) | set(ref)
-                if mine.get(k) != ref.get(k)
-            }
+    diffs = {d for r in others.values() for d in settings_diff(r, runs)}
     return [
-        f"- {len(others)} stored run(s) ({', '.join(sorted(others))}) were made under other package "
-        f"defaults ({'; '.join(sorted(diffs)) or 'another budget'}); they stay in the store and are "
-        "not pooled with these."
+        f"- {len(others)} stored run(s) were made under other settings "
+        f"({'; '.join(sorted(diffs)) or 'another budget'}); "
+        "they stay in the store, are not pooled with these and are summarised in *Runs under other settings*."
     ]
+
+
+def other_runs_section(runs: dict[str, dict], runs_dir: Path) -> list[str]:
+    """Per group of runs made under the same other settings: what differs, and per condition how
+    many nets solved the task and the exact twins' gate rates (a rate penalty can silence gates)."""
+    groups: dict[tuple, dict[str, dict]] = {}
+    for name, record in other_runs(runs, runs_dir).items():
+        groups.setdefault(tuple(settings_diff(record, runs)), {})[name] = record
+    if not groups:
+        return []
+    header = [
+        "task",
+        "noise",
+        "twin",
+        "solved / trained",
+        "median analog success",
+        "rate (Hz)",
+        "z / i / o rate (Hz)",
+    ]
+    out = ["", "## Runs under other settings (not pooled)", ""]
+    for diff, group in sorted(groups.items(), key=lambda kv: sorted(kv[1])[0]):
+        rows = [r for r in members(group) if "+" not in r["twin"]]  # the exact twin of each net
+        body = [
+            [
+                task,
+                f"{noise:g}",
+                twin,
+                f"{sum(r['solved'] for r in every)} / {len(every)}",
+                f"{statistics.median(r['analog'] for r in every):.2f}",
+                f"{statistics.fmean(r['rate'] for r in every):.0f}",
+                gate_rates(every),
+            ]
+            for (task, noise, twin), every in _groups(rows).items()
+        ]
+        out += [
+            f"Runs {', '.join(f'`{n}`' for n in sorted(group))}; settings that differ from the tables': "
+            f"{'; '.join(diff) or 'none'}.",
+            "",
+            markdown_table(header, body),
+            "",
+        ]
+    return out[:-1]
 
 
 def completion_command(grid: GatingGrid) -> str:
     """The command that completes the full grid with this grid's budget (resumable)."""
     parts = ["sublstm gating --jobs 2"]
     default = dataclasses.asdict(FULL.budget)
-    parts += [f"budget.{k}={v}" for k, v in dataclasses.asdict(grid.budget).items() if default[k] != v]
+    parts += [
+        f"budget.{k}={v}"
+        for k, v in dataclasses.asdict(grid.budget).items()
+        if default[k] != v and k != "hyperparams"
+    ]
+    parts += [f"budget.hyperparams.{k}={v}" for k, v in sorted(grid.budget.hyperparams.items())]
     if grid.corridor != FULL.corridor:
         parts.append(f"grid.corridor={grid.corridor}")
     return " ".join(parts)
@@ -531,6 +609,7 @@ def render(grid: GatingGrid, runs_dir: str | Path, doc: str | Path, figure: str 
         "## Nets that did not solve the task (reported apart)",
         "",
         unsolved_table(rows),
+        *other_runs_section(runs, runs_dir),
         "",
         "## Reading",
         "",

@@ -5,6 +5,7 @@ stored with every run, resuming, the doc rendered from stored runs, the command,
 Most tests replace training by fakes (a real run takes minutes); two run a tiny grid for real.
 """
 
+import dataclasses
 import math
 import re
 
@@ -177,3 +178,58 @@ def test_a_tiny_grid_runs_as_ray_tasks_in_local_mode(tmp_path):
     assert gating.RunStore(tmp_path / "runs").get(next(iter(records))) is not None
     session = gating.RunStore(tmp_path / "runs").root / "_sessions.json"
     assert '"executor": "ray"' in session.read_text()
+
+
+# -- a training rule for every cell -------------------------------------------------------------------
+def test_hyperparameter_overrides_reach_every_cell_and_keep_their_runs_apart(fake, tmp_path):
+    budget = dataclasses.replace(TINY, hyperparams={"rate_penalty": 0.5})
+    rule = GatingGrid(noises=(1.0,), seeds=2, tasks=("tmaze",), budget=budget)
+    cells = rule.cells()
+    assert all("-rate_penalty=0.5-" in c.name for c in cells)
+    assert all(c.settings["hyperparams"]["rate_penalty"] == 0.5 for c in cells)
+    assert all(c.settings["hyperparam_overrides"] == {"rate_penalty": 0.5} for c in cells)
+    plain = GatingGrid(noises=(1.0,), seeds=2, tasks=("tmaze",), budget=TINY)
+    assert "hyperparam_overrides" not in plain.cells()[0].settings  # runs made before the option still match
+    run_grid(plain, tmp_path / "runs")
+    run_grid(rule, tmp_path / "runs")
+    assert len(fake) == 6 and len(list((tmp_path / "runs").glob("tmaze-*.json"))) == 6  # nothing overwritten
+    assert set(stored_runs(rule, tmp_path / "runs")) == {c.name for c in cells}
+    text = render(rule, tmp_path / "runs", tmp_path / "gating.md").read_text()
+    assert "`rate_penalty=0.5` applied to every cell" in text
+    assert (
+        "## Runs under other settings (not pooled)" in text
+        and "`hyperparams.rate_penalty` 2.0 (here 0.5)" in text
+    )
+    assert "budget.hyperparams.rate_penalty=0.5" in text  # the command that completes this grid
+
+
+def test_the_population_is_built_with_the_rule(monkeypatch, tmp_path):
+    from sublstm.agents import population
+
+    seen = []
+    real = population.Population
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(population, "Population", spy)
+    budget = GatingBudget(
+        total_timesteps=32, test_episodes=1, population=1, hyperparams={"rate_penalty": 0.25}
+    )
+    grid = GatingGrid(noises=(1.0,), seeds=1, cores=("asn-lstm",), tasks=("tmaze",), budget=budget)
+    run_grid(grid, tmp_path / "runs")
+    assert seen and seen[0]["rate_penalty"] == 0.25 and seen[0]["train_noise"] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("budget.hyperparams.rate_penalti=1", "unknown hyperparams ['rate_penalti']"),
+        ("budget.hyperparams.rate_penalty=-1", "rate_penalty must be a finite number >= 0"),
+        ("budget.hyperparams=3", "budget.hyperparams must be of type dict"),
+    ],
+)
+def test_a_bad_rule_is_refused_before_anything_is_made(fake, tmp_path, capsys, override, message):
+    assert main(["gating", "--quick", "--runs-dir", str(tmp_path / "r"), override]) == 2
+    assert message in capsys.readouterr().err and not fake and not (tmp_path / "r").exists()
