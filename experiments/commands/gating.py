@@ -5,11 +5,14 @@
     sublstm gating --quick                         # a reduced grid and budget, under runs/gating-quick/
     sublstm gating --render                        # rebuild docs/gating.md from the stored runs only
     sublstm gating grid.seeds=64 grid.tasks=[tmaze] budget.total_timesteps=60000
+    sublstm gating grid.tasks=[tmaze] budget.hyperparams.rate_penalty=0.5   # one rule for every cell
 
 Settings: the sections ``grid`` (noises, seeds: the number of seeds, cores, tasks, corridor) and
-``budget`` (total_timesteps, test_episodes, test_sequences, population) of ``--config FILE`` and of
-the overrides, applied to the preset. Training and conversion use the package's defaults of the day
-(stored with every run; a run made under other defaults is run again, not pooled).
+``budget`` (total_timesteps, test_episodes, test_sequences, population, hyperparams: overrides of
+the agent's hyperparameters applied to every cell's T-maze agents) of ``--config FILE`` and of the
+overrides, applied to the preset. Training and conversion use the package's defaults of the day with
+those overrides (stored with every run; a run made under other settings is run again, not pooled;
+runs under other overrides are stored under their own names).
 The runs are stored in docs/gating_runs/ and the page is docs/gating.md (with --quick:
 runs/gating-quick/runs/ and runs/gating-quick/gating.md) unless --runs-dir / --doc say otherwise.
 """
