@@ -88,3 +88,36 @@ def test_a_row_may_have_its_own_stop_rule_and_twin(monkeypatch):
     assert tt.row_patience({"stop_patience": 2}, plain) == 2
     assert tt.row_timing(cell.settings, plain).input_gain == 1.0
     assert tt.own_changes(tt.Row("x", "tmaze")) == ""
+
+
+def test_the_determined_steps_of_the_sequence_tasks():
+    assert tt.determined_steps(5, noisy=False).tolist() == [True] * 5  # 2a: every symbol follows
+    assert tt.determined_steps(5, noisy=True).tolist() == [False] * 4 + [True]  # 2b: the final one only
+    # records stored before the figure: agreement where it counted every decision, else unknown
+    assert tt.determined_agreement({"determined_agreement": 0.9, "agreement": 0.5}) == 0.9
+    assert tt.determined_agreement({"agreement": 0.99}) == 0.99  # RL rows
+    assert tt.determined_agreement({"agreement": 0.99, "decisive_fraction": 1.0}) == 0.99  # 2a
+    assert np.isnan(tt.determined_agreement({"agreement": 0.99, "decisive_fraction": 0.3}))
+
+
+def test_seq2b_trains_with_its_own_stop_rule_and_counts_determined_steps(tmp_path, monkeypatch):
+    from sublstm.agents import supervised
+
+    calls, train = [], supervised.train_sequence
+
+    def short(**kwargs):  # the row's own settings, but a few updates only
+        calls.append(kwargs)
+        return train(**kwargs, max_updates=30, eval_every=10, eval_sequences=20)
+
+    monkeypatch.setattr(supervised, "train_sequence", short)
+    settings = tt.TwinTableSettings(rows=("seq2b",), seeds=1, episodes=4, sweep_step_ms=(100.0,))
+    doc = tmp_path / "results.md"
+    records = tt.run_twin_tables(settings, tmp_path / "runs", doc=doc)
+    assert calls[0]["stop_patience"] == tt.SEQ2B_PATIENCE and calls[0]["noisy"] is True
+    (member,) = records["seq2b-s0-0"]["result"]["members"]
+    # 2b's determined steps are its final symbols: the same figure as the final-decision agreement
+    assert member["determined_agreement"] == member["final_agreement"]
+    assert set(member["determined_by_step"]) == {"300", "100"}
+    text = doc.read_text()
+    assert "agreement on determined steps (tf)" in text and "only the final (memory) symbol of 2b" in text
+    assert "Row seq2b: stopped after 12 evaluations in a row at `train_sequence`'s target" in text
