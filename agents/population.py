@@ -22,7 +22,10 @@ summed over members, gradient norms clipped per member). The cost of an update f
 that are real, not the padding: each member's episodes are sorted longest first and every BPTT step
 computes only the rows still inside their episode; only learning members' weights take part; the
 asn cores' steps are single autograd nodes. A member that has stopped is frozen: its weights,
-moments and counters stay as they were when it stopped (its envs still run, unused).
+moments and counters stay as they were when it stopped. Stopping is final: at the next vector step
+the population's working arrays (envs, replay, random streams, recurrent state) drop the stopped
+members, so that the cost of a vector step follows the members still learning; what a member
+draws and does does not change when others stop (each keeps its own streams, where they were).
 
 Defaults that differ from the single agent, for long memories (issue 10, point 4):
 
@@ -160,6 +163,10 @@ class Population:
         self.stop_reason: list[str | None] = [None] * n_agents
         self.history: list[list[dict[str, Any]]] = [[] for _ in range(n_agents)]
         self.train_wall_s = 0.0
+        # the members whose envs, replay and streams run (row j of those arrays: member _live[j]):
+        # all until members stop, then those still learning (see _drop_stopped)
+        self._live = np.arange(n_agents)
+        self._live_t = torch.as_tensor(self._live, device=self.device)
         self._obs = self._state = self._starts = None
         self._vec_steps = 0
 
@@ -174,14 +181,44 @@ class Population:
             for _ in range(self.hp.gradient_steps):
                 self._update()
 
+    def _drop_stopped(self) -> None:
+        """Narrow the working arrays (envs, replay, explore and replay-sampling streams, recurrent
+        state) to the live members that have not stopped; each kept member goes on where it was."""
+        keep = ~self.stopped[self._live]
+        if keep.all() or not keep.any():  # nothing to drop, or nothing left to run
+            return
+        positions = np.flatnonzero(keep)
+        at = torch.as_tensor(positions, device=self.device)
+        self.envs.keep(positions)
+        self.replay.keep(at)
+        self._explore.keep(positions)
+        self._sampling.keep(positions)
+        if self._obs is not None:
+            self._obs, self._starts = self._obs.index_select(0, at), self._starts.index_select(0, at)
+            self._state = tuple(x.index_select(0, at) for x in self._state)
+        self._live = self._live[positions]
+        self._live_t = torch.as_tensor(self._live, device=self.device)
+
+    def _live_params(self) -> dict[str, torch.Tensor] | None:
+        """The live members' weights (detached), None while every member is live."""
+        if len(self._live) == self.n_agents:
+            return None
+        return {name: p.detach().index_select(0, self._live_t) for name, p in self.network.params.items()}
+
+    def _sync_episodes(self) -> None:
+        """Episode counts of the live members still learning, from the replay."""
+        learning = ~self.stopped[self._live]
+        self.episodes[self._live[learning]] = self.replay.n_episodes.cpu().numpy()[learning]
+
     @torch.no_grad()
     def _act_and_store(self) -> None:
         hp = self.hp
+        self._drop_stopped()
         if self._obs is None:
             self._obs = self.envs.reset()
-            self._state = self.network.initial_state(hp.n_envs)
-            self._starts = torch.ones(self.n_agents, hp.n_envs, dtype=torch.bool, device=self.device)
-        q, self._state = self.network.step(self._obs, self._state, self._starts)
+            self._state = self.network.initial_state(hp.n_envs, len(self._live))
+            self._starts = torch.ones(len(self._live), hp.n_envs, dtype=torch.bool, device=self.device)
+        q, self._state = self.network.step(self._obs, self._state, self._starts, self._live_params())
         u = self._explore.uniform(hp.n_envs, 2)
         random_actions = (u[..., 1] * self.n_actions).long().clamp_(max=self.n_actions - 1)
         actions = torch.where(u[..., 0] < self.epsilon(), random_actions, q.argmax(-1))
@@ -190,11 +227,13 @@ class Population:
         self.replay.add(self._obs, actions, reward, done, terminated, info["final_obs"])
         self._obs, self._starts = obs, done
         self._vec_steps += 1
-        active = ~self.stopped
+        active = np.zeros(self.n_agents, dtype=bool)
+        active[self._live] = True
+        active &= ~self.stopped
         self.num_timesteps += hp.n_envs
         self.timesteps[active] += hp.n_envs
         if not self.started.all() or self._vec_steps % 64 == 0:
-            self.episodes[active] = self.replay.n_episodes.cpu().numpy()[active]
+            self._sync_episodes()
         ready = (self.timesteps >= hp.learning_starts) & (self.episodes >= hp.n_envs)
         self.started |= ready & active
 
@@ -313,28 +352,37 @@ class Population:
         so that each member's stream does not depend on the others)."""
         u = self._sampling.uniform(self.hp.batch_episodes)
         learning = self.started & ~self.stopped
+        learning[np.setdiff1d(np.arange(self.n_agents), self._live)] = False
         if not learning.any():
             return
         self.update_on(self.replay.sample(u), learning)
 
     def update_on(self, idx: torch.Tensor, learning: np.ndarray) -> torch.Tensor:
-        """One gradient step of the ``learning`` (S,) members on replay entries ``idx`` (S, B).
+        """One gradient step of the ``learning`` (S,) members on replay entries ``idx`` (K, B) of
+        the K live members (all S until members stop; row j: the j-th live member).
 
         Returns each member's loss (S,) before the step (0 for members not learning). Only the
         learning members' weights run forward and backward (the others' gradients are zero and the
-        optimiser leaves them as they are).
+        optimiser leaves them as they are). A learning member that is not live raises ValueError.
         """
+        learning = np.asarray(learning, dtype=bool)
+        on_live = learning[self._live]
+        if on_live.sum() != learning.sum():
+            dropped = sorted(set(np.flatnonzero(learning).tolist()) - set(self._live.tolist()))
+            raise ValueError(f"members {dropped} have stopped (their replay is gone); they cannot learn")
         learning_t = torch.as_tensor(learning, device=self.device)
-        members = np.flatnonzero(learning)
+        members = self._live[on_live]
         subset = None if len(members) == self.n_agents else torch.as_tensor(members, device=self.device)
+        on_t = torch.as_tensor(on_live, device=self.device)
         # longest first within each member, so that the forward pass can drop ended episodes
-        lengths = self.replay.ep_len.gather(1, idx) * learning_t.unsqueeze(1)
+        lengths = self.replay.ep_len.gather(1, idx) * on_t.unsqueeze(1)
         idx = idx.gather(1, lengths.argsort(dim=1, descending=True, stable=True))
-        if subset is None:
-            batch = self.replay.gather(idx, learning_t, self.bptt_steps)
+        if on_live.all():  # every live member learns: the batch holds their rows in order
+            batch = self.replay.gather(idx, on_t, self.bptt_steps)
         else:  # the learning members' episodes only
+            at = torch.as_tensor(np.flatnonzero(on_live), device=self.device)
             on = torch.ones(len(members), dtype=torch.bool, device=self.device)
-            batch = self.replay.gather(idx.index_select(0, subset), on, self.bptt_steps, subset)
+            batch = self.replay.gather(idx.index_select(0, at), on, self.bptt_steps, at)
         steps = torch.arange(batch["obs"].shape[1], device=self.device)
         # episodes still running at each step (obs 0 .. L of an L-step episode): the packed layout
         rows = (batch["lengths"].unsqueeze(-1) >= steps).sum(1).amax(0).tolist()
@@ -466,7 +514,7 @@ class Population:
 
     def _periodic_eval(self, n_episodes: int, wall_s: float, rule: StopRule, callback) -> bool:
         """Evaluate the members still learning; stop those the rule stops. True: a callback said stop."""
-        self.episodes[~self.stopped] = self.replay.n_episodes.cpu().numpy()[~self.stopped]
+        self._sync_episodes()
         active = np.flatnonzero(~self.stopped)
         results = self.evaluate(n_episodes, members=active)
         halted = False
@@ -519,7 +567,12 @@ class Population:
         }
 
     def member(self, k: int) -> AdvantageAgent:
-        """Member ``k`` as an ordinary AdvantageAgent: its weights, Adam moments, counters, history."""
+        """Member ``k`` as an ordinary AdvantageAgent: its weights, Adam moments, counters, history.
+
+        Its ``train_wall_s`` is the population's training wall-clock at the member's stop (the
+        ``wall_s`` of the evaluation that stopped it), or so far while it still learns: the time its
+        training took, shared with the other members.
+        """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < self.n_agents:
             raise ValueError(f"member index must be an integer in 0 .. {self.n_agents - 1}, got {k!r}")
         agent = AdvantageAgent(
@@ -542,4 +595,7 @@ class Population:
         agent.num_episodes = int(self.episodes[k])
         agent.num_updates = int(self.updates[k])
         agent.history = [dict(record) for record in self.history[k]]
+        stopped_at = self.history[k][-1]["wall_s"] if self.stopped[k] and self.history[k] else None
+        # the attribute behind AdvantageAgent.train_wall_s (read-only there), as its load() sets it
+        agent._train_wall_s = float(self.train_wall_s if stopped_at is None else stopped_at)
         return agent

@@ -62,6 +62,15 @@ class MemberEnv:
     def _integers(self, low: int, high: int, *shape: int) -> Tensor:
         return self.streams.integers(high - low, *self._rows(shape)).reshape(shape) + low
 
+    def keep(self, positions: Sequence[int]) -> None:
+        """Keep the members at ``positions`` only (in that order): their episodes and streams go
+        on where they were, the others' envs no longer run."""
+        positions = list(positions)
+        rows = torch.tensor([k * self.n_envs + i for k in positions for i in range(self.n_envs)])
+        self.env.keep_rows(rows)
+        self.streams.keep(positions)
+        self.n_members = len(positions)
+
     def reset(self, seeds: Sequence[int] | None = None) -> Tensor:
         """First observations (S, n, D); ``seeds`` restarts every member's stream first."""
         if seeds is not None:

@@ -58,6 +58,13 @@ class MemberStreams:
     def n_members(self) -> int:
         return len(self.generators)
 
+    def keep(self, positions: Sequence[int]) -> None:
+        """Keep the streams of the members at ``positions`` only (in that order), each one where it
+        was: what each kept member draws next is what it would have drawn without the change."""
+        self.generators = [self.generators[i] for i in positions]
+        if self._block is not None:
+            self._block = self._block[torch.as_tensor(list(positions), dtype=torch.long, device=self.device)]
+
     def uniform(self, *shape: int) -> Tensor:
         count = math.prod(shape)
         if self._block is None or self._offset + count > self._block.shape[1]:

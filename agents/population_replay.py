@@ -85,6 +85,16 @@ class MemberReplay:
         self.written += 1
         self.row_start = torch.where(done, self.written, self.row_start)
 
+    def keep(self, positions: Tensor) -> None:
+        """Keep the members at ``positions`` (K,) long only (in that order), with their episodes;
+        the others' storage is freed."""
+        per_member = ("obs", "actions", "rewards", "ep_row", "ep_start", "ep_len", "ep_term", "ep_final")
+        for name in (*per_member, "n_episodes", "row_start"):
+            setattr(self, name, getattr(self, name).index_select(0, positions))
+        self.n_members = len(positions)
+        self._rows = torch.arange(self.n_envs, device=self.device).expand(self.n_members, self.n_envs)
+        self._members = torch.arange(self.n_members, device=self.device).view(-1, 1, 1)
+
     def valid(self) -> Tensor:
         """(S, max_episodes) bool: the table entries that can be sampled."""
         filled = torch.arange(self.max_episodes, device=self.device) < self.n_episodes.unsqueeze(1)

@@ -26,6 +26,8 @@ Interface (all tensors on ``env.device``; B = ``num_envs``):
 - ``uniform(*shape)`` and ``integers(low, high, *shape)``: every random draw of the env goes
   through these two (first dimension: the batch); a caller may replace them on an instance to
   choose the random streams, keeping their distributions.
+- ``keep_rows(rows)``: narrow the env to some of its episodes, each one continuing where it was
+  (a caller that no longer needs some rows stops paying for them).
 
 :class:`TableEnv` steps a task that is a small state machine (the T-maze, the saccade task) by
 table lookups. :func:`measure_tensor_env_rate`, :func:`measure_gym_vector_rate` and
@@ -79,6 +81,8 @@ class TensorEnv:
 
     env_id: str = ""
     reference_class: type[gym.Env]
+    #: attributes holding one entry per env (first dimension B): what :meth:`keep_rows` narrows
+    row_state: tuple[str, ...] = ("_return",)
 
     def __init__(
         self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None, **env_kwargs: Any
@@ -188,6 +192,21 @@ class TensorEnv:
                 )
         return actions
 
+    def keep_rows(self, rows) -> None:
+        """Keep only the envs ``rows`` (distinct indices, in the order given): each one's episode
+        continues where it was; the others are dropped. Per-env state is whatever
+        :attr:`row_state` names."""
+        rows = torch.as_tensor(rows, dtype=torch.long, device=self.device).reshape(-1)
+        if len(rows) == 0 or len(torch.unique(rows)) != len(rows):
+            raise ValueError(f"keep_rows needs distinct env indices, at least one, got {rows.tolist()}")
+        if int(rows.min()) < 0 or int(rows.max()) >= self.num_envs:
+            raise ValueError(
+                f"keep_rows: env indices must lie in 0 .. {self.num_envs - 1}, got {rows.tolist()}"
+            )
+        for name in self.row_state:
+            setattr(self, name, getattr(self, name).index_select(0, rows))
+        self.num_envs = len(rows)
+
     # -- what each env implements -----------------------------------------------------------------
     def _build(self, reference: gym.Env) -> None:
         """The task's sizes and tables, from the reference env built from the validated kwargs."""
@@ -217,6 +236,8 @@ class TableEnv(TensorEnv):
     never used (a start state replaces it). A step is then a handful of gathers, whatever the task;
     ``max_steps`` (None: none) truncates episodes on the clock.
     """
+
+    row_state = (*TensorEnv.row_state, "state", "steps")
 
     def _set_tables(
         self,

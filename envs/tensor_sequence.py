@@ -17,6 +17,7 @@ class TensorSequencePrediction(TensorEnv):
     """B next-symbol prediction episodes of lag ``p``; see :mod:`sublstm.envs.tensor`."""
 
     reference_class = SequencePredictionEnv
+    row_state = (*TensorEnv.row_state, "sequences")
 
     def _build(self, ref: SequencePredictionEnv) -> None:
         self.p, self.noisy = ref.p, ref.noisy

@@ -172,6 +172,34 @@ def test_member_runs_do_not_depend_on_the_others():
     assert not torch.equal(a.replay.actions[0], a.replay.actions[1])  # seeds do differ
 
 
+def test_a_member_runs_on_unchanged_when_others_stop():
+    """Stopping member 1 mid-run drops its envs and replay; member 0 goes on exactly as beside a
+    member that keeps learning."""
+    a = small_population([5, 7])
+    b = small_population([5, 7])
+    for pop in (a, b):
+        pop.learn(200, eval_interval=100, eval_episodes=5, stop_at_success=None)
+    b.stopped[1] = True
+    frozen = b.network.member_state(1)
+    for pop in (a, b):
+        pop.learn(200, eval_interval=100, eval_episodes=5, stop_at_success=None)
+    assert b.envs.env.num_envs == b.hp.n_envs and b.replay.n_members == 1  # member 1 runs nothing
+    assert b.timesteps.tolist() == [400, 200] and a.updates[0] == b.updates[0] > 0
+    assert torch.equal(a.replay.actions[0], b.replay.actions[0])
+    torch.testing.assert_close(a.replay.obs[0], b.replay.obs[0], atol=1e-5, rtol=0)
+    for name, p in a.network.params.items():
+        torch.testing.assert_close(p[0], b.network.params[name][0], atol=1e-5, rtol=1e-5)
+        assert torch.equal(b.network.params[name][1], frozen[name])
+    assert [r["success_rate"] for r in a.history[0]] == [r["success_rate"] for r in b.history[0]]
+    assert len(b.history[1]) == 2 and b.summary()["timesteps"] == [400, 200]
+    stopped, learning = b.member(1), b.member(0)
+    assert stopped.num_timesteps == 200 and stopped.train_wall_s == b.history[1][-1]["wall_s"]
+    assert learning.train_wall_s == b.train_wall_s > stopped.train_wall_s
+    assert all(0.0 <= r["success_rate"] <= 1.0 for r in b.evaluate(5))  # stopped members too
+    with pytest.raises(ValueError, match="stopped"):
+        b.update_on(b.replay.sample(b._sampling.uniform(4)), np.array([True, True]))
+
+
 def test_exported_member_acts_like_the_population():
     """Without updates, a member acts exactly as an agent with its weights (greedy, state, resets)."""
     pop = small_population([3, 4, 5])
@@ -270,6 +298,16 @@ def test_streams_serve_each_member_its_own_numbers():
     alone = MemberStreams([2], "explore")
     for shape in ((3,), (5, 2), (20_000,)):
         assert torch.equal(both.uniform(*shape)[1], alone.uniform(*shape)[0])
+
+
+def test_streams_go_on_where_they_were_when_members_are_dropped():
+    three = MemberStreams([1, 2, 3], "env")
+    alone = MemberStreams([3], "env")
+    assert torch.equal(three.uniform(7)[2], alone.uniform(7)[0])
+    three.keep([2, 0])  # member 3 first, then member 1
+    for shape in ((5,), (20_000,)):
+        assert torch.equal(three.uniform(*shape)[0], alone.uniform(*shape)[0])
+    assert three.n_members == 2
 
 
 def test_bad_arguments_are_refused():

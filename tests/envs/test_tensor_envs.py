@@ -425,3 +425,23 @@ def test_rates_measured_side_by_side():
     rows = compare_rates("sublstm/SaccadeAntisaccade-v0", batches=(1, 8), steps=5, gym_env_steps=5, repeats=1)
     assert [row["batch"] for row in rows] == [1, 8]
     assert all(row["speedup"] == pytest.approx(row["tensor"] / row["gym_sync"]) for row in rows)
+
+
+def test_keep_rows_continues_the_kept_episodes():
+    """The kept envs go on from where they were (noise-free T-maze: no draws inside an episode)."""
+    full = make_tensor_env("sublstm/TMaze-v0", 4, seed=0, corridor_length=8)
+    part = make_tensor_env("sublstm/TMaze-v0", 4, seed=0, corridor_length=8)
+    full.reset(), part.reset()
+    east = torch.full((4,), EAST, dtype=torch.long)  # along the corridor: no episode ends
+    for _ in range(3):
+        full.step(east), part.step(east)
+    part.keep_rows([3, 1])
+    assert part.num_envs == 2 and part.state.tolist() == full.state[[3, 1]].tolist()
+    for _ in range(2):
+        obs, reward, *_ = full.step(east)
+        obs_part, reward_part, _, _, info = part.step(east[:2])
+    assert torch.equal(obs_part, obs[[3, 1]]) and torch.equal(reward_part, reward[[3, 1]])
+    assert info["episode_length"].tolist() == [5, 5]
+    for bad in ([], [0, 0], [4]):
+        with pytest.raises(ValueError, match="keep_rows"):
+            part.keep_rows(bad)
