@@ -280,6 +280,22 @@ def runs_table(runs: dict[str, dict]) -> str:
     return markdown_table(header, body)
 
 
+def time_split(runs: dict[str, dict]) -> str:
+    """Where the blocks' time went, per cell: training against converting and testing."""
+    by_core: dict[str, list[float]] = {}
+    for rec in runs.values():
+        split = by_core.setdefault(rec["core"], [0.0, 0.0])
+        split[0] += rec["result"]["train_wall_s"]
+        split[1] += rec["result"]["eval_wall_s"]
+    parts = [
+        f"{core} {train / 60:.0f} min training, {test / 60:.0f} min converting and testing "
+        f"({test / (train + test):.0%})"
+        for core, (train, test) in sorted(by_core.items(), key=lambda kv: CORES.index(kv[0]))
+        if train + test > 0
+    ]
+    return "Where the time went: " + "; ".join(parts) + "."
+
+
 # -- figure -----------------------------------------------------------------------------------------------
 def make_figure(rows: list[dict], path: Path, corridor: int) -> None:
     """T-maze, solved nets: collapse rate (Wilson CI) and mean conversion loss (bootstrap CI) by noise."""
@@ -561,7 +577,7 @@ def render(grid: GatingGrid, runs_dir: str | Path, doc: str | Path, figure: str 
         f"Executor: {', '.join(executors) or '(no session recorded)'}; one torch thread per run.  ",
         f"Stored runs (blocks of seeds): {len(runs)}; trained nets: {len(nets)}. "
         f"Wall-clock: {session_s / 60:.1f} min over {len(done)} session(s); the runs took "
-        f"{run_s / 60:.1f} min of process time (training, conversion and tests).",
+        f"{run_s / 60:.1f} min of process time (training, conversion and tests). {time_split(runs)}",
         "",
         "What is missing against the issue's grid:",
         "",

@@ -86,6 +86,8 @@ def test_runs_are_stored_resumed_and_rendered_with_unsolved_nets_apart(fake, tmp
     assert "| tmaze | 0 | asn-sublstm | 1 / 4 | 0.50 |" in text  # seed 3, reported apart
     assert "asn-lstm-bounded+spikes" in text and "Power of this grid" in text
     assert "60 seeds per condition missing" in text and "seq2a: not run yet" in text
+    # the fake's blocks: 1 s training and 1 s converting and testing each, 2 blocks per cell
+    assert "asn-lstm 0 min training, 0 min converting and testing (50%)" in text
 
 
 def test_hand_written_reading_survives_a_rerender(fake, tmp_path):
