@@ -421,16 +421,14 @@ class StackedNetwork:
         return q[:, 0], state
 
 
-def _member_view(mask: Tensor, like: Tensor) -> Tensor:
-    return mask.view(-1, *[1] * (like.dim() - 1))
-
-
 class StackedAdam:
     """Adam over stacked parameters with per-member gradient-norm clipping and an update mask.
 
     Equal, member by member, to ``clip_grad_norm_(member params, max_grad_norm)`` followed by
     ``torch.optim.Adam(lr, betas, eps)``; members outside ``active`` keep weights, moments and step
-    count unchanged, as if they had not taken part.
+    count unchanged, as if they had not taken part. The moments of all parameters live in one
+    (S, P) array each (``exp_avg[name]`` and ``exp_avg_sq[name]`` are views into them), so that a
+    step is a dozen operations on all parameters at once rather than a dozen per parameter.
     """
 
     def __init__(
@@ -444,36 +442,64 @@ class StackedAdam:
         self.params = params
         self.lr, self.max_grad_norm, self.betas, self.eps = lr, max_grad_norm, betas, eps
         first = next(iter(params.values()))
-        self.steps = torch.zeros(first.shape[0], device=first.device)  # per member
-        self.exp_avg = {k: torch.zeros_like(p) for k, p in params.items()}
-        self.exp_avg_sq = {k: torch.zeros_like(p) for k, p in params.items()}
+        s = first.shape[0]
+        self.steps = torch.zeros(s, device=first.device)  # per member
+        sizes = [p[0].numel() for p in params.values()]
+        self._m = first.new_zeros(s, sum(sizes))
+        self._v = first.new_zeros(s, sum(sizes))
+        self.exp_avg: dict[str, Tensor] = {}
+        self.exp_avg_sq: dict[str, Tensor] = {}
+        lo = 0
+        for (name, p), size in zip(params.items(), sizes, strict=True):
+            self.exp_avg[name] = self._m[:, lo : lo + size].view(p.shape)
+            self.exp_avg_sq[name] = self._v[:, lo : lo + size].view(p.shape)
+            lo += size
+
+    def _flat(self, tensors) -> Tensor:
+        s = self._m.shape[0]
+        return torch.cat([t.reshape(s, -1) for t in tensors], dim=1)
 
     def clip(self, grads: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
         """Scale each member's gradients to a total norm of at most max_grad_norm; -> grads, norms (S,)."""
-        sq = sum(g.pow(2).flatten(1).sum(1) for g in grads.values())
-        norms = sq.sqrt()
+        flat, norms = self._clipped(grads)
+        return self._unflat(flat), norms
+
+    def _clipped(self, grads: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        flat = self._flat(grads[name] for name in self.params)
+        norms = flat.square().sum(1).sqrt()
         coef = (self.max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
-        return {k: g * _member_view(coef, g) for k, g in grads.items()}, norms
+        return flat.mul_(coef.unsqueeze(1)), norms
+
+    def _unflat(self, flat: Tensor) -> dict[str, Tensor]:
+        out, lo = {}, 0
+        for name, p in self.params.items():
+            size = p[0].numel()
+            out[name] = flat[:, lo : lo + size].view(p.shape)
+            lo += size
+        return out
 
     @torch.no_grad()
     def step(self, grads: dict[str, Tensor], active: Tensor) -> Tensor:
         """Clip per member, then one Adam step for the ``active`` (S,) bool members; -> grad norms (S,)."""
-        grads, norms = self.clip(grads)
+        g, norms = self._clipped(grads)
         beta1, beta2 = self.betas
         self.steps = self.steps + active.to(self.steps.dtype)
         steps = self.steps.clamp(min=1.0)
-        step_size = self.lr / (1.0 - beta1**steps)
-        bias2_sqrt = (1.0 - beta2**steps).sqrt()
-        for name, p in self.params.items():
-            g, m, v = grads[name], self.exp_avg[name], self.exp_avg_sq[name]
-            on = _member_view(active, p)
-            new_m = m.lerp(g, 1.0 - beta1)
-            new_v = v * beta2 + (1.0 - beta2) * g * g
-            denom = new_v.sqrt() / _member_view(bias2_sqrt, p) + self.eps
-            new_p = p - _member_view(step_size, p) * new_m / denom
-            m.copy_(torch.where(on, new_m, m))
-            v.copy_(torch.where(on, new_v, v))
-            p.copy_(torch.where(on, new_p, p))
+        step_size = (self.lr / (1.0 - beta1**steps)).unsqueeze(1)
+        bias2_sqrt = (1.0 - beta2**steps).sqrt().unsqueeze(1)
+        on = active.unsqueeze(1)
+        m, v = self._m, self._v
+        p = self._flat(self.params.values())
+        new_m = m.lerp(g, 1.0 - beta1)
+        new_v = v * beta2 + (1.0 - beta2) * g * g
+        denom = new_v.sqrt() / bias2_sqrt + self.eps
+        new_p = p - step_size * new_m / denom
+        m.copy_(torch.where(on, new_m, m))
+        v.copy_(torch.where(on, new_v, v))
+        for param, value in zip(
+            self.params.values(), self._unflat(torch.where(on, new_p, p)).values(), strict=True
+        ):
+            param.copy_(value)
         return norms
 
     def member_state(self, k: int, names: list[str]) -> dict[int, dict[str, Tensor]]:
