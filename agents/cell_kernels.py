@@ -1,0 +1,401 @@
+"""Compiled (numba) time loops of the asn-sublstm and asn-lstm cells, forward and backward, for S
+networks at once: the cells of the population's training pass (:mod:`.population_cells`, S
+members) and of the single agent's numpy update (:mod:`.fast_update`, S = 1).
+
+At the project's sizes (8 cells, a few dozen episodes of a few dozen steps) one step of the cells
+is a few hundred multiply-adds and a few dozen exponentials per episode: array libraries spend
+more time dispatching each operation than computing it. Here every step of every episode of every
+network is one pass over its numbers in one compiled call.
+
+Layout (float32, C-contiguous): episodes are packed step after step, longest first. Step t runs
+rows 0 .. rows[t]-1 (``rows`` non-increasing); its entries start at offset rows[0] + ... +
+rows[t-1] of the N = sum(rows) rows of each network, and row b's previous step is row b of step
+t-1. ``pre`` (S, N, 3H) holds the input projections W_in x_t + b of the gates z, i, o; ``w_rec``
+(S, 3H, H) the recurrent weights. The cell starts from zero; the noise of noise-aware training
+(``noise_h``, ``noise_c`` (S, N, H) or empty (S, 0, H)) is added to each step's h (it enters the
+head and the next step) and to the cell (the next step's).
+
+AF and its derivative follow :func:`~sublstm.agents.neuron.af_with_grad` operation for operation
+(float32 throughout, so values agree to rounding): AF(S) = max(0, h / (exp(a + b / den) - 1) +
+offset) with den = max(S, 0) + d; dAF/dS = (1/b + y / (h b)) y v^2 with v = b / den and
+y = h / (exp(a + v) - 1), zero where S <= 0 or AF = 0.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+from .neuron import ASNParams, _af_coefficients
+
+#: the cells that run here, and how their gates act on the memory cell
+GATING = {"asn-sublstm": "subtractive", "asn-lstm": "multiplicative"}
+
+# positions in the constants array of the kernels (float32, so the arithmetic stays float32)
+A, B, D, H, OFFSET, INV_B, INV_HB = range(7)
+#: Cephes' expf: exp(x) = 2^n exp(r), x = n ln 2 + r (ln 2 in two parts), exp(r) a degree-7 polynomial
+_LN2_HI, _LN2_LO, _LOG2E = 0.693359375, -2.12194440e-4, 1.44269504088896341
+_EXP_POLY = (
+    1.9875691500e-4,
+    1.3981999507e-3,
+    8.3334519073e-3,
+    4.1665795894e-2,
+    1.6666665459e-1,
+    5.0000001201e-1,
+)
+
+
+@lru_cache(maxsize=16)
+def af_constants(asn: ASNParams) -> np.ndarray:
+    """The AF closed form's constants of ``asn`` as the kernels read them (float32, read-only)."""
+    a, b, d, h, offset = _af_coefficients(asn)
+    out = np.array([a, b, d, h, offset, 1.0 / b, 1.0 / (h * b)], dtype=np.float32)
+    out.flags.writeable = False
+    return out
+
+
+@intrinsic
+def _pow2(typingctx, n):
+    """2.0 ** n as float32 for an int32 n in [-126, 127]: n + 127 in the exponent bits."""
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        bits = builder.shl(builder.add(args[0], ir.Constant(i32, 127)), ir.Constant(i32, 23))
+        return builder.bitcast(bits, ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _exp(x):  # pragma: no cover - compiled
+    """exp of a float32 within 1 ulp or so (libm's expf is a call that stops LLVM from
+    vectorising a loop; this is arithmetic, so AF runs 8 values per instruction)."""
+    f = np.float32
+    x = min(max(x, f(-87.0)), f(88.0))
+    n = np.floor(x * f(_LOG2E) + f(0.5))
+    r = x - n * f(_LN2_HI) - n * f(_LN2_LO)
+    c0, c1, c2, c3, c4, c5 = _EXP_POLY
+    y = ((((f(c0) * r + f(c1)) * r + f(c2)) * r + f(c3)) * r + f(c4)) * r + f(c5)
+    return (y * (r * r) + r + f(1.0)) * _pow2(np.int32(n))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _af_block(x, out, grad, k):  # pragma: no cover - compiled
+    """AF of every entry of the 1-d ``x`` into ``out``, dAF/dS into ``grad`` (three distinct arrays)."""
+    a, b, d, h, offset, inv_b, inv_hb = k[A], k[B], k[D], k[H], k[OFFSET], k[INV_B], k[INV_HB]
+    zero, one = np.float32(0.0), np.float32(1.0)
+    for m in range(x.shape[0]):
+        s = x[m]
+        v = b / ((s if s > zero else zero) + d)
+        y = h / (_exp(v + a) - one)
+        value = y + offset
+        slope = (inv_b + y * inv_hb) * y * (v * v)
+        out[m] = value if value > zero else zero
+        grad[m] = slope if (value > zero) & (s > zero) else zero
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def forward_kernel(
+    pre, w_rec, rows, noise_h, noise_c, weights, k, subtractive, hs, c, gates, d_gates, out_cell, d_out, sums
+):  # pragma: no cover - compiled; tests compare it with autograd through the step-by-step cells
+    """The cells' forward time loop (layout in the module docstring). Writes h with its noise
+    (``hs`` (S, N, H)), each row's cell after its last step (``c`` (S, rows[0], H)), the gate
+    activations z, i, o and AF's derivative there (``gates``, ``d_gates`` (S, N, 3H)), AF(c)
+    and its derivative (``out_cell``, ``d_out`` (S, N, H)) and, with ``weights`` (S, N) (else
+    (S, 0)), the weighted sums over rows of z, i, o and AF(c) (``sums`` (S, 4H)).
+
+    A step's rows are one contiguous block of every array: each stage runs over the whole block
+    (AF over r * 3H and r * H numbers), so that its loops are long enough to vectorise.
+    """
+    s_len, _, three_h = pre.shape
+    n = three_h // 3
+    use_nh, use_nc, use_w = noise_h.shape[1] > 0, noise_c.shape[1] > 0, weights.shape[1] > 0
+    zero = np.float32(0.0)
+    # the pre-activations of a step's gates and cells (AF reads them here and writes the outputs:
+    # in place, LLVM's overlap check would fail and the loop run unvectorised)
+    scratch = (
+        np.empty(max(rows[0], 1) * three_h, dtype=pre.dtype) if rows.shape[0] else np.empty(0, pre.dtype)
+    )
+    for s in range(s_len):
+        w_t = np.ascontiguousarray(w_rec[s].T)  # (H, 3H): the product below runs along 3H
+        cs, sum_g, sum_u = c[s], sums[s, :three_h], sums[s, three_h:]
+        cs[:, :] = zero
+        prev = off = 0
+        for t in range(rows.shape[0]):
+            r = rows[t]
+            g, dg = gates[s, off : off + r], d_gates[s, off : off + r]
+            u, du, h = out_cell[s, off : off + r], d_out[s, off : off + r], hs[s, off : off + r]
+            # W_rec h_{t-1}, then plus the input projection (the order of the cores' sum); 2-d
+            # indexing: a view per row costs a reference count
+            p = scratch[: r * three_h].reshape((r, three_h))
+            p[:, :] = zero
+            if t > 0:
+                h_prev = hs[s, prev : prev + r]
+                for j in range(n):
+                    for b in range(r):
+                        h_bj = h_prev[b, j]
+                        for m in range(three_h):
+                            p[b, m] += h_bj * w_t[j, m]
+            p_flat, pre_flat = p.reshape(-1), pre[s, off : off + r].reshape(-1)
+            for m in range(p_flat.shape[0]):
+                p_flat[m] += pre_flat[m]
+            _af_block(p_flat, g.reshape(-1), dg.reshape(-1), k)
+            cells = scratch[: r * n].reshape((r, n))
+            nc = noise_c[s, off : off + r] if use_nc else noise_c[s]
+            for b in range(r):  # the cell and (with its noise) the next step's
+                for j in range(n):
+                    cell = (
+                        cs[b, j] + g[b, j] - g[b, n + j] if subtractive else cs[b, j] + g[b, j] * g[b, n + j]
+                    )
+                    cells[b, j] = cell
+                    cs[b, j] = cell + nc[b, j] if use_nc else cell
+            _af_block(cells.reshape(-1), u.reshape(-1), du.reshape(-1), k)
+            nh = noise_h[s, off : off + r] if use_nh else noise_h[s]
+            for b in range(r):
+                for j in range(n):
+                    h_bj = u[b, j] - g[b, 2 * n + j] if subtractive else u[b, j] * g[b, 2 * n + j]
+                    h[b, j] = h_bj + nh[b, j] if use_nh else h_bj
+            if use_w:
+                w_s = weights[s, off : off + r]
+                for b in range(r):
+                    for m in range(three_h):
+                        sum_g[m] += w_s[b] * g[b, m]
+                    for j in range(n):
+                        sum_u[j] += w_s[b] * u[b, j]
+            prev = off
+            off += r
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def backward_kernel(
+    d_hs,
+    d_gates_in,
+    d_out_in,
+    d_sums,
+    weights,
+    w_rec,
+    rows,
+    subtractive,
+    hs,
+    gates,
+    d_gates,
+    out_cell,
+    d_out,
+    d_pre,
+    d_w,
+):  # pragma: no cover - compiled
+    """The cells' backward time loop: from the gradients of the outputs (``d_hs`` (S, N, H),
+    ``d_gates_in`` (S, N, 3H) and ``d_out_in`` (S, N, H) of the gate activations and AF(c), or
+    empty (S, 0, ·); ``d_sums`` (S, 4H) of the weighted sums, with ``weights`` (S, N), or empty)
+    and what :func:`forward_kernel` wrote, the gradients of ``pre`` (``d_pre`` (S, N, 3H)) and of
+    ``w_rec`` (``d_w`` (S, 3H, H), zeros on entry).
+
+    Per step, with s = (1, -1, -1) (subtractive) or (i, z, AF(c)) (multiplicative) and f = 1 or o:
+    dh_t = d_hs_t + dpre_{t+1} W_rec; dc_t = dc_{t+1} + (dh_t f + d_out_t) AF'(c_t) (the cell
+    integrates, so dc_t is also the gradient of c_{t-1}); dpre_t = ([dc_t s_z, dc_t s_i,
+    dh_t s_o] + d_gates_t) AF'(pre_t); dW += dpre_t h_{t-1}^T.
+    """
+    s_len, _, three_h = d_pre.shape
+    n = three_h // 3
+    t_len = rows.shape[0]
+    use_dg, use_du, use_w = d_gates_in.shape[1] > 0, d_out_in.shape[1] > 0, d_sums.shape[1] > 0
+    offsets = np.zeros(t_len + 1, dtype=np.int64)
+    for t in range(t_len):
+        offsets[t + 1] = offsets[t] + rows[t]
+    zero = np.float32(0.0)
+    batch = rows[0] if t_len else 0
+    dc = np.empty((batch, n), dtype=d_pre.dtype)
+    dh = np.empty((batch, n), dtype=d_pre.dtype)
+    d_w_t = np.empty((n, three_h), dtype=d_pre.dtype)  # dW transposed: its sum runs along 3H
+    for s in range(s_len):
+        w = w_rec[s]
+        dc[:, :] = zero
+        d_w_t[:, :] = zero
+        for t in range(t_len - 1, -1, -1):
+            r, off = rows[t], offsets[t]
+            g, dg, u, du = (
+                gates[s, off : off + r],
+                d_gates[s, off : off + r],
+                out_cell[s, off : off + r],
+                d_out[s, off : off + r],
+            )
+            dp = d_pre[s, off : off + r]
+            dh[:r] = d_hs[s, off : off + r]
+            if t + 1 < t_len:  # h_t feeds step t+1's gates (its first rows[t+1] rows)
+                r_next = rows[t + 1]
+                dp_next = d_pre[s, offsets[t + 1] : offsets[t + 1] + r_next]
+                for b in range(r_next):
+                    for m in range(three_h):
+                        dpm = dp_next[b, m]
+                        for j in range(n):
+                            dh[b, j] += dpm * w[m, j]
+            d_o = d_out_in[s, off : off + r] if use_du else d_out_in[s]
+            for b in range(r):
+                wr = weights[s, off + b] if use_w else zero
+                for j in range(n):
+                    d_u = dh[b, j] if subtractive else dh[b, j] * g[b, 2 * n + j]
+                    if use_du:
+                        d_u += d_o[b, j]
+                    if use_w:
+                        d_u += wr * d_sums[s, three_h + j]
+                    dct = dc[b, j] + d_u * du[b, j]
+                    dc[b, j] = dct
+                    if subtractive:
+                        dp[b, j], dp[b, n + j], dp[b, 2 * n + j] = dct, -dct, -dh[b, j]
+                    else:
+                        dp[b, j], dp[b, n + j], dp[b, 2 * n + j] = (
+                            dct * g[b, n + j],
+                            dct * g[b, j],
+                            dh[b, j] * u[b, j],
+                        )
+            if use_dg:
+                dp_flat, dgi_flat = dp.reshape(-1), d_gates_in[s, off : off + r].reshape(-1)
+                for m in range(dp_flat.shape[0]):
+                    dp_flat[m] += dgi_flat[m]
+            if use_w:
+                for b in range(r):
+                    wr = weights[s, off + b]
+                    for m in range(three_h):
+                        dp[b, m] += wr * d_sums[s, m]
+            dp_flat, dg_flat = dp.reshape(-1), dg.reshape(-1)
+            for m in range(dp_flat.shape[0]):
+                dp_flat[m] *= dg_flat[m]
+            if t > 0:  # pre_t = in_t + W h_{t-1}: dW += dpre_t h_{t-1}^T
+                h_prev = hs[s, offsets[t - 1] : offsets[t - 1] + r]
+                for b in range(r):
+                    for j in range(n):
+                        h_bj = h_prev[b, j]
+                        for m in range(three_h):
+                            d_w_t[j, m] += h_bj * dp[b, m]
+        d_w[s] = d_w_t.T
+
+
+class Forward(NamedTuple):
+    """What :func:`cells_forward` computed (numpy, float32): the outputs and what
+    :func:`cells_backward` reads."""
+
+    hs: np.ndarray  # (S, N, H) with the noise on h
+    c: np.ndarray  # (S, rows[0], H): each row's cell after its last step
+    gates: np.ndarray  # (S, N, 3H): z, i, o
+    out_cell: np.ndarray  # (S, N, H): AF(c), noise-free
+    sums: np.ndarray  # (S, 4H) weighted sums of z, i, o, AF(c) (zeros without weights)
+    d_gates: np.ndarray  # AF's derivative at the gates' pre-activations
+    d_out: np.ndarray  # and at the cell
+    rows: np.ndarray  # (T,) int64
+    subtractive: bool
+
+
+def _empty(s: int, width: int) -> np.ndarray:
+    return np.empty((s, 0, width), dtype=np.float32)
+
+
+def _check(name: str, x: np.ndarray | None, shape: tuple[int, ...]) -> None:
+    if x is None:
+        return
+    if x.dtype != np.float32 or not x.flags.c_contiguous or x.shape != shape:
+        raise ValueError(
+            f"{name} must be a C-contiguous float32 array of shape {shape}, got {x.dtype} {x.shape}"
+        )
+
+
+def check_rows(rows, n_rows: int) -> np.ndarray:
+    """``rows`` as an int64 array, if they are non-increasing counts summing to ``n_rows``."""
+    out = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if int(out.sum()) != n_rows or (out < 0).any() or (np.diff(out) > 0).any():
+        raise ValueError(f"rows must be non-increasing counts summing to {n_rows}, got {list(rows)}")
+    return out
+
+
+def cells_forward(
+    pre: np.ndarray,
+    w_rec: np.ndarray,
+    rows,
+    asn: ASNParams,
+    subtractive: bool,
+    noise_h: np.ndarray | None = None,
+    noise_c: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> Forward:
+    """Run the cells over ``pre`` (S, N, 3H) (layout in the module docstring) with recurrent
+    weights ``w_rec`` (S, 3H, H); ``weights`` (S, N): also sum z, i, o and AF(c) over the rows
+    weighted by them (what a rate penalty needs)."""
+    s, n_rows, three_h = pre.shape
+    n = three_h // 3
+    rows = check_rows(rows, n_rows)
+    _check("pre", pre, (s, n_rows, three_h))
+    _check("w_rec", w_rec, (s, three_h, n))
+    for name, x in (("noise_h", noise_h), ("noise_c", noise_c)):
+        _check(name, x, (s, n_rows, n))
+    _check("weights", weights, (s, n_rows))
+    f32 = np.float32
+    hs, out_cell, d_out = (np.empty((s, n_rows, n), f32) for _ in range(3))
+    gates, d_gates = np.empty_like(pre), np.empty_like(pre)
+    c = np.empty((s, int(rows[0]) if rows.size else 0, n), f32)
+    sums = np.zeros((s, 4 * n), f32)
+    forward_kernel(
+        pre,
+        w_rec,
+        rows,
+        _empty(s, n) if noise_h is None else noise_h,
+        _empty(s, n) if noise_c is None else noise_c,
+        np.empty((s, 0), f32) if weights is None else weights,
+        af_constants(asn),
+        subtractive,
+        hs,
+        c,
+        gates,
+        d_gates,
+        out_cell,
+        d_out,
+        sums,
+    )
+    return Forward(hs, c, gates, out_cell, sums, d_gates, d_out, rows, subtractive)
+
+
+def cells_backward(
+    fwd: Forward,
+    w_rec: np.ndarray,
+    d_hs: np.ndarray | None,
+    d_gates: np.ndarray | None = None,
+    d_out: np.ndarray | None = None,
+    d_sums: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients (of ``pre`` (S, N, 3H), of ``w_rec`` (S, 3H, H)) from those of the outputs of
+    :func:`cells_forward`: h (``d_hs``), the gates and AF(c) (``d_gates``, ``d_out``) and the
+    weighted sums (``d_sums`` (S, 4H), with the ``weights`` of the forward pass); None: zero."""
+    s, n_rows, three_h = fwd.gates.shape
+    n = three_h // 3
+    f32 = np.float32
+    _check("d_hs", d_hs, (s, n_rows, n))
+    _check("d_gates", d_gates, (s, n_rows, three_h))
+    _check("d_out", d_out, (s, n_rows, n))
+    _check("d_sums", d_sums, (s, 4 * n))
+    _check("weights", weights, (s, n_rows))
+    if (d_sums is None) != (weights is None):
+        raise ValueError("d_sums and weights go together")
+    d_pre = np.empty_like(fwd.gates)
+    d_w = np.zeros((s, three_h, n), f32)
+    backward_kernel(
+        np.zeros((s, n_rows, n), f32) if d_hs is None else d_hs,
+        _empty(s, three_h) if d_gates is None else d_gates,
+        _empty(s, n) if d_out is None else d_out,
+        np.empty((s, 0), f32) if d_sums is None else d_sums,
+        np.empty((s, 0), f32) if weights is None else weights,
+        w_rec,
+        fwd.rows,
+        fwd.subtractive,
+        fwd.hs,
+        fwd.gates,
+        fwd.d_gates,
+        fwd.out_cell,
+        fwd.d_out,
+        d_pre,
+        d_w,
+    )
+    return d_pre, d_w
