@@ -99,6 +99,16 @@ def _af_block(x, out, grad, k):  # pragma: no cover - compiled
         grad[m] = slope if (value > zero) & (s > zero) else zero
 
 
+def af_into(x: np.ndarray, out: np.ndarray, grad: np.ndarray, asn: ASNParams) -> None:
+    """AF(x) into ``out`` and dAF/dS into ``grad``: 1-d float32 arrays of one length, three distinct
+    ones."""
+    if not x.shape == out.shape == grad.shape or x.ndim != 1:
+        raise ValueError(
+            f"af_into needs three 1-d arrays of one length, got {x.shape}, {out.shape}, {grad.shape}"
+        )
+    _af_block(x, out, grad, af_constants(asn))
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def forward_kernel(
     pre, w_rec, rows, noise_h, noise_c, weights, k, subtractive, hs, c, gates, d_gates, out_cell, d_out, sums

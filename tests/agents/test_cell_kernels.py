@@ -8,7 +8,8 @@ import pytest
 import torch
 from sublstm.agents.cell_kernels import cells_forward
 from sublstm.agents.cores import ASNLSTM, ASNSubLSTM
-from sublstm.agents.neuron import ASNParams
+from sublstm.agents.neuron import ASNParams, af
+from sublstm.agents.population_af import af_train
 from sublstm.agents.population_cells import packed_positions, run_stacked_cells
 from torch.nn.functional import pad
 
@@ -155,3 +156,19 @@ def test_bad_layouts_are_refused():
         run_stacked_cells("asn-sublstm", pre.double(), w.double(), [3, 2], ASNParams())
     with pytest.raises(ValueError, match="w_rec"):
         cells_forward(pre.numpy(), np.zeros((1, 24, 7), np.float32), [3, 2], ASNParams(), True)
+
+
+@pytest.mark.parametrize(
+    "asn", [ASNParams(), ASNParams(m_f=0.3, tau_gamma=40.0, tau_eta=20.0, tau_beta=20.0)]
+)
+def test_af_train_equals_af(asn):
+    """The compiled AF (its own exp) gives AF's values and derivative, on both sides of 0 and far out."""
+    s = torch.cat([torch.linspace(-3, 3, 2001), torch.tensor([0.0, 1e-6, 30.0, 1e4, -1e4])]).requires_grad_()
+    mine = af_train(s, asn)
+    ref = af(s, asn)
+    torch.testing.assert_close(mine, ref, rtol=1e-5, atol=1e-7)
+    coef = torch.rand(s.shape)
+    (d_mine,) = torch.autograd.grad((mine * coef).sum(), s)
+    (d_ref,) = torch.autograd.grad((ref * coef).sum(), s)
+    torch.testing.assert_close(d_mine, d_ref, rtol=1e-5, atol=1e-7)
+    assert (d_mine[s <= 0] == 0).all() and (d_mine[s > 0.1] > 0).all()
