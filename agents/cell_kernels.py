@@ -85,7 +85,7 @@ def _exp(x):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _af_block(x, out, grad, k):  # pragma: no cover - compiled
+def af_block(x, out, grad, k):  # pragma: no cover - compiled
     """AF of every entry of the 1-d ``x`` into ``out``, dAF/dS into ``grad`` (three distinct arrays)."""
     a, b, d, h, offset, inv_b, inv_hb = k[A], k[B], k[D], k[H], k[OFFSET], k[INV_B], k[INV_HB]
     zero, one = np.float32(0.0), np.float32(1.0)
@@ -106,7 +106,7 @@ def af_into(x: np.ndarray, out: np.ndarray, grad: np.ndarray, asn: ASNParams) ->
         raise ValueError(
             f"af_into needs three 1-d arrays of one length, got {x.shape}, {out.shape}, {grad.shape}"
         )
-    _af_block(x, out, grad, af_constants(asn))
+    af_block(x, out, grad, af_constants(asn))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -154,7 +154,7 @@ def forward_kernel(
             p_flat, pre_flat = p.reshape(-1), pre[s, off : off + r].reshape(-1)
             for m in range(p_flat.shape[0]):
                 p_flat[m] += pre_flat[m]
-            _af_block(p_flat, g.reshape(-1), dg.reshape(-1), k)
+            af_block(p_flat, g.reshape(-1), dg.reshape(-1), k)
             cells = scratch[: r * n].reshape((r, n))
             nc = noise_c[s, off : off + r] if use_nc else noise_c[s]
             for b in range(r):  # the cell and (with its noise) the next step's
@@ -164,7 +164,7 @@ def forward_kernel(
                     )
                     cells[b, j] = cell
                     cs[b, j] = cell + nc[b, j] if use_nc else cell
-            _af_block(cells.reshape(-1), u.reshape(-1), du.reshape(-1), k)
+            af_block(cells.reshape(-1), u.reshape(-1), du.reshape(-1), k)
             nh = noise_h[s, off : off + r] if use_nh else noise_h[s]
             for b in range(r):
                 for j in range(n):

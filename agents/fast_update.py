@@ -5,9 +5,10 @@ gradients. On the CPU, with a network this small, most of that time is per-opera
 autograd nodes and a fresh allocation for each elementwise op on the batch. This module computes
 the same loss (advantage(lambda) TD error, rate penalties) and its gradient by hand: the forward
 pass of :class:`~sublstm.agents.network.AdvantageNetwork` with the noise of noise-aware training
-(drawn as its ``forward`` draws it), the cells' time loop of :mod:`.sequence`, and the backward
-pass of every layer. The learner checks (tests/agents/test_fast_update.py) that loss and gradients
-equal autograd's through the step-by-step network.
+(drawn as its ``forward`` draws it), the cells' compiled time loops of :mod:`.cell_kernels` (one
+network, S = 1, every row at every step) and the backward pass of every layer. The learner checks
+(tests/agents/test_fast_update.py) that loss and gradients equal autograd's through the step-by-step
+network.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 import torch
 
 from .advantage import check_unit_interval, lambda_returns
+from .cell_kernels import GATING, af_block, af_constants, cells_backward, cells_forward
 from .network import AdvantageNetwork
-from .sequence import GATING, batch_minor, cells_backward, cells_forward, coefficients
 from .settings import Hyperparams
 
 #: the parameters whose gradients :func:`loss_and_grads` returns (AdvantageNetwork's names)
@@ -51,7 +52,7 @@ def loss_and_grads(
     (with the rate penalties) is computed only ``with_total`` (else it is the TD loss): the
     gradients do not need it."""
     check_unit_interval("kappa", hp.kappa, open_low=True)
-    k = coefficients(network.asn)
+    asn = network.asn
     p = {name: t.detach().numpy() for name, t in network.named_parameters()}
     obs = batch["obs"].numpy()
     t1, b, d = obs.shape  # T + 1 observations per column
@@ -60,9 +61,10 @@ def loss_and_grads(
     noisy = ns > 0 or cs > 0
 
     # --- forward: AdvantageNetwork.forward with its noise, in the same order of draws ----------
-    x = k.values(obs)[0]
+    k = af_constants(asn)
+    x = af_values(obs, k)
     hidden_pre = x @ p["hidden.weight"].T + p["hidden.bias"]
-    a, a_den, a_q = k.values(hidden_pre)
+    a, d_hidden = af_values(hidden_pre, k, grad=True)
     x_in = x
     noise_h = noise_c = None
     a_read = a
@@ -71,28 +73,32 @@ def loss_and_grads(
         widths = [s for s in (ns, cs) if s]
         hc = torch.randn(t1, len(widths), b, n_cells, generator=generator).numpy()
         if ns:
-            noise_h = np.ascontiguousarray((ns * hc[:, 0]).transpose(0, 2, 1))
+            noise_h = (ns * hc[:, 0]).reshape(1, t1 * b, n_cells)
         if cs:
-            noise_c = np.ascontiguousarray((cs * hc[:, -1]).transpose(0, 2, 1))
+            noise_c = (cs * hc[:, -1]).reshape(1, t1 * b, n_cells)
         if ns:
             a_read = a + ns * torch.randn(a.shape, generator=generator).numpy()
-    # the cells, batch-minor: (T+1, 3H, B) (one matrix product, then one transposing copy: a
-    # batched product over the steps costs a call per step)
+    # the cells: one network (S = 1) of B rows at every step, (T+1) * B rows step after step; with
+    # the mask as row weights, the forward pass sums each cell population over the real steps
+    mask = batch["mask"].numpy()
+    m_full = np.zeros((t1, b), dtype=np.float32)
+    m_full[:-1] = mask
     x_flat = x_in.reshape(-1, d)
     pre = x_flat @ p["core.w_in.weight"].T
-    pre += p["core.w_in.bias"] + k.d
-    pre = batch_minor(pre.reshape(t1, b, -1))
+    pre += p["core.w_in.bias"]
     subtractive = GATING[network.core_name] == "subtractive"
-    gates, kept, out_cell, hs = cells_forward(pre, p["core.w_rec.weight"], noise_h, noise_c, k, subtractive)
+    w_rec = p["core.w_rec.weight"][None]
+    rows = [b] * t1
+    fwd = cells_forward(pre[None], w_rec, rows, asn, subtractive, noise_h, noise_c, m_full.reshape(1, -1))
+    hs = fwd.hs.reshape(t1, b, n_cells)
     w_head = p["head.weight"]
-    features = np.concatenate([a_read, hs.transpose(0, 2, 1)], axis=-1).reshape(t1 * b, -1)
+    features = np.concatenate([a_read, hs], axis=-1).reshape(t1 * b, -1)
     q = features @ w_head.T
     q += p["head.bias"]
     q = q.reshape(t1, b, -1)
 
     # --- the loss -------------------------------------------------------------------------------
-    mask = batch["mask"].numpy()
-    m = mask.astype(np.float32)
+    m = m_full[:-1]
     if target_network is not None:
         with torch.no_grad():
             boot = target_network(batch["obs"])[0].numpy()
@@ -135,15 +141,14 @@ def loss_and_grads(
             coef[name] += hp.gate_rate_penalty / 2 / (m_sum * widths[name])
     total = td_loss
     if with_total and any(coef.values()):
-        g3 = gates[:-1].reshape(t1 - 1, 3, n_cells, b)
-        m_bm = m[:, None, :]
+        z, i, o, u = fwd.sums.reshape(4, n_cells).sum(1).tolist()
         sums = {
             "input": float((x[:-1] * m[..., None]).sum()),
             "hidden": float((a[:-1] * m[..., None]).sum()),
-            "z": float((g3[:, 0] * m_bm).sum()),
-            "i": float((g3[:, 1] * m_bm).sum()),
-            "o": float((g3[:, 2] * m_bm).sum()),
-            "u": float((out_cell[:-1] * m_bm).sum()),
+            "z": z,
+            "i": i,
+            "o": o,
+            "u": u,
         }
         total += sum(coef[name] * sums[name] for name in coef)
 
@@ -155,28 +160,35 @@ def loss_and_grads(
     grads["head.bias"] = dq_flat.sum(0)
     grads["head.weight"] = dq_flat.T @ features
     d_features = (dq_flat @ w_head).reshape(t1, b, -1)
-    d_hs = batch_minor(d_features[..., n_hidden:])  # (T+1, H, B)
+    d_hs = np.ascontiguousarray(d_features[..., n_hidden:]).reshape(1, t1 * b, n_cells)
     d_a = d_features[..., :n_hidden]
-    m_full = np.zeros((t1, b), dtype=np.float32)
-    m_full[:-1] = m
-    d_gates = d_out = None
+    d_sums = weights = None
     if any(coef.values()):
         if coef["hidden"]:
             d_a += np.float32(coef["hidden"]) * m_full[..., None]
-        block = np.repeat(np.array([coef["z"], coef["i"], coef["o"]], dtype=np.float32), n_cells)
-        d_gates = block[None, :, None] * m_full[:, None, :]
-        d_out = np.float32(coef["u"]) * np.broadcast_to(m_full[:, None, :], (t1, n_cells, b))
-    saved = (gates, kept, out_cell, hs, k)
-    d_pre, d_w_rec = cells_backward(d_hs, d_gates, d_out, saved, p["core.w_rec.weight"], subtractive)
-    grads["core.w_rec.weight"] = d_w_rec
-    grads["core.w_in.bias"] = d_pre.sum((0, 2))
-    grads["core.w_in.weight"] = batch_minor(d_pre).reshape(-1, d_pre.shape[1]).T @ x_flat
-    d_hidden = k.derivative(a_den, a_q, a)
+        d_sums = np.repeat(np.array([[coef[k] for k in "ziou"]], dtype=np.float32), n_cells, axis=1)
+        weights = m_full.reshape(1, -1)
+    d_pre, d_w_rec = cells_backward(fwd, w_rec, d_hs, d_sums=d_sums, weights=weights)
+    d_pre = d_pre.reshape(t1 * b, -1)
+    grads["core.w_rec.weight"] = d_w_rec[0]
+    grads["core.w_in.bias"] = d_pre.sum(0)
+    grads["core.w_in.weight"] = d_pre.T @ x_flat
     d_hidden *= d_a
     d_hidden_flat = d_hidden.reshape(-1, n_hidden)
     grads["hidden.bias"] = d_hidden_flat.sum(0)
     grads["hidden.weight"] = d_hidden_flat.T @ x.reshape(-1, d)
     return td_loss, total, {name: np.ascontiguousarray(g, dtype=np.float32) for name, g in grads.items()}
+
+
+def af_values(s: np.ndarray, k: np.ndarray, grad: bool = False):
+    """AF of a float32 array (any shape) and, with ``grad``, its derivative: (AF, dAF/dS); ``k``
+    the constants of :func:`~sublstm.agents.cell_kernels.af_constants` (looked up once per call of
+    the callers: this runs a few times per acting step)."""
+    flat = np.ascontiguousarray(s, dtype=np.float32).reshape(-1)
+    out, slope = np.empty_like(flat), np.empty_like(flat)
+    af_block(flat, out, slope, k)
+    out = out.reshape(s.shape)
+    return (out, slope.reshape(s.shape)) if grad else out
 
 
 def forward_step(
@@ -188,18 +200,18 @@ def forward_step(
     """One acting step of ``network`` (no gradient, no noise) in numpy: what ``network(obs, state,
     resets)`` returns for obs (1, B, obs_dim) and resets (1, B), a dozen numpy calls instead of
     torch's sixty (acting runs once per vector step of training)."""
-    k = coefficients(network.asn)
+    k = af_constants(network.asn)
     p = {name: t.detach().numpy() for name, t in network.named_parameters()}
-    x = k.values(obs[0].numpy())[0]
-    a = k.values(x @ p["hidden.weight"].T + p["hidden.bias"])[0]
+    x = af_values(obs[0].numpy(), k)
+    a = af_values(x @ p["hidden.weight"].T + p["hidden.bias"], k)
     keep = ~resets[0].numpy()[:, None]
     h, c = (s.numpy() * keep for s in state)
-    gates = k.values(x @ p["core.w_in.weight"].T + p["core.w_in.bias"] + h @ p["core.w_rec.weight"].T)[0]
+    gates = af_values(x @ p["core.w_in.weight"].T + p["core.w_in.bias"] + h @ p["core.w_rec.weight"].T, k)
     n = network.n_cells
     z, i, o = gates[:, :n], gates[:, n : 2 * n], gates[:, 2 * n :]
     subtractive = GATING[network.core_name] == "subtractive"
     c = c + (z - i if subtractive else z * i)
-    u = k.values(c)[0]
+    u = af_values(c, k)
     h = u - o if subtractive else u * o
     q = np.concatenate([a, h], axis=-1) @ p["head.weight"].T + p["head.bias"]
     acts = {"input": x, "hidden": a, "cell_input": z, "input_gate": i, "output_gate": o, "output_cell": u}
