@@ -54,10 +54,12 @@ class Row:
 
 # T-maze: the stop rule waits for 4 evaluations in a row at >= 95 %, training on past the first
 # success to widen the action-value margins of the corridor moves (near ties are where a twin
-# disagrees); at noise 0 and 0.5 the twin's input code runs at input_gain 0.7, because the clean
-# inputs otherwise drive the input layer far above the mean-rate target (docs/results.md, "Spiking twin").
+# disagrees; the saccade row keeps the table's rule, under which its twins held better). At T-maze
+# noise 0 and 0.5 and in the saccade task the twin's input code runs at input_gain 0.7, because
+# the clean binary inputs otherwise drive the input layer far above the mean-rate target
+# (docs/results.md, "Spiking twin").
 TMAZE_PATIENCE = 4
-TMAZE_INPUT_GAIN = 0.7
+INPUT_GAIN = 0.7
 
 
 def tmaze_row(corridor: int, noise: float) -> Row:
@@ -68,7 +70,7 @@ def tmaze_row(corridor: int, noise: float) -> Row:
         "sublstm/TMaze-v0",
         {"corridor_length": corridor, "noise": float(noise)},
         stop_patience=TMAZE_PATIENCE,
-        twin={"input_gain": TMAZE_INPUT_GAIN} if noise < 1 else {},
+        twin={"input_gain": INPUT_GAIN} if noise < 1 else {},
     )
 
 
@@ -83,7 +85,13 @@ ROWS = (
     Row("seq2b", "seq2b", stop_patience=SEQ2B_PATIENCE),
     # a lighter rate penalty than the default: the saccade task needs more activity to learn all four
     # trial types, and its twins still stay near the 10 Hz target (docs/results.md, "Spiking twin")
-    Row("saccade", "saccade", "sublstm/SaccadeAntisaccade-v0", hyperparams={"rate_penalty": 1.0}),
+    Row(
+        "saccade",
+        "saccade",
+        "sublstm/SaccadeAntisaccade-v0",
+        hyperparams={"rate_penalty": 1.0},
+        twin={"input_gain": INPUT_GAIN},
+    ),
 )
 ROW_NAMES = tuple(r.name for r in ROWS)
 
