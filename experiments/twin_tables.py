@@ -46,7 +46,8 @@ class Row:
     env_kwargs: dict = field(default_factory=dict)
     # the row's own changes to the RL defaults, on top of TwinTableSettings.hyperparams
     hyperparams: dict = field(default_factory=dict)
-    # the row's own stop rule (None: TwinTableSettings.stop_patience)
+    # the row's own stop rule, evaluations in a row at the target (None: TwinTableSettings.stop_patience
+    # for RL rows, train_sequence's own for sequence rows)
     stop_patience: int | None = None
     # the row's own changes to the TwinTiming defaults (its twin's timing or input code)
     twin: dict = field(default_factory=dict)
