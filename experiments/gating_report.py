@@ -84,6 +84,13 @@ def collapses(rows: Sequence[dict]) -> Estimate:
     return wilson(sum(r["loss"] >= COLLAPSE for r in rows), len(rows))
 
 
+def same_noises(ref: Sequence[dict], rows: Sequence[dict]) -> list[dict]:
+    """The reference rows at the noise levels ``rows`` has: a pooled comparison never sets one cell's
+    noise levels against others."""
+    levels = {r["noise"] for r in rows}
+    return [r for r in ref if r["noise"] in levels]
+
+
 def mean_of(rows: Sequence[dict], key: str) -> str:
     return f"{statistics.fmean(r[key] for r in rows):.3f}" if rows else "–"
 
@@ -144,7 +151,8 @@ def difference_table(rows: list[dict], task: str) -> str:
             continue
         for noise in [*noises, None] if len(noises) > 1 else noises:
             where = {} if noise is None else {"noise": noise}
-            a, b = select(solved, twin=twin, **where), select(solved, twin=REFERENCE, **where)
+            a = select(solved, twin=twin, **where)
+            b = same_noises(select(solved, twin=REFERENCE, **where), a)
             if not a or not b:
                 continue
             ka, kb = (sum(r["loss"] >= COLLAPSE for r in x) for x in (a, b))
@@ -173,11 +181,12 @@ def trend_table(rows: list[dict], task: str) -> str:
     for twin in twins_of(solved):
         sel = select(solved, twin=twin)
         xs = [r["noise"] for r in sel]
+        mine = same_noises(ref, sel)
         diff = (
             "–"
-            if twin == REFERENCE or not ref
+            if twin == REFERENCE or not mine
             else bootstrap_slope_difference(
-                (xs, [r["loss"] for r in sel]), ([r["noise"] for r in ref], [r["loss"] for r in ref])
+                (xs, [r["loss"] for r in sel]), ([r["noise"] for r in mine], [r["loss"] for r in mine])
             ).text(".3f", True)
         )
         body.append(
@@ -210,6 +219,7 @@ def power_table(rows: list[dict], task: str) -> str:
         if twin == REFERENCE:
             continue
         sel = select(solved, twin=twin)
+        ref = same_noises(select(solved, twin=REFERENCE), sel)
         n_noise = min(
             min(len(select(sel, noise=x)), len(select(ref, noise=x))) for x in noises if select(sel, noise=x)
         )
@@ -224,7 +234,9 @@ def power_table(rows: list[dict], task: str) -> str:
                 f"{power_two_proportions(p2, p1, len(sel), len(ref)):.2f}",
                 f"{_fmt(detectable_difference(base, n_noise, n_noise))} / "
                 f"{_fmt(detectable_difference(base, len(sel), len(ref)))}",
-                _fmt(detectable_mean_difference(sd[0], sd[1], len(sel), len(ref)), ".3f"),
+                "– (no spread)"
+                if sd[0] == sd[1] == 0
+                else _fmt(detectable_mean_difference(sd[0], sd[1], len(sel), len(ref)), ".3f"),
             ]
         )
     return markdown_table(header, body)

@@ -235,3 +235,13 @@ def test_the_population_is_built_with_the_rule(monkeypatch, tmp_path):
 def test_a_bad_rule_is_refused_before_anything_is_made(fake, tmp_path, capsys, override, message):
     assert main(["gating", "--quick", "--runs-dir", str(tmp_path / "r"), override]) == 2
     assert message in capsys.readouterr().err and not fake and not (tmp_path / "r").exists()
+
+
+def test_a_pooled_comparison_uses_the_reference_at_the_same_noise_levels_only(fake, tmp_path):
+    both = GatingGrid(noises=(0.0, 1.0), seeds=2, cores=("asn-sublstm",), tasks=("tmaze",), budget=TINY)
+    one = GatingGrid(noises=(1.0,), seeds=2, cores=("asn-lstm",), tasks=("tmaze",), budget=TINY)
+    run_grid(both, tmp_path / "runs")
+    run_grid(one, tmp_path / "runs")
+    text = render(both, tmp_path / "runs", tmp_path / "gating.md").read_text()
+    pooled = next(line for line in text.splitlines() if line.startswith("| asn-lstm | pooled |"))
+    assert "| 2, 2 |" in pooled  # asn-sublstm's two nets at noise 1, not its four at noises 0 and 1
