@@ -581,7 +581,7 @@ def render(grid: GatingGrid, runs_dir: str | Path, doc: str | Path, figure: str 
         "",
         "## How it was run",
         "",
-        "Command: "
+        "Commands that filled the store (runs under other settings included): "
         + (", then ".join(f"`{c}`" for c in commands) or "(no session recorded)")
         + " (resumable: a rerun skips stored runs; "
         "`--render` rebuilds this page from them).  ",
