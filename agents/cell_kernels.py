@@ -2,10 +2,10 @@
 networks at once: the cells of the population's training pass (:mod:`.population_cells`, S
 members) and of the single agent's numpy update (:mod:`.fast_update`, S = 1).
 
-At the project's sizes (8 cells, a few dozen episodes of a few dozen steps) one step of the cells
-is a few hundred multiply-adds and a few dozen exponentials per episode: array libraries spend
-more time dispatching each operation than computing it. Here every step of every episode of every
-network is one pass over its numbers in one compiled call.
+At the project's sizes (8 cells, a few dozen episodes of tens to a hundred steps) one step of the
+cells is a few hundred multiply-adds and a few dozen exponentials per episode: array libraries
+spend more time dispatching each operation than computing it. Here every step of every episode of
+every network is one pass over its numbers in one compiled call.
 
 Layout (float32, C-contiguous): episodes are packed step after step, longest first. Step t runs
 rows 0 .. rows[t]-1 (``rows`` non-increasing); its entries start at offset rows[0] + ... +
@@ -15,10 +15,11 @@ t-1. ``pre`` (S, N, 3H) holds the input projections W_in x_t + b of the gates z,
 (``noise_h``, ``noise_c`` (S, N, H) or empty (S, 0, H)) is added to each step's h (it enters the
 head and the next step) and to the cell (the next step's).
 
-AF and its derivative follow :func:`~sublstm.agents.neuron.af_with_grad` operation for operation
-(float32 throughout, so values agree to rounding): AF(S) = max(0, h / (exp(a + b / den) - 1) +
-offset) with den = max(S, 0) + d; dAF/dS = (1/b + y / (h b)) y v^2 with v = b / den and
-y = h / (exp(a + v) - 1), zero where S <= 0 or AF = 0.
+AF and its derivative are the closed form of :func:`~sublstm.agents.neuron.af_with_grad` in
+float32 with an exp of its own (Cephes' expf, about 1 ulp, which vectorises; torch's is another
+such polynomial), so values agree with torch's to float32 rounding: AF(S) = max(0, h / (exp(a +
+b / den) - 1) + offset) with den = max(S, 0) + d; dAF/dS = (1/b + y / (h b)) y v^2 with
+v = b / den and y = h / (exp(a + v) - 1), zero where S <= 0 or AF = 0.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _exp(x):  # pragma: no cover - compiled
     """exp of a float32 within 1 ulp or so (libm's expf is a call that stops LLVM from
     vectorising a loop; this is arithmetic, so AF runs 8 values per instruction)."""
     f = np.float32
-    x = min(max(x, f(-87.0)), f(88.0))
+    x = f(-87.0) if x < f(-87.0) else (f(88.0) if x > f(88.0) else x)  # NaN stays NaN
     n = np.floor(x * f(_LOG2E) + f(0.5))
     r = x - n * f(_LN2_HI) - n * f(_LN2_LO)
     c0, c1, c2, c3, c4, c5 = _EXP_POLY
@@ -86,17 +87,18 @@ def _exp(x):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def af_block(x, out, grad, k):  # pragma: no cover - compiled
-    """AF of every entry of the 1-d ``x`` into ``out``, dAF/dS into ``grad`` (three distinct arrays)."""
+    """AF of every entry of the 1-d ``x`` into ``out``, dAF/dS into ``grad`` (three distinct arrays).
+    A NaN stays NaN, as in torch (the comparisons are written so that NaN fails them)."""
     a, b, d, h, offset, inv_b, inv_hb = k[A], k[B], k[D], k[H], k[OFFSET], k[INV_B], k[INV_HB]
     zero, one = np.float32(0.0), np.float32(1.0)
     for m in range(x.shape[0]):
         s = x[m]
-        v = b / ((s if s > zero else zero) + d)
+        v = b / ((zero if s <= zero else s) + d)
         y = h / (_exp(v + a) - one)
         value = y + offset
         slope = (inv_b + y * inv_hb) * y * (v * v)
-        out[m] = value if value > zero else zero
-        grad[m] = slope if (value > zero) & (s > zero) else zero
+        out[m] = zero if value <= zero else value
+        grad[m] = zero if (value <= zero) | (s <= zero) else slope
 
 
 def af_into(x: np.ndarray, out: np.ndarray, grad: np.ndarray, asn: ASNParams) -> None:

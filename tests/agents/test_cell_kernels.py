@@ -172,3 +172,4 @@ def test_af_train_equals_af(asn):
     (d_ref,) = torch.autograd.grad((ref * coef).sum(), s)
     torch.testing.assert_close(d_mine, d_ref, rtol=1e-5, atol=1e-7)
     assert (d_mine[s <= 0] == 0).all() and (d_mine[s > 0.1] > 0).all()
+    assert af_train(torch.tensor([float("nan"), 1.0]), asn)[0].isnan()  # as af: NaN is not hidden
