@@ -113,17 +113,18 @@ def af_into(x: np.ndarray, out: np.ndarray, grad: np.ndarray, asn: ASNParams) ->
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def forward_kernel(
-    pre, w_rec, rows, noise_h, noise_c, weights, k, subtractive, hs, c, gates, d_gates, out_cell, d_out, sums
+    pre, w_rec, rows, noise_h, noise_c, weights, k, subtractive, saved, c, sums
 ):  # pragma: no cover - compiled; tests compare it with autograd through the step-by-step cells
-    """The cells' forward time loop (layout in the module docstring). Writes h with its noise
-    (``hs`` (S, N, H)), each row's cell after its last step (``c`` (S, rows[0], H)), the gate
-    activations z, i, o and AF's derivative there (``gates``, ``d_gates`` (S, N, 3H)), AF(c)
-    and its derivative (``out_cell``, ``d_out`` (S, N, H)) and, with ``weights`` (S, N) (else
-    (S, 0)), the weighted sums over rows of z, i, o and AF(c) (``sums`` (S, 4H)).
+    """The cells' forward time loop (layout in the module docstring). Writes into ``saved`` =
+    (hs, gates, d_gates, out_cell, d_out): h with its noise (S, N, H), the gate activations z, i,
+    o and AF's derivative there (S, N, 3H) each, AF(c) and its derivative (S, N, H) each; into
+    ``c`` (S, rows[0], H) each row's cell after its last step and, with ``weights`` (S, N) (else
+    (S, 0)), into ``sums`` (S, 4H) the weighted sums over rows of z, i, o and AF(c).
 
     A step's rows are one contiguous block of every array: each stage runs over the whole block
     (AF over r * 3H and r * H numbers), so that its loops are long enough to vectorise.
     """
+    hs, gates, d_gates, out_cell, d_out = saved
     s_len, _, three_h = pre.shape
     n = three_h // 3
     use_nh, use_nc, use_w = noise_h.shape[1] > 0, noise_c.shape[1] > 0, weights.shape[1] > 0
@@ -185,33 +186,20 @@ def forward_kernel(
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def backward_kernel(
-    d_hs,
-    d_gates_in,
-    d_out_in,
-    d_sums,
-    weights,
-    w_rec,
-    rows,
-    subtractive,
-    hs,
-    gates,
-    d_gates,
-    out_cell,
-    d_out,
-    d_pre,
-    d_w,
+    d_hs, d_gates_in, d_out_in, d_sums, weights, w_rec, rows, subtractive, saved, d_pre, d_w
 ):  # pragma: no cover - compiled
     """The cells' backward time loop: from the gradients of the outputs (``d_hs`` (S, N, H),
     ``d_gates_in`` (S, N, 3H) and ``d_out_in`` (S, N, H) of the gate activations and AF(c), or
     empty (S, 0, ·); ``d_sums`` (S, 4H) of the weighted sums, with ``weights`` (S, N), or empty)
-    and what :func:`forward_kernel` wrote, the gradients of ``pre`` (``d_pre`` (S, N, 3H)) and of
-    ``w_rec`` (``d_w`` (S, 3H, H), zeros on entry).
+    and what :func:`forward_kernel` wrote into ``saved``, the gradients of ``pre`` (``d_pre``
+    (S, N, 3H)) and of ``w_rec`` (``d_w`` (S, 3H, H), zeros on entry).
 
     Per step, with s = (1, -1, -1) (subtractive) or (i, z, AF(c)) (multiplicative) and f = 1 or o:
     dh_t = d_hs_t + dpre_{t+1} W_rec; dc_t = dc_{t+1} + (dh_t f + d_out_t) AF'(c_t) (the cell
     integrates, so dc_t is also the gradient of c_{t-1}); dpre_t = ([dc_t s_z, dc_t s_i,
     dh_t s_o] + d_gates_t) AF'(pre_t); dW += dpre_t h_{t-1}^T.
     """
+    hs, gates, d_gates, out_cell, d_out = saved
     s_len, _, three_h = d_pre.shape
     n = three_h // 3
     t_len = rows.shape[0]
@@ -301,6 +289,11 @@ class Forward(NamedTuple):
     rows: np.ndarray  # (T,) int64
     subtractive: bool
 
+    @property
+    def saved(self) -> tuple[np.ndarray, ...]:
+        """What the kernels write and read, in their order: hs, gates, d_gates, out_cell, d_out."""
+        return self.hs, self.gates, self.d_gates, self.out_cell, self.d_out
+
 
 def _empty(s: int, width: int) -> np.ndarray:
     return np.empty((s, 0, width), dtype=np.float32)
@@ -349,24 +342,11 @@ def cells_forward(
     gates, d_gates = np.empty_like(pre), np.empty_like(pre)
     c = np.empty((s, int(rows[0]) if rows.size else 0, n), f32)
     sums = np.zeros((s, 4 * n), f32)
-    forward_kernel(
-        pre,
-        w_rec,
-        rows,
-        _empty(s, n) if noise_h is None else noise_h,
-        _empty(s, n) if noise_c is None else noise_c,
-        np.empty((s, 0), f32) if weights is None else weights,
-        af_constants(asn),
-        subtractive,
-        hs,
-        c,
-        gates,
-        d_gates,
-        out_cell,
-        d_out,
-        sums,
-    )
-    return Forward(hs, c, gates, out_cell, sums, d_gates, d_out, rows, subtractive)
+    noise = [_empty(s, n) if x is None else x for x in (noise_h, noise_c)]
+    row_weights = np.empty((s, 0), f32) if weights is None else weights
+    fwd = Forward(hs, c, gates, out_cell, sums, d_gates, d_out, rows, subtractive)
+    forward_kernel(pre, w_rec, rows, *noise, row_weights, af_constants(asn), subtractive, fwd.saved, c, sums)
+    return fwd
 
 
 def cells_backward(
@@ -393,21 +373,12 @@ def cells_backward(
         raise ValueError("d_sums and weights go together")
     d_pre = np.empty_like(fwd.gates)
     d_w = np.zeros((s, three_h, n), f32)
-    backward_kernel(
+    outputs = (
         np.zeros((s, n_rows, n), f32) if d_hs is None else d_hs,
         _empty(s, three_h) if d_gates is None else d_gates,
         _empty(s, n) if d_out is None else d_out,
         np.empty((s, 0), f32) if d_sums is None else d_sums,
         np.empty((s, 0), f32) if weights is None else weights,
-        w_rec,
-        fwd.rows,
-        fwd.subtractive,
-        fwd.hs,
-        fwd.gates,
-        fwd.d_gates,
-        fwd.out_cell,
-        fwd.d_out,
-        d_pre,
-        d_w,
     )
+    backward_kernel(*outputs, w_rec, fwd.rows, fwd.subtractive, fwd.saved, d_pre, d_w)
     return d_pre, d_w
