@@ -444,16 +444,15 @@ class StackedAdam:
         first = next(iter(params.values()))
         s = first.shape[0]
         self.steps = torch.zeros(s, device=first.device)  # per member
-        sizes = [p[0].numel() for p in params.values()]
-        self._m = first.new_zeros(s, sum(sizes))
-        self._v = first.new_zeros(s, sum(sizes))
-        self.exp_avg: dict[str, Tensor] = {}
-        self.exp_avg_sq: dict[str, Tensor] = {}
+        # each parameter's columns in the flat arrays, and its shape
+        self._spans: dict[str, tuple[int, int, torch.Size]] = {}
         lo = 0
-        for (name, p), size in zip(params.items(), sizes, strict=True):
-            self.exp_avg[name] = self._m[:, lo : lo + size].view(p.shape)
-            self.exp_avg_sq[name] = self._v[:, lo : lo + size].view(p.shape)
-            lo += size
+        for name, p in params.items():
+            self._spans[name] = (lo, lo + p[0].numel(), p.shape)
+            lo += p[0].numel()
+        self._m, self._v = first.new_zeros(s, lo), first.new_zeros(s, lo)
+        self.exp_avg = self._unflat(self._m)
+        self.exp_avg_sq = self._unflat(self._v)
 
     def _flat(self, tensors) -> Tensor:
         s = self._m.shape[0]
@@ -471,12 +470,7 @@ class StackedAdam:
         return flat.mul_(coef.unsqueeze(1)), norms
 
     def _unflat(self, flat: Tensor) -> dict[str, Tensor]:
-        out, lo = {}, 0
-        for name, p in self.params.items():
-            size = p[0].numel()
-            out[name] = flat[:, lo : lo + size].view(p.shape)
-            lo += size
-        return out
+        return {name: flat[:, lo:hi].view(shape) for name, (lo, hi, shape) in self._spans.items()}
 
     @torch.no_grad()
     def step(self, grads: dict[str, Tensor], active: Tensor) -> Tensor:
