@@ -415,10 +415,22 @@ class StackedNetwork:
         params: dict[str, Tensor] | None = None,
     ) -> tuple[Tensor, State]:
         """One acting step: obs (S, B, obs_dim) -> advantages (S, B, n_actions), next state
-        (``params``: another stack, as in :meth:`forward`)."""
-        resets = None if resets is None else resets.unsqueeze(1)
-        q, state, _ = self.forward(obs.unsqueeze(1), state, resets, with_acts=False, params=params)
-        return q[:, 0], state
+        (``params``: another stack, as in :meth:`forward`); ``resets`` (S, B) zeroes the state first.
+
+        :meth:`forward` for one step without noise, written out: a third of its operations, which
+        is what an acting step costs at these sizes.
+        """
+        p, asn = self.params if params is None else params, self.asn
+        h, c = state
+        if resets is not None:
+            keep = (~resets).unsqueeze(-1).to(obs.dtype)
+            h, c = h * keep, c * keep
+        x = af(obs, asn)
+        a = af(_linear(x, p["hidden.weight"], p["hidden.bias"]), asn)
+        bias = p[self._b_in[0]] if len(self._b_in) == 1 else sum(p[name] for name in self._b_in)
+        pre = _linear(x, p[self._w_in], bias).baddbmm_(h, p[self._w_rec].transpose(1, 2))
+        h, c, _ = self._cell(pre, c, asn)
+        return self._head(p, a, h, {}), (h, c)
 
 
 class StackedAdam:
