@@ -10,6 +10,11 @@ the memory output ``h = trace_oc - trace_og`` some dt late (a delay line): their
 spike height) only where output cell or output gate j spiked. A dt therefore costs O(neurons) plus
 O(spikes x fan-out) instead of O(synapses).
 
+Small networks (few synapses per neuron, see LANE_SYNAPSES_PER_NEURON) at batches of
+LANE_MIN_BATCH rows or more go another way, :func:`simulate_lanes`: a block of rows side by side,
+every value a vector over the rows and every current a dense sum as in the torch engine. Finding
+and adding spikes row by row costs more there than the dense sums, which vectorise whole.
+
 The engine reads and writes the torch engine's :class:`SpikingState` (the delay line is the same
 ring buffer of h), so the two can be mixed and compared decision by decision; the currents are
 rebuilt from the state by one dense product at the start of each decision. It covers subtractive
@@ -43,13 +48,23 @@ from numba.extending import intrinsic
     DELAYED,
     LERP_SMALL,
     N_GROUPS,
-) = range(14)
+    USE_LANES,
+) = range(15)
 # positions in the ``consts`` array (the twin's dtype, so float32 arithmetic stays float32)
 (W_PHI, ONE_MINUS_W, D_BETA, D_ETA, D_GAMMA, SPIKE_H, THETA0, M_F, HALF, ZERO, CEC_GAIN, EVENT, TINY) = range(
     13
 )
 #: recurrent groups (targets with one delay each) the kernel handles: z and i, and o
 MAX_GROUPS = 2
+#: most batch rows simulate_lanes simulates side by side (one block; its vectors run over the rows)
+LANES = 128
+#: networks with at most this many dense synaptic multiply-adds per neuron and dt are simulated
+#: by simulate_lanes (a dense sum over LANES rows costs less than finding and bumping by spikes)
+LANE_SYNAPSES_PER_NEURON = 12
+#: ... and batches of at least this many rows (fewer leave the vectors short)
+LANE_MIN_BATCH = 32
+#: rows per pass of a delay-line copy between the two layouts
+TILE = 8
 #: x86: the kernel runs with the CPU flushing subnormal results (and inputs) to zero (MXCSR FTZ and
 #: DAZ, restored on return): arithmetic on subnormal numbers is some 30 times slower, and they are
 #: far below any threshold. Elsewhere every stored value below the smallest normal number is set
@@ -356,6 +371,203 @@ def simulate_decision(
     _set_mxcsr(mxcsr)
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _add_lanes(cur, lo, width, w_g, h, rows):  # pragma: no cover - compiled
+    """cur[lo + r, :rows] += sum_j w_g[j, r] * h[j, :rows] for r < width: a dense synaptic sum."""
+    for j in range(h.shape[0]):
+        for r in range(width):
+            w = w_g[j, r]
+            for lane in range(rows):
+                cur[lo + r, lane] += h[j, lane] * w
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _ring_lanes(ring, ring_l, b0, rows, into_lanes):  # pragma: no cover - compiled
+    """Copy the delay line of rows b0 .. b0 + rows between ``ring`` (batch, size, H) and ``ring_l``
+    (size, H, rows), a few rows at a time (each pass then walks few pages of either array)."""
+    for l0 in range(0, rows, TILE):
+        for s in range(ring.shape[1]):
+            for j in range(ring.shape[2]):
+                for lane in range(l0, min(l0 + TILE, rows)):
+                    if into_lanes:
+                        ring_l[s, j, lane] = ring[b0 + lane, s, j]
+                    else:
+                        ring[b0 + lane, s, j] = ring_l[s, j, lane]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def simulate_lanes(
+    state_in,
+    s_dyn,
+    s_hat,
+    theta_dyn,
+    trace,
+    c,
+    ring_in,
+    ring,
+    ext,
+    bias,
+    scale,
+    imm_src,
+    imm_dense,
+    imm_w,
+    rec_w,
+    rec_lo,
+    rec_width,
+    rec_delay,
+    out_src,
+    out_w,
+    b_head,
+    consts,
+    ints,
+    counts,
+    q_end,
+    q_sum,
+    h_sum,
+):  # pragma: no cover - compiled; tests compare it with the torch engine
+    """:func:`simulate_decision` (same arguments and results) for small networks: up to LANES
+    batch rows side by side, every value a vector over the rows, and every dt's synaptic currents
+    formed as in the torch engine (dense sums over the traces and the delay line's h) instead of
+    carried and bumped by spikes. That costs O(synapses) per dt, but with no branches and no
+    per-row loop overheads: the cheaper way where a row has few synapses per neuron."""
+    mxcsr = _get_mxcsr()
+    _set_mxcsr(mxcsr | _FTZ_DAZ)
+    t0, n_steps, first_window = ints[T0], ints[N_STEPS], ints[FIRST_WINDOW]
+    cec_from, cec_to, n_groups = ints[CEC_FROM], ints[CEC_TO], ints[N_GROUPS]
+    tgt_lo, tgt_hi, z0, i0, og0, oc0 = ints[TGT_LO], ints[TGT_HI], ints[Z0], ints[I0], ints[OG0], ints[OC0]
+    delayed, lerp_small = ints[DELAYED] != 0, ints[LERP_SMALL] != 0
+    w_phi, one_minus_w, d_beta, d_eta, d_gamma = (
+        consts[W_PHI],
+        consts[ONE_MINUS_W],
+        consts[D_BETA],
+        consts[D_ETA],
+        consts[D_GAMMA],
+    )
+    spike_h, theta0, m_f, half, zero = (
+        consts[SPIKE_H],
+        consts[THETA0],
+        consts[M_F],
+        consts[HALF],
+        consts[ZERO],
+    )
+    cec_gain, event, tiny = consts[CEC_GAIN], consts[EVENT], consts[TINY]
+    batch, n = s_dyn.shape
+    h_size = c.shape[1]
+    size = ring.shape[1]
+    n_imm = imm_src.shape[0]
+    n_out, n_actions = out_w.shape
+    dtype = s_dyn.dtype
+    width = min(LANES, batch)
+    # one block of rows as (neuron, row): state, constant current, synaptic current (the targets'
+    # formed every dt, the output cells' their memory cell, 0 at the inputs), spike counts
+    sd, sh = np.zeros((n, width), dtype=dtype), np.zeros((n, width), dtype=dtype)
+    td, tr = np.zeros((n, width), dtype=dtype), np.zeros((n, width), dtype=dtype)
+    eb, cnt = np.zeros((n, width), dtype=dtype), np.zeros((n, width), dtype=dtype)
+    cur = np.zeros((n, width), dtype=dtype)
+    cb = np.zeros((h_size, width), dtype=dtype)
+    ring_l = np.zeros((size if delayed else 1, h_size, width), dtype=dtype)
+    v = np.zeros(width, dtype=dtype)
+    q = np.zeros(width, dtype=dtype)
+    for b0 in range(0, batch, width):
+        rows = min(width, batch - b0)
+        for lane in range(rows):
+            for j in range(n):
+                sd[j, lane] = state_in[0][b0 + lane, j]
+                sh[j, lane] = state_in[1][b0 + lane, j]
+                td[j, lane] = state_in[2][b0 + lane, j]
+                tr[j, lane] = state_in[3][b0 + lane, j]
+                eb[j, lane] = ext[b0 + lane, j]
+                cnt[j, lane] = zero
+            for j in range(h_size):
+                cb[j, lane] = state_in[4][b0 + lane, j]
+        if delayed:
+            _ring_lanes(ring_in, ring_l, b0, rows, True)
+        for k in range(n_steps):
+            # the currents from the traces at the dt's start (as the synapses see them), as in
+            # the torch engine: feed-forward, the delay line, the memory cells before integrating
+            for r in range(tgt_lo, tgt_hi):
+                for lane in range(rows):
+                    cur[r, lane] = zero
+            for m in range(n_imm):
+                src = imm_src[m]
+                sc = scale[src]
+                for lane in range(rows):
+                    v[lane] = sc * tr[src, lane]
+                for r in range(tgt_hi - tgt_lo):
+                    w = imm_dense[m, r]
+                    for lane in range(rows):
+                        cur[tgt_lo + r, lane] += v[lane] * w
+            if delayed:
+                slot = (t0 + k) % size
+                for g in range(n_groups):  # a group reads its slot before h now is written there
+                    if rec_delay[g] > 0:
+                        h_then = ring_l[(t0 + k - rec_delay[g]) % size]
+                        _add_lanes(cur, tgt_lo + rec_lo[g], rec_width[g], rec_w[g], h_then, rows)
+                for j in range(h_size):
+                    s_oc, s_og = scale[oc0 + j], scale[og0 + j]
+                    for lane in range(rows):
+                        ring_l[slot, j, lane] = s_oc * tr[oc0 + j, lane] - s_og * tr[og0 + j, lane]
+                for g in range(n_groups):  # or after (delay 0)
+                    if rec_delay[g] == 0:
+                        _add_lanes(cur, tgt_lo + rec_lo[g], rec_width[g], rec_w[g], ring_l[slot], rows)
+            in_cec = cec_from <= k < cec_to
+            for j in range(h_size):
+                s_z, s_i = scale[z0 + j], scale[i0 + j]
+                for lane in range(rows):
+                    cur[oc0 + j, lane] = cb[j, lane]
+                    if in_cec:
+                        drive = s_z * tr[z0 + j, lane] - s_i * tr[i0 + j, lane]
+                        cb[j, lane] = cb[j, lane] + cec_gain * drive
+            # every ASN, as in simulate_decision
+            for j in range(n):
+                bias_j = bias[j]
+                for lane in range(rows):
+                    current = eb[j, lane] + cur[j, lane]
+                    s_j = sd[j, lane]
+                    if lerp_small:
+                        s = s_j + w_phi * (current - s_j)
+                    else:
+                        s = current - (current - s_j) * one_minus_w
+                    hat = sh[j, lane] * d_eta
+                    theta = td[j, lane] + theta0
+                    fired = (s + bias_j) - hat > theta * half
+                    fired_theta = theta if fired else zero
+                    hat = hat + fired_theta
+                    theta_dyn_j = (td[j, lane] + m_f * fired_theta) * d_gamma
+                    trace_j = tr[j, lane] * d_beta + (spike_h if fired else zero)
+                    sd[j, lane] = s if FLUSH_BY_CPU or abs(s) > tiny else zero
+                    sh[j, lane] = hat if FLUSH_BY_CPU or abs(hat) > tiny else zero
+                    td[j, lane] = theta_dyn_j if FLUSH_BY_CPU or abs(theta_dyn_j) > tiny else zero
+                    tr[j, lane] = trace_j if FLUSH_BY_CPU or abs(trace_j) > tiny else zero
+                    cnt[j, lane] += event if fired else zero
+            if k >= first_window:
+                for a in range(n_actions):
+                    for lane in range(rows):
+                        q[lane] = zero
+                    for m in range(n_out):
+                        src, w = out_src[m], out_w[m, a]
+                        for lane in range(rows):
+                            q[lane] += tr[src, lane] * w
+                    for lane in range(rows):
+                        q_end[b0 + lane, a] = b_head[a] + q[lane]
+                        q_sum[b0 + lane, a] += b_head[a] + q[lane]
+                if h_sum.shape[1]:
+                    for lane in range(rows):
+                        for j in range(h_size):
+                            h_sum[b0 + lane, j] += tr[oc0 + j, lane] - tr[og0 + j, lane]
+        for lane in range(rows):
+            for j in range(n):
+                s_dyn[b0 + lane, j], s_hat[b0 + lane, j] = sd[j, lane], sh[j, lane]
+                theta_dyn[b0 + lane, j], trace[b0 + lane, j] = td[j, lane], tr[j, lane]
+                counts[b0 + lane, j] = cnt[j, lane]
+            for j in range(h_size):
+                c[b0 + lane, j] = cb[j, lane]
+        if delayed:
+            _ring_lanes(ring, ring_l, b0, rows, False)
+
+    _set_mxcsr(mxcsr)
+
+
 def build_plan(net) -> KernelPlan:
     """Lay out a :class:`SpikingNetwork`'s weights and constants for :func:`simulate_decision`, in
     the network's dtype (its buffers' dtype)."""
@@ -385,6 +597,8 @@ def build_plan(net) -> KernelPlan:
     for g, ((d, m), (lo, hi)) in enumerate(zip(groups, spans, strict=True)):
         rec_w[g, :, : hi - lo] = m[:, lo:hi]
         rec_lo[g], rec_width[g], rec_delay[g] = lo, hi - lo, d
+    # dense multiply-adds per row and dt: the feed-forward sources' and the recurrent groups'
+    synapses = imm_src.size * (tgt_hi - tgt_lo) + sum(net.n_cells * (hi - lo) for lo, hi in spans)
     readout = array(net._readout_t)
     out_src = np.flatnonzero(np.any(readout != 0, axis=1)).astype(np.int64)
     w_phi = dtype.type(1.0 - k.d_phi)  # torch casts lerp's weight to the tensors' dtype
@@ -403,6 +617,7 @@ def build_plan(net) -> KernelPlan:
         delayed,
         w_phi < 0.5,
         len(groups),
+        synapses <= LANE_SYNAPSES_PER_NEURON * net.n_neurons,
     ]
     return KernelPlan(
         bias=array(net.bias),
@@ -442,7 +657,8 @@ def run_decision(plan: KernelPlan, external, state, hold: bool):
     h_sum = torch.zeros(batch, c.shape[1] if hold else 0, dtype=c.dtype)
     ints = plan.ints.copy()
     ints[T0] = t
-    simulate_decision(
+    simulate = simulate_lanes if ints[USE_LANES] and batch >= LANE_MIN_BATCH else simulate_decision
+    simulate(
         state_in,
         *(x.numpy() for x in fields),
         ring_in.numpy(),

@@ -1,4 +1,5 @@
-"""The compiled event-driven engine of SpikingNetwork.step against the torch engine (the reference).
+"""The compiled engine of SpikingNetwork.step against the torch engine (the reference), in both of its
+ways (row by row, event-driven; LANES rows side by side, dense sums).
 
 float64: the same spikes, decisions and memory cells, and states equal to 1e-10 (only the
 summation order of the synaptic currents differs). float32: the same spikes in these runs; the
@@ -11,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import sublstm.spiking
+import sublstm.spiking.kernel as kernel
 import torch
 from sublstm.agents.network import AdvantageNetwork
 from sublstm.spiking.network import ENGINES, SpikingNetwork
@@ -90,6 +92,49 @@ def test_kernel_equals_torch_in_float64(timing, batch):
     assert_same(torch_runs, kernel_runs, atol=1e-10)
 
 
+@pytest.fixture
+def lanes(monkeypatch):
+    """Every twin built from here on is simulated LANES rows side by side, at any batch."""
+    monkeypatch.setattr(kernel, "LANE_SYNAPSES_PER_NEURON", 10**9)
+    monkeypatch.setattr(kernel, "LANE_MIN_BATCH", 1)
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_lanes_equal_torch_in_float64(lanes, timing):
+    net = twin(0, **TIMINGS[timing])
+    obs, resets = episodes(3)
+    kernel_runs = run(net, "kernel", obs, resets)
+    assert net._plan[1].ints[kernel.USE_LANES]
+    assert_same(run(net, "torch", obs, resets), kernel_runs, atol=1e-10)
+
+
+def test_lanes_cover_batches_of_several_blocks(lanes):
+    net = twin(4, step_ms=60.0, recurrent_delay_ms=10.0, output_gate_delay_ms=20.0)
+    obs, resets = episodes(kernel.LANES + 5, steps=3)
+    assert_same(run(net, "torch", obs, resets), run(net, "kernel", obs, resets), atol=1e-10)
+
+
+def test_each_way_is_chosen_by_synapses_per_neuron_and_batch(monkeypatch):
+    net = twin(0, engine="kernel")
+    state = net.initial_state(kernel.LANE_MIN_BATCH)
+    called = []
+    for name in ("simulate_lanes", "simulate_decision"):
+        real = getattr(kernel, name)
+        monkeypatch.setattr(
+            kernel, name, lambda *a, _real=real, _name=name: called.append(_name) or _real(*a)
+        )
+    net.step(torch.zeros(kernel.LANE_MIN_BATCH, 3, dtype=torch.float64), state)
+    net.step(
+        torch.zeros(kernel.LANE_MIN_BATCH - 1, 3, dtype=torch.float64),
+        net.initial_state(kernel.LANE_MIN_BATCH - 1),
+    )
+    assert called == ["simulate_lanes", "simulate_decision"]  # 35 neurons, few synapses each
+    monkeypatch.setattr(kernel, "LANE_SYNAPSES_PER_NEURON", 0)
+    big = twin(0, engine="kernel")
+    big.step(torch.zeros(kernel.LANE_MIN_BATCH, 3, dtype=torch.float64), state)
+    assert called[-1] == "simulate_decision"
+
+
 def test_engines_can_alternate_within_an_episode():
     net = twin(2)
     obs, resets = episodes(2, steps=4)
@@ -97,8 +142,11 @@ def test_engines_can_alternate_within_an_episode():
     assert_same(run(net, "torch", obs, resets), mixed, atol=1e-10)
 
 
+@pytest.mark.parametrize("way", ["rows", "lanes"])
 @pytest.mark.parametrize("timing", ["default", "dt2-delays6-0-gain"])
-def test_kernel_matches_torch_in_float32(timing):
+def test_kernel_matches_torch_in_float32(timing, way, request):
+    if way == "lanes":
+        request.getfixturevalue("lanes")
     net = twin(3, torch.float32, **TIMINGS[timing])
     obs, resets = episodes(4)
     for (ra, sa), (rb, sb) in zip(
