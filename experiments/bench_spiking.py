@@ -71,7 +71,7 @@ def python_loop_rate(n_neurons: int, steps: int, dt: float = 1.0) -> float:
     s_hat = [0.0] * n_neurons
     theta_dyn = [0.0] * n_neurons
     trace = [0.0] * n_neurons
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for _ in range(steps):
         for j in range(n_neurons):
             s_dyn[j] = (1.0 - k.d_phi) * currents[j] + k.d_phi * s_dyn[j]
@@ -83,7 +83,7 @@ def python_loop_rate(n_neurons: int, steps: int, dt: float = 1.0) -> float:
                 theta_dyn[j] += k.m_f * theta
             theta_dyn[j] *= k.d_gamma
             trace[j] = trace[j] * k.d_beta + (k.h if spike else 0.0)
-    return n_neurons * steps / (time.perf_counter() - t0)
+    return n_neurons * steps / (time.process_time() - t0)
 
 
 def loop_timing(n: int, min_s: float) -> float:
@@ -106,20 +106,24 @@ def random_twin(n_hidden: int, n_cells: int, device: str = "cpu", seed: int = 0)
     return SpikingNetwork.from_analog(net).to(device)
 
 
-def _timed(step: Callable[[], None], sync: Callable[[], None], min_s: float) -> tuple[int, float]:
-    """Calls of ``step`` and their seconds, at least one call and ``min_s`` seconds, after a warm-up."""
+def _timed(
+    step: Callable[[], None], sync: Callable[[], None], min_s: float, clock: Callable[[], float]
+) -> tuple[int, float]:
+    """Calls of ``step`` and their seconds by ``clock``, at least one call and ``min_s`` seconds, after a
+    warm-up."""
     step()
     sync()
-    calls, t0 = 0, time.perf_counter()
-    while calls == 0 or time.perf_counter() - t0 < min_s:
+    calls, t0 = 0, clock()
+    while calls == 0 or clock() - t0 < min_s:
         step()
         calls += 1
     sync()
-    return calls, time.perf_counter() - t0
+    return calls, clock() - t0
 
 
-def simulator_rate(twin, engine: str, batch: int, min_s: float) -> float:
-    """Neuron-updates/s of ``SpikingNetwork.step`` with ``engine``, ``batch`` episodes side by side."""
+def simulator_rate(twin, engine: str, batch: int, min_s: float, spikes: list | None = None) -> float:
+    """Neuron-updates/s of ``SpikingNetwork.step`` with ``engine``, ``batch`` episodes side by side;
+    the spike count of every decision is appended to ``spikes`` (the kernel's cost grows with it)."""
     import torch
 
     device = twin.device
@@ -128,23 +132,30 @@ def simulator_rate(twin, engine: str, batch: int, min_s: float) -> float:
     obs = torch.rand(batch, twin.obs_dim, generator=gen).to(device)
     holder = {"state": twin.initial_state(batch)}
     twin.engine = engine
+    counts = [] if spikes is None else spikes
 
     def decision() -> None:
-        _, holder["state"] = twin.step(obs, holder["state"])
+        result, holder["state"] = twin.step(obs, holder["state"])
+        counts.append(result.spikes.sum())
 
+    # CPU: this process's CPU time, as for the Python loop (other processes on the machine then
+    # do not count); a GPU runs beside the process, so there wall-clock time
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
     with torch.no_grad():
-        calls, seconds = _timed(decision, sync, min_s)
+        calls, seconds = _timed(decision, sync, min_s, clock)
     return batch * twin.n_neurons * twin.steps_per_decision * calls / seconds
 
 
 @dataclass
 class SizeResult:
-    """One network size: its label, neurons, the loop's rate and per engine the rate per batch."""
+    """One network size: its label, neurons, the loop's rate, per engine the rate per batch, and the
+    twin's mean firing rate (Hz) over every decision the kernel (or else torch) simulated."""
 
     label: str
     neurons: int
     loop: float
     rates: dict[str, list[float | None]]
+    hz: float = 0.0
 
 
 def measure_size(n_hidden: int, n_cells: int, s: SpikingSettings) -> SizeResult:
@@ -155,12 +166,20 @@ def measure_size(n_hidden: int, n_cells: int, s: SpikingSettings) -> SizeResult:
     n = twin.n_neurons
     engines = [e for e in s.engines if e == "torch" or twin.kernel_refusal() is None]
     loops, rates = [], {e: [] for e in s.engines}
+    spikes, decisions = [], 0  # of the last engine, summed over batches
     for b in s.batches:
         loops.append(loop_timing(n, s.min_s))
         for engine in s.engines:
-            rates[engine].append(simulator_rate(twin, engine, b, s.min_s) if engine in engines else None)
+            counted = spikes if engine == engines[-1] else None
+            before = len(spikes)
+            rates[engine].append(
+                simulator_rate(twin, engine, b, s.min_s, counted) if engine in engines else None
+            )
+            decisions += b * (len(spikes) - before)
     loops.append(loop_timing(n, s.min_s))
-    return SizeResult(f"{n} ({n_hidden} hidden, {n_cells} cells)", n, median(loops), rates)
+    seconds = decisions * n * twin.steps_per_decision * twin.dt / 1000.0
+    hz = float(sum(spikes)) / seconds if seconds else 0.0
+    return SizeResult(f"{n} ({n_hidden} hidden, {n_cells} cells)", n, median(loops), rates, hz)
 
 
 def table_rows(results: list[SizeResult], s: SpikingSettings) -> list[list]:
@@ -206,7 +225,7 @@ def run(ctx: BenchContext, s: SpikingSettings) -> None:
         r = measure_size(n_hidden, n_cells, s)
         results.append(r)
         shown = {e: [f"{x:,.0f}" if x else "-" for x in v] for e, v in r.rates.items()}
-        print(f"  {r.neurons} neurons: {shown}, loop {r.loop:,.0f}", flush=True)
+        print(f"  {r.neurons} neurons: {shown}, loop {r.loop:,.0f}, {r.hz:.0f} Hz", flush=True)
     header = ["neurons", "batch (episodes)"]
     for engine in s.engines:
         header += [f"{engine}: updates/s", "x loop"]
@@ -217,21 +236,29 @@ def run(ctx: BenchContext, s: SpikingSettings) -> None:
     plot = ctx.plots / f"bench_spiking_{s.device.split(':')[0]}.png"
     plot_rates(plot, s.batches, results)
     device = s.device + (f" ({torch.cuda.get_device_name(s.device)})" if s.device.startswith("cuda") else "")
+    try:
+        from sublstm.spiking.kernel import LANE_MIN_BATCH as lane_min
+    except ImportError:  # no numba: no kernel column either
+        lane_min = "?"
+    clock = "wall-clock time" if s.device.startswith("cuda") else "this process's CPU time"
+    fired = ", ".join(f"{r.neurons} neurons {r.hz:.0f} Hz" for r in results)
     body = f"""
 ### Device {device}
 
 Neuron-updates per second (one ASN advanced by one dt = 1 ms) of the spiking simulator on {device}
 (float32, one CPU thread): `SpikingNetwork.step` of the twin (default timing) of an asn-sublstm
-network of the given size initialised from seed 0, a batch of episodes simulated side by side, each
-timed for at least {s.min_s:g} s, with each engine: `torch` (synaptic currents by matrix products
-of traces every dt, every ASN by one elementwise step; the reference) and `kernel` (the compiled,
-event-driven engine of `sublstm.spiking.kernel`: one numba call per decision, currents carried as
-state and bumped by the spikes; the default on the CPU). Beside them, in the same run, a per-neuron
-Python loop over floats doing the same ASN update on the same number of neurons on the CPU
-(`python_loop_rate`; timed before every batch and once more at the end, {s.min_s:g} s each; the
-median). That loop is given fixed input currents and computes no synaptic sums, so it does less
-work per update than the whole twin: the speed-ups are lower bounds. This twin fires at some
-40-60 Hz (random weights), so the kernel's work per spike weighs more than in a trained twin.
+network of the given size initialised from seed 0, a batch of episodes simulated side by side from
+rest, after one warm-up decision, for at least {s.min_s:g} s of {clock}, with each engine: `torch`
+(synaptic currents by matrix products of traces every dt, every ASN by one elementwise step; the
+reference) and `kernel` (the compiled engine of `sublstm.spiking.kernel`, the default on the CPU:
+one numba call per decision; row by row with the currents carried as state and bumped by the spikes,
+or, for small twins at batches of {lane_min} or more, a block of rows side by side with dense
+sums). Beside them, in the same run, a per-neuron Python loop over floats doing the same ASN update
+on the same number of neurons (`python_loop_rate`; timed by CPU time before every batch and once
+more at the end, {s.min_s:g} s each; the median). That loop is given fixed input currents and
+computes no synaptic sums, so it does less work per update than the whole twin: the speed-ups are
+lower bounds. The kernel's work grows with the spikes; these twins (random weights) fire at
+{fired} (mean over the kernel's decisions), more than a trained twin.
 
 {table}
 
