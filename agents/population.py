@@ -300,26 +300,32 @@ class Population:
         def pack(x: torch.Tensor) -> torch.Tensor:
             return x.reshape(s, t_len * b, *x.shape[3:]).index_select(1, pos)
 
-        def unpack(x: torch.Tensor) -> torch.Tensor:
-            full = x.new_zeros(s, t_len * b, *x.shape[2:]).index_copy(1, pos, x)
-            return full.view(s, t_len, b, *x.shape[2:])
+        def unpack(x: torch.Tensor) -> torch.Tensor:  # (S, N) -> (S, T+1, B), zeros where no row ran
+            return x.new_zeros(s, t_len * b).index_copy(1, pos, x).view(s, t_len, b)
+
+        def pack_steps(x: torch.Tensor) -> torch.Tensor:  # (S, T, B) per step -> (S, N), 0 at final obs
+            return pack(torch.nn.functional.pad(x, (0, 0, 0, 1)))
 
         m = batch["mask"].to(batch["obs"].dtype)
         count = m.sum((1, 2)).clamp(min=1.0)
-        # the rate penalties read the activations of the real steps (not the final obs): their sums
-        weights = pack(torch.nn.functional.pad(m, (0, 0, 0, 1))) if penalties else None
+        # the loss and the rate penalties read the real steps (not the final obs), in the packed layout
+        weights = pack_steps(m)
         obs = pack(batch["obs"])
         q_packed, _, act_sums = self.network.forward_packed(
-            obs, rows, noise, with_acts=penalties, params=stack(self.network), act_weights=weights
+            obs,
+            rows,
+            noise,
+            with_acts=penalties,
+            params=stack(self.network),
+            act_weights=weights if penalties else None,
         )
-        q = unpack(q_packed)
         with torch.no_grad():
             target = self.target_network
             if target is not None:
-                boot = unpack(target.forward_packed(obs, rows, with_acts=False, params=stack(target))[0])
+                boot = target.forward_packed(obs, rows, with_acts=False, params=stack(target))[0]
             else:
-                boot = q
-            values = boot.max(-1).values.transpose(0, 1)  # time-major (T+1, S, B)
+                boot = q_packed
+            values = unpack(boot.amax(-1)).transpose(0, 1)  # time-major (T+1, S, B)
             next_values = bootstrap_values(values, batch["terminated"].transpose(0, 1))
             returns = lambda_returns(
                 batch["rewards"].transpose(0, 1),
@@ -328,13 +334,13 @@ class Population:
                 hp.gamma,
                 hp.lam,
             )
-            targets = advantage_targets(values[:-1], returns, hp.kappa).transpose(0, 1)
-        taken = q[:, :-1].gather(-1, batch["actions"].unsqueeze(-1)).squeeze(-1)
+            targets = pack_steps(advantage_targets(values[:-1], returns, hp.kappa).transpose(0, 1))
+        taken = q_packed.gather(-1, pack_steps(batch["actions"]).unsqueeze(-1)).squeeze(-1)
         if hp.huber_delta:
             per_step = torch.nn.functional.huber_loss(taken, targets, reduction="none", delta=hp.huber_delta)
         else:
             per_step = 0.5 * (taken - targets).pow(2)
-        loss = (per_step * m).sum((1, 2)) / count
+        loss = (per_step * weights).sum(1) / count
         widths = self.network.act_widths
 
         def mean_rate(names):
