@@ -168,9 +168,9 @@ def loss_and_grads(
             d_a += np.float32(coef["hidden"]) * m_full[..., None]
         d_sums = np.repeat(np.array([[coef[k] for k in "ziou"]], dtype=np.float32), n_cells, axis=1)
         weights = m_full.reshape(1, -1)
-    d_pre, d_w_rec = cells_backward(fwd, w_rec, d_hs, d_sums=d_sums, weights=weights)
-    d_pre = d_pre.reshape(t1 * b, -1)
-    grads["core.w_rec.weight"] = d_w_rec[0]
+    d_pre = cells_backward(fwd, w_rec, d_hs, d_sums=d_sums, weights=weights).reshape(t1 * b, -1)
+    # pre_t = in_t + W_rec h_{t-1}: every row of step t >= 1 reads the row b positions before it
+    grads["core.w_rec.weight"] = d_pre[b:].T @ fwd.hs.reshape(t1 * b, -1)[:-b]
     grads["core.w_in.bias"] = d_pre.sum(0)
     grads["core.w_in.weight"] = d_pre.T @ x_flat
     d_hidden *= d_a

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .cell_kernels import GATING, cells_backward, cells_forward, check_rows
+from .cell_kernels import GATING, cells_backward, cells_forward, check_rows, previous_rows
 from .neuron import ASNParams
 
 __all__ = ["GATING", "packed_positions", "run_stacked_cells"]
@@ -59,16 +59,22 @@ class _Cells(torch.autograd.Function):
         weights = ctx.weights
         d_sums = _array(d_acts) if weights is not None else None
         d_gates = None if weights is not None else _array(d_acts)
-        d_pre, d_w = cells_backward(
-            ctx.fwd,
-            ctx.w_rec,
-            _array(d_hs),
-            d_gates,
-            _array(d_out),
-            d_sums,
-            weights if d_sums is not None else None,
+        fwd = ctx.fwd
+        d_pre = torch.from_numpy(
+            cells_backward(
+                fwd,
+                ctx.w_rec,
+                _array(d_hs),
+                d_gates,
+                _array(d_out),
+                d_sums,
+                None if d_sums is None else weights,
+            )
         )
-        return torch.from_numpy(d_pre), torch.from_numpy(d_w), None, None, None, None, None, None, None
+        # W_rec's gradient: sum over the rows of steps >= 1 of d_pre h_{t-1}^T, one batched product
+        h_prev = torch.from_numpy(fwd.hs).index_select(1, torch.from_numpy(previous_rows(fwd.rows)))
+        d_w = torch.bmm(d_pre[:, fwd.rows[0] if fwd.rows.size else 0 :].transpose(1, 2), h_prev)
+        return d_pre, d_w, None, None, None, None, None, None, None
 
 
 def run_stacked_cells(
