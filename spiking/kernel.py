@@ -213,8 +213,8 @@ def simulate_decision(
 ):  # pragma: no cover - compiled; tests compare it with the torch engine
     """Advance every batch row by one decision: the neurons (s_dyn, s_hat, theta_dyn, trace:
     (batch, N) each) and memory cells c (batch, H) from ``state_in`` (the same five arrays), the
-    delay line (batch, size, H) from ``ring_in`` into ``ring`` (which may be the same array); each
-    row is copied when it starts (while it is read anyway). ``ext`` (batch, N) is the current that
+    delay line (batch, size, H) from ``ring_in`` into ``ring`` (a separate array where the delay
+    line is used: the slots not written are copied). ``ext`` (batch, N) is the current that
     is constant all step (inputs, held h). Writes spike ``counts`` (batch, N), ``q_end``, ``q_sum``
     (batch, A, zeros on entry) and, for the "hold" delay, ``h_sum`` (batch, H, zeros on entry): the
     sum of h over the readout window."""
@@ -265,7 +265,7 @@ def simulate_decision(
     slot = slot_0 = slot_1 = 0
     for b in range(batch):
         sd, sh, td, tr = s_dyn[b], s_hat[b], theta_dyn[b], trace[b]
-        cb, eb, cnt, ring_b = c[b], ext[b], counts[b], ring[b]
+        cb, eb, cnt, ring_b, ring_old = c[b], ext[b], counts[b], ring[b], ring_in[b]
         sd[:], sh[:], td[:], tr[:], cb[:] = (
             state_in[0][b],
             state_in[1][b],
@@ -273,8 +273,6 @@ def simulate_decision(
             state_in[3][b],
             state_in[4][b],
         )
-        if delayed:  # the row's delay line, copied while it is read anyway
-            ring_b[:, :] = ring_in[b]
         tr_z, tr_i = tr[z0 : z0 + h_size], tr[i0 : i0 + h_size]
         tr_og, tr_oc = tr[og0 : og0 + h_size], tr[oc0 : oc0 + h_size]
         # the currents at the decision's first dt, from the traces and the delay line
@@ -292,9 +290,9 @@ def simulate_decision(
             slot = t0 % size
             slot_0, slot_1 = (t0 - d_0) % size, (t0 - d_1) % size
             if n_groups > 0 and d_0 > 0:
-                _add_rows(cur_0, w_0, ring_b, slot_0, h_last_0)
+                _add_rows(cur_0, w_0, ring_old, slot_0, h_last_0)
             if n_groups > 1 and d_1 > 0:
-                _add_rows(cur_1, w_1, ring_b, slot_1, h_last_1)
+                _add_rows(cur_1, w_1, ring_old, slot_1, h_last_1)
             _difference(ring_b, slot, tr_oc, tr_og, sc_oc, sc_og)
             if n_groups > 0 and d_0 == 0:
                 _add_rows(cur_0, w_0, ring_b, slot_0, h_last_0)
@@ -358,15 +356,22 @@ def simulate_decision(
                 slot = slot + 1 if slot + 1 < size else 0
                 slot_0 = slot_0 + 1 if slot_0 + 1 < size else 0
                 slot_1 = slot_1 + 1 if slot_1 + 1 < size else 0
+                # a slot not yet written in this decision holds h of the one before (in ring_in)
                 if n_groups > 0 and d_0 > 0:
-                    _arrivals(cur_0, w_0, ring_b, slot_0, h_last_0, d_beta, threshold, found, jumps)
+                    ring_0 = ring_old if k + 1 < d_0 else ring_b
+                    _arrivals(cur_0, w_0, ring_0, slot_0, h_last_0, d_beta, threshold, found, jumps)
                 if n_groups > 1 and d_1 > 0:
-                    _arrivals(cur_1, w_1, ring_b, slot_1, h_last_1, d_beta, threshold, found, jumps)
+                    ring_1 = ring_old if k + 1 < d_1 else ring_b
+                    _arrivals(cur_1, w_1, ring_1, slot_1, h_last_1, d_beta, threshold, found, jumps)
                 _difference(ring_b, slot, tr_oc, tr_og, sc_oc, sc_og)
                 if n_groups > 0 and d_0 == 0:
                     _arrivals(cur_0, w_0, ring_b, slot_0, h_last_0, d_beta, threshold, found, jumps)
                 if n_groups > 1 and d_1 == 0:
                     _arrivals(cur_1, w_1, ring_b, slot_1, h_last_1, d_beta, threshold, found, jumps)
+        if delayed:  # the slots this decision did not write keep their h
+            for back in range(n_steps, size):
+                s = (t0 + back) % size
+                ring_b[s, :] = ring_old[s]
 
     _set_mxcsr(mxcsr)
 
