@@ -55,10 +55,11 @@ class Row:
 
 # T-maze: the stop rule waits for 4 evaluations in a row at >= 95 %, training on past the first
 # success to widen the action-value margins of the corridor moves (near ties are where a twin
-# disagrees; the saccade row keeps the table's rule, under which its twins held better). At T-maze
-# noise 0 and 0.5 and in the saccade task the twin's input code runs at input_gain 0.7, because
-# the clean binary inputs otherwise drive the input layer far above the mean-rate target
-# (docs/results.md, "Spiking twin").
+# disagrees; the saccade row keeps the table's rule, under which its twins held better). Not much
+# longer: trained on under the rate penalty, the cell input's rate falls until the sign reaches the
+# twin's memory cell as a handful of spikes and some twins lose it. At T-maze noise 0 and 0.5 and
+# in the saccade task the twin's input code runs at input_gain 0.7, because the clean binary inputs
+# otherwise drive the input layer far above the mean-rate target (docs/results.md, "Spiking twin").
 TMAZE_PATIENCE = 4
 INPUT_GAIN = 0.7
 
