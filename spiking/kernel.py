@@ -650,31 +650,35 @@ def run_decision(plan: KernelPlan, external, state, hold: bool):
     import torch
 
     neurons, c, h_delay, t = state
+    dtype = plan.consts.dtype
     state_in = tuple(x.contiguous().numpy() for x in (*neurons, c))
-    fields = [torch.empty(x.shape, dtype=x.dtype) for x in (*neurons, c)]
-    ring_in = h_delay.contiguous()
-    ring = ring_in if hold or not h_delay.shape[1] else torch.empty_like(ring_in)
+    # results are numpy arrays shared with torch: torch's allocator hands large tensors fresh pages
+    # every time (a page fault per 4 KiB first written: some tenth of a small twin's time)
+    fields = [np.empty(tuple(x.shape), dtype=dtype) for x in (*neurons, c)]
+    ring_in = h_delay.contiguous().numpy()
+    ring = ring_in if hold or not h_delay.shape[1] else np.empty_like(ring_in)
     batch, n = fields[0].shape
     n_actions = plan.b_head.shape[0]
-    counts = torch.empty(batch, n, dtype=c.dtype)
-    q_end = torch.empty(batch, n_actions, dtype=c.dtype)
-    q_sum = torch.zeros(batch, n_actions, dtype=c.dtype)
-    h_sum = torch.zeros(batch, c.shape[1] if hold else 0, dtype=c.dtype)
+    counts = np.empty((batch, n), dtype=dtype)
+    q_end = np.empty((batch, n_actions), dtype=dtype)
+    q_sum = np.zeros((batch, n_actions), dtype=dtype)
+    h_sum = np.zeros((batch, c.shape[1] if hold else 0), dtype=dtype)
     ints = plan.ints.copy()
     ints[T0] = t
     simulate = simulate_lanes if ints[USE_LANES] and batch >= LANE_MIN_BATCH else simulate_decision
     simulate(
         state_in,
-        *(x.numpy() for x in fields),
-        ring_in.numpy(),
-        ring.numpy(),
+        *fields,
+        ring_in,
+        ring,
         external.contiguous().numpy(),
         *plan[:-2],
         plan.consts,
         ints,
-        counts.numpy(),
-        q_end.numpy(),
-        q_sum.numpy(),
-        h_sum.numpy(),
+        counts,
+        q_end,
+        q_sum,
+        h_sum,
     )
-    return (*fields, ring, counts, q_end, q_sum, h_sum)
+    out = (*fields, ring, counts, q_end, q_sum, h_sum)
+    return tuple(h_delay if x is ring_in else torch.from_numpy(x) for x in out)
