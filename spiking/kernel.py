@@ -63,6 +63,8 @@ LANES = 128
 LANE_SYNAPSES_PER_NEURON = 12
 #: ... and batches of at least this many rows (fewer leave the vectors short)
 LANE_MIN_BATCH = 32
+#: simulate_lanes is given a multiple of this many rows (whole vectors of float32 and float64)
+LANE_VECTOR = 32
 #: rows per pass of a delay-line copy between the two layouts
 TILE = 8
 #: x86: the kernel runs with the CPU flushing subnormal results (and inputs) to zero (MXCSR FTZ and
@@ -665,20 +667,16 @@ def run_decision(plan: KernelPlan, external, state, hold: bool):
     h_sum = np.zeros((batch, c.shape[1] if hold else 0), dtype=dtype)
     ints = plan.ints.copy()
     ints[T0] = t
-    simulate = simulate_lanes if ints[USE_LANES] and batch >= LANE_MIN_BATCH else simulate_decision
-    simulate(
-        state_in,
-        *fields,
-        ring_in,
-        ring,
-        external.contiguous().numpy(),
-        *plan[:-2],
-        plan.consts,
-        ints,
-        counts,
-        q_end,
-        q_sum,
-        h_sum,
-    )
+    per_row = (state_in, *fields, ring_in, ring, external.contiguous().numpy())
+    results = (counts, q_end, q_sum, h_sum)
+    # simulate_lanes takes whole vectors of rows (a remainder would run a lane at a time), the
+    # rows past them go one by one
+    lanes = batch // LANE_VECTOR * LANE_VECTOR if ints[USE_LANES] and batch >= LANE_MIN_BATCH else 0
+    for simulate, rows in ((simulate_lanes, slice(0, lanes)), (simulate_decision, slice(lanes, batch))):
+        if rows.start < rows.stop:
+            state_rows, *arrays = (
+                tuple(a[rows] for a in x) if isinstance(x, tuple) else x[rows] for x in per_row
+            )
+            simulate(state_rows, *arrays, *plan[:-2], plan.consts, ints, *(x[rows] for x in results))
     out = (*fields, ring, counts, q_end, q_sum, h_sum)
     return tuple(h_delay if x is ring_in else torch.from_numpy(x) for x in out)

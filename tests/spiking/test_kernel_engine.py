@@ -102,7 +102,7 @@ def lanes(monkeypatch):
 @pytest.mark.parametrize("timing", TIMINGS)
 def test_lanes_equal_torch_in_float64(lanes, timing):
     net = twin(0, **TIMINGS[timing])
-    obs, resets = episodes(3)
+    obs, resets = episodes(kernel.LANE_VECTOR + 3)  # one vector of rows side by side, 3 one by one
     kernel_runs = run(net, "kernel", obs, resets)
     assert net._plan[1].ints[kernel.USE_LANES]
     assert_same(run(net, "torch", obs, resets), kernel_runs, atol=1e-10)
@@ -110,7 +110,7 @@ def test_lanes_equal_torch_in_float64(lanes, timing):
 
 def test_lanes_cover_batches_of_several_blocks(lanes):
     net = twin(4, step_ms=60.0, recurrent_delay_ms=10.0, output_gate_delay_ms=20.0)
-    obs, resets = episodes(kernel.LANES + 5, steps=3)
+    obs, resets = episodes(2 * kernel.LANES + kernel.LANE_VECTOR + 5, steps=3)
     assert_same(run(net, "torch", obs, resets), run(net, "kernel", obs, resets), atol=1e-10)
 
 
@@ -148,7 +148,7 @@ def test_kernel_matches_torch_in_float32(timing, way, request):
     if way == "lanes":
         request.getfixturevalue("lanes")
     net = twin(3, torch.float32, **TIMINGS[timing])
-    obs, resets = episodes(4)
+    obs, resets = episodes(kernel.LANE_VECTOR + 3 if way == "lanes" else 4)
     for (ra, sa), (rb, sb) in zip(
         run(net, "torch", obs, resets), run(net, "kernel", obs, resets), strict=True
     ):
