@@ -183,6 +183,35 @@ def _difference(out, row, a, b, scale_a, scale_b):  # pragma: no cover - compile
         out[row, j] = scale_a[j] * a[j] - scale_b[j] * b[j]
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _enter(consts, ints):  # pragma: no cover - compiled
+    """Start a kernel: subnormals flushed by the CPU (see FLUSH_BY_CPU); returns the register to
+    restore on leaving and the plan's ints and consts as values (layout, ASN and memory constants)."""
+    mxcsr = _get_mxcsr()
+    _set_mxcsr(mxcsr | _FTZ_DAZ)
+    layout = (ints[T0], ints[N_STEPS], ints[FIRST_WINDOW], ints[CEC_FROM], ints[CEC_TO], ints[N_GROUPS])
+    targets = (ints[TGT_LO], ints[TGT_HI], ints[Z0], ints[I0], ints[OG0], ints[OC0])
+    flags = (ints[DELAYED] != 0, ints[LERP_SMALL] != 0)
+    asn = (
+        consts[W_PHI],
+        consts[ONE_MINUS_W],
+        consts[D_BETA],
+        consts[D_ETA],
+        consts[D_GAMMA],
+        consts[SPIKE_H],
+    )
+    rest = (
+        consts[THETA0],
+        consts[M_F],
+        consts[HALF],
+        consts[ZERO],
+        consts[CEC_GAIN],
+        consts[EVENT],
+        consts[TINY],
+    )
+    return mxcsr, layout + targets + flags, asn + rest
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def simulate_decision(
     state_in,
@@ -220,27 +249,10 @@ def simulate_decision(
     is constant all step (inputs, held h). Writes spike ``counts`` (batch, N), ``q_end``, ``q_sum``
     (batch, A, zeros on entry) and, for the "hold" delay, ``h_sum`` (batch, H, zeros on entry): the
     sum of h over the readout window."""
-    mxcsr = _get_mxcsr()
-    _set_mxcsr(mxcsr | _FTZ_DAZ)
-    t0, n_steps, first_window = ints[T0], ints[N_STEPS], ints[FIRST_WINDOW]
-    cec_from, cec_to, n_groups = ints[CEC_FROM], ints[CEC_TO], ints[N_GROUPS]
-    tgt_lo, tgt_hi, z0, i0, og0, oc0 = ints[TGT_LO], ints[TGT_HI], ints[Z0], ints[I0], ints[OG0], ints[OC0]
-    delayed, lerp_small = ints[DELAYED] != 0, ints[LERP_SMALL] != 0
-    w_phi, one_minus_w, d_beta, d_eta, d_gamma = (
-        consts[W_PHI],
-        consts[ONE_MINUS_W],
-        consts[D_BETA],
-        consts[D_ETA],
-        consts[D_GAMMA],
-    )
-    spike_h, theta0, m_f, half, zero = (
-        consts[SPIKE_H],
-        consts[THETA0],
-        consts[M_F],
-        consts[HALF],
-        consts[ZERO],
-    )
-    cec_gain, event, tiny = consts[CEC_GAIN], consts[EVENT], consts[TINY]
+    mxcsr, layout, asn = _enter(consts, ints)
+    t0, n_steps, first_window, cec_from, cec_to, n_groups, tgt_lo, tgt_hi, z0, i0, og0, oc0 = layout[:12]
+    delayed, lerp_small = layout[12:]
+    w_phi, one_minus_w, d_beta, d_eta, d_gamma, spike_h, theta0, m_f, half, zero, cec_gain, event, tiny = asn
     threshold = spike_h * half  # |delta| of one spike of an output cell or gate is spike_h
     batch, n = s_dyn.shape
     h_size = c.shape[1]
@@ -404,60 +416,22 @@ def _ring_lanes(ring, ring_l, b0, rows, into_lanes):  # pragma: no cover - compi
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def simulate_lanes(
-    state_in,
-    s_dyn,
-    s_hat,
-    theta_dyn,
-    trace,
-    c,
-    ring_in,
-    ring,
-    ext,
-    bias,
-    scale,
-    imm_src,
-    imm_dense,
-    imm_w,
-    rec_w,
-    rec_lo,
-    rec_width,
-    rec_delay,
-    out_src,
-    out_w,
-    b_head,
-    consts,
-    ints,
-    counts,
-    q_end,
-    q_sum,
-    h_sum,
+    state_in, out, ring_in, ring, ext, weights, consts, ints, results
 ):  # pragma: no cover - compiled; tests compare it with the torch engine
-    """:func:`simulate_decision` (same arguments and results) for small networks: up to LANES
-    batch rows side by side, every value a vector over the rows, and every dt's synaptic currents
-    formed as in the torch engine (dense sums over the traces and the delay line's h) instead of
-    carried and bumped by spikes. That costs O(synapses) per dt, but with no branches and no
-    per-row loop overheads: the cheaper way where a row has few synapses per neuron."""
-    mxcsr = _get_mxcsr()
-    _set_mxcsr(mxcsr | _FTZ_DAZ)
-    t0, n_steps, first_window = ints[T0], ints[N_STEPS], ints[FIRST_WINDOW]
-    cec_from, cec_to, n_groups = ints[CEC_FROM], ints[CEC_TO], ints[N_GROUPS]
-    tgt_lo, tgt_hi, z0, i0, og0, oc0 = ints[TGT_LO], ints[TGT_HI], ints[Z0], ints[I0], ints[OG0], ints[OC0]
-    delayed, lerp_small = ints[DELAYED] != 0, ints[LERP_SMALL] != 0
-    w_phi, one_minus_w, d_beta, d_eta, d_gamma = (
-        consts[W_PHI],
-        consts[ONE_MINUS_W],
-        consts[D_BETA],
-        consts[D_ETA],
-        consts[D_GAMMA],
-    )
-    spike_h, theta0, m_f, half, zero = (
-        consts[SPIKE_H],
-        consts[THETA0],
-        consts[M_F],
-        consts[HALF],
-        consts[ZERO],
-    )
-    cec_gain, event, tiny = consts[CEC_GAIN], consts[EVENT], consts[TINY]
+    """:func:`simulate_decision` (the same arguments, some in tuples: ``out`` the five state arrays
+    it writes, ``weights`` the plan's arrays, ``results`` counts, q_end, q_sum, h_sum) for small
+    networks: up to LANES batch rows side by side, every value a vector over the rows, and every
+    dt's synaptic currents formed as in the torch engine (dense sums over the traces and the delay
+    line's h) instead of carried and bumped by spikes. That costs O(synapses) per dt, but with no
+    branches and no per-row loop overheads: the cheaper way where a row has few synapses per
+    neuron. ``ring`` is written whole (the delay line is copied into the rows' layout and back)."""
+    s_dyn, s_hat, theta_dyn, trace, c = out
+    bias, scale, imm_src, imm_dense, _, rec_w, rec_lo, rec_width, rec_delay, out_src, out_w, b_head = weights
+    counts, q_end, q_sum, h_sum = results
+    mxcsr, layout, asn = _enter(consts, ints)
+    t0, n_steps, first_window, cec_from, cec_to, n_groups, tgt_lo, tgt_hi, z0, i0, og0, oc0 = layout[:12]
+    delayed, lerp_small = layout[12:]
+    w_phi, one_minus_w, d_beta, d_eta, d_gamma, spike_h, theta0, m_f, half, zero, cec_gain, event, tiny = asn
     batch, n = s_dyn.shape
     h_size = c.shape[1]
     size = ring.shape[1]
@@ -677,6 +651,14 @@ def run_decision(plan: KernelPlan, external, state, hold: bool):
             state_rows, *arrays = (
                 tuple(a[rows] for a in x) if isinstance(x, tuple) else x[rows] for x in per_row
             )
-            simulate(state_rows, *arrays, *plan[:-2], plan.consts, ints, *(x[rows] for x in results))
+            rest = (plan.consts, ints)
+            if simulate is simulate_lanes:
+                out, (ring_in_rows, ring_rows, ext_rows) = tuple(arrays[:5]), arrays[5:]
+                results_rows = tuple(x[rows] for x in results)
+                simulate(
+                    state_rows, out, ring_in_rows, ring_rows, ext_rows, tuple(plan[:-2]), *rest, results_rows
+                )
+            else:
+                simulate(state_rows, *arrays, *plan[:-2], *rest, *(x[rows] for x in results))
     out = (*fields, ring, counts, q_end, q_sum, h_sum)
     return tuple(h_delay if x is ring_in else torch.from_numpy(x) for x in out)
