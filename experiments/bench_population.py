@@ -12,8 +12,10 @@ request a third, ``equivalence``: the same seeds as separate AdvantageAgents and
 (``population.parts=['equivalence'] population.n_agents=16``; S separate runs, costly).
 
 Throughput is measured after a warm-up that lasts until every learner has begun updating (before
-that, steps are nearly free), over ``seconds`` of training without evaluations, fresh learners
-each repeat (seed = repeat), the median over ``repeats``.
+that, steps are nearly free), over the same ``steps_per_member`` of training per member (per agent)
+for every learner, without evaluations, fresh learners each repeat (seed = repeat), the median over
+``repeats``. Equal steps per member put every learner at the same point of training: a step's cost
+falls as the episodes shorten, so a fixed time budget would flatter the learner that gets furthest.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ ENV_ID = "sublstm/NoisyTMaze-v0"
 class PopulationSettings:
     """Everything the population benchmarks measure (section ``population``'s config table).
 
-    Throughput: population ``sizes`` beside one agent, ``seconds`` of training per learner,
+    Throughput: population ``sizes`` beside one agent, ``steps_per_member`` of training per member,
     ``repeats`` (fresh learners, seed = repeat). Target: ``n_agents`` seeds from ``first_seed``
     trained until ``target`` in ``patience`` evaluations in a row (every ``eval_interval`` steps,
     ``eval_episodes`` episodes), at most ``max_steps_per_agent`` steps each. Both: the noisy T-maze
@@ -41,7 +43,7 @@ class PopulationSettings:
 
     parts: tuple[str, ...] = ("throughput", "target")
     sizes: tuple[int, ...] = (1, 8, 32)
-    seconds: float = 15.0
+    steps_per_member: int = 10_000
     repeats: int = 1
     n_agents: int = 32
     first_seed: int = 0
@@ -59,9 +61,14 @@ class PopulationSettings:
             raise ValueError(f"parts must name some of {PARTS}, got {self.parts!r}")
         if not self.sizes or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in self.sizes):
             raise ValueError(f"sizes must be positive integers, got {self.sizes!r}")
-        if not self.seconds > 0:
-            raise ValueError(f"seconds must be > 0, got {self.seconds!r}")
-        for name in ("repeats", "n_agents", "max_steps_per_agent", "eval_interval", "eval_episodes"):
+        for name in (
+            "steps_per_member",
+            "repeats",
+            "n_agents",
+            "max_steps_per_agent",
+            "eval_interval",
+            "eval_episodes",
+        ):
             check_count(name, getattr(self, name), 1)
         for name in ("patience", "corridor"):
             check_count(name, getattr(self, name), 1)
@@ -72,12 +79,12 @@ class PopulationSettings:
 PARTS = ("throughput", "target", "equivalence")
 
 
-def _timed_rate(step, steps_done, seconds: float) -> dict[str, float]:
-    """Call ``step()`` until ``seconds`` have passed; env steps per second of wall-clock and per
-    second of this process's CPU time (one torch thread: steps per core-second, which a busy
-    machine disturbs far less than the wall-clock)."""
+def _timed_rate(step, steps_done, steps: int) -> dict[str, float]:
+    """Call ``step()`` until ``steps`` more env steps are done; env steps per second of wall-clock
+    and per second of this process's CPU time (one torch thread: steps per core-second, which a
+    busy machine disturbs far less than the wall-clock)."""
     before, start, cpu = steps_done(), time.perf_counter(), time.process_time()
-    while time.perf_counter() - start < seconds:
+    while steps_done() - before < steps:
         step()
     steps = steps_done() - before
     return {"wall": steps / (time.perf_counter() - start), "cpu": steps / (time.process_time() - cpu)}
@@ -97,7 +104,7 @@ def agent_rate(seed: int, s: PopulationSettings) -> dict[str, float]:
 
     while agent.num_updates == 0:
         step()
-    return _timed_rate(step, lambda: agent.num_timesteps, s.seconds)
+    return _timed_rate(step, lambda: agent.num_timesteps, s.steps_per_member)
 
 
 def population_rate(n_agents: int, seed: int, s: PopulationSettings) -> dict[str, float]:
@@ -120,7 +127,7 @@ def population_rate(n_agents: int, seed: int, s: PopulationSettings) -> dict[str
 
     while not pop.started.all():
         step()
-    return _timed_rate(step, lambda: n_agents * pop.num_timesteps, s.seconds)
+    return _timed_rate(step, lambda: n_agents * pop.num_timesteps, n_agents * s.steps_per_member)
 
 
 def measure_population(s: PopulationSettings | None = None) -> dict[str, Any]:
@@ -159,7 +166,8 @@ def render_population(result: dict[str, Any]) -> str:
     head = (
         f"Noisy T-maze, corridor {s['corridor']}, device {s['device']}: aggregate env steps/s of a whole "
         f"training step (act, store, update; all members together) once every learner updates, "
-        f"{s['seconds']:g} s per learner, median of {s['repeats']} (fresh learners, interleaved), per "
+        f"{s['steps_per_member']:,} steps per member after that (the same point of training for "
+        f"every learner), median of {s['repeats']} (fresh learners, interleaved), per "
         f"second of wall-clock and per second of the process's CPU time (one torch thread). "
         f"{result['machine']}"
     )
@@ -377,7 +385,7 @@ SECTION = Section(
     PopulationSettings(),
     PopulationSettings(
         sizes=(1, 4),
-        seconds=0.5,
+        steps_per_member=64,
         corridor=2,
         n_agents=4,
         max_steps_per_agent=512,

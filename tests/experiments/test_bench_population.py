@@ -17,7 +17,7 @@ TINY = {"n_envs": 2, "batch_episodes": 2, "learning_starts": 1}
 
 
 def test_measure_and_render_a_tiny_run():
-    s = PopulationSettings(sizes=(1, 2), seconds=0.2, repeats=1, corridor=2, hyperparams=TINY)
+    s = PopulationSettings(sizes=(1, 2), steps_per_member=16, repeats=1, corridor=2, hyperparams=TINY)
     result = measure_population(s)
     assert set(result["rates"]) == {"agent", "1", "2"}
     assert all(r > 0 for clocks in result["rates"].values() for rates in clocks.values() for r in rates)
@@ -48,7 +48,7 @@ def test_target_table_counts_the_seeds_that_reached_it():
     assert "2/3" in text and "20,000 (10,000 - 30,000)" in text and "| 55 |" in text
 
 
-@pytest.mark.parametrize("bad", [{"sizes": ()}, {"sizes": (0,)}, {"seconds": 0}, {"repeats": 0}])
+@pytest.mark.parametrize("bad", [{"sizes": ()}, {"sizes": (0,)}, {"steps_per_member": 0}, {"repeats": 0}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
         PopulationSettings(**bad).validate()
