@@ -130,7 +130,8 @@ figures are the steadier comparison). This is early training: the policies still
 column: mean length of the last 100 training episodes at the end of the timed span; an optimal
 episode takes {s.corridor + 1} steps). Our agent updates after every vector step on whole replayed
 episodes padded to the longest (BPTT), so its cost per step falls as episodes shorten; on the CPU
-its update and its acting steps are computed by hand in numpy (`sublstm.agents.fast_update`). The
+its update and its acting steps are computed by hand in numpy, the cells' time loops compiled with
+numba (`sublstm.agents.fast_update`, `sublstm.agents.cell_kernels`). The
 PPO learners update every n_steps vector steps for n_epochs epochs whatever the episodes. Whole
 training runs, to 95 % success, are in the sample-efficiency table (steps/s column).
 
