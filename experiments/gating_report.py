@@ -323,7 +323,9 @@ def make_figure(rows: list[dict], path: Path, corridor: int) -> None:
             est = [stat(select(solved, twin=twin, noise=x)) for x in noises]
             ax.errorbar(
                 xs, [e.value for e in est],
-                yerr=[[e.value - e.low for e in est], [e.high - e.value for e in est]],
+                # at 0 (one outcome, a bootstrap of equal values) rounding can put a bound a hair
+                # past the estimate: matplotlib refuses negative error bars
+                yerr=[[max(0.0, e.value - e.low) for e in est], [max(0.0, e.high - e.value) for e in est]],
                 fmt="o-" if twin.endswith("spikes") is False else "s--", capsize=3,
                 color=COLORS.get(twin), label=twin,
             )  # fmt: skip
