@@ -205,6 +205,12 @@ class Population:
             return None
         return {name: p.detach().index_select(0, self._live_t) for name, p in self.network.params.items()}
 
+    def _live_mask(self) -> np.ndarray:
+        """(S,) bool: the members whose envs, replay and streams still run."""
+        mask = np.zeros(self.n_agents, dtype=bool)
+        mask[self._live] = True
+        return mask
+
     def _sync_episodes(self) -> None:
         """Episode counts of the live members still learning, from the replay."""
         learning = ~self.stopped[self._live]
@@ -227,9 +233,7 @@ class Population:
         self.replay.add(self._obs, actions, reward, done, terminated, info["final_obs"])
         self._obs, self._starts = obs, done
         self._vec_steps += 1
-        active = np.zeros(self.n_agents, dtype=bool)
-        active[self._live] = True
-        active &= ~self.stopped
+        active = self._live_mask() & ~self.stopped
         self.num_timesteps += hp.n_envs
         self.timesteps[active] += hp.n_envs
         if not self.started.all() or self._vec_steps % 64 == 0:
@@ -357,8 +361,7 @@ class Population:
         """One update of every learning member (the replay draw is taken whether or not any learns,
         so that each member's stream does not depend on the others)."""
         u = self._sampling.uniform(self.hp.batch_episodes)
-        learning = self.started & ~self.stopped
-        learning[np.setdiff1d(np.arange(self.n_agents), self._live)] = False
+        learning = self.started & ~self.stopped & self._live_mask()
         if not learning.any():
             return
         self.update_on(self.replay.sample(u), learning)
