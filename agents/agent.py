@@ -51,7 +51,7 @@ from .policy import act, check_episode_start, check_observations, check_state
 from .replay import Episode, pack_episodes, unpack_episodes
 from .rollout import rollout
 from .runtime import AgentRandomness, check_threads, seeded_torch, torch_threads
-from .settings import HYPERPARAM_NAMES, Hyperparams, LearnSettings, check_int
+from .settings import HYPERPARAM_NAMES, Hyperparams, LearnSettings, check_int, updates_may_start
 from .stopping import StopRule
 
 __all__ = ["AdvantageAgent", "Hyperparams", "LearnSettings", "make_env"]
@@ -377,7 +377,7 @@ class AdvantageAgent:
                         break
                 if vec_steps % hp.train_every == 0:
                     callbacks.rollout_end()
-                    if len(self.buffer) >= max(hp.learning_starts, hp.batch_episodes):
+                    if updates_may_start(hp, self.num_timesteps, len(self.buffer)):
                         for _ in range(hp.gradient_steps):
                             last = self._train_step()
                 if next_eval is not None and self.num_timesteps >= next_eval:

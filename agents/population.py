@@ -27,12 +27,11 @@ the population's working arrays (envs, replay, random streams, recurrent state) 
 members, so that the cost of a vector step follows the members still learning; what a member
 draws and does does not change when others stop (each keeps its own streams, where they were).
 
-Defaults that differ from the single agent, for long memories (issue 10, point 4):
+A member begins its updates under the single agent's rule (``updates_may_start``: by default once
+its replay holds ``max(learning_starts, batch_episodes)`` episodes; with ``learning_starts_unit=
+"steps"``, as long corridors use, once it has taken ``learning_starts`` steps and finished ``n_envs``
+episodes). Options for long memories (issue 10, point 4):
 
-- ``learning_starts`` counts steps per member, like the epsilon schedule (the single agent counts
-  episodes): a member's updates begin once it has taken ``learning_starts`` steps and finished
-  ``n_envs`` episodes, so a long corridor whose first episodes all time out does not use up the
-  epsilon schedule before the first update.
 - ``replay_steps`` bounds each member's replay in steps as well as in episodes
   (``buffer_episodes``), so the long time-outs of the first episodes leave it as new steps come.
 - ``bptt_steps`` (None: whole episodes) cuts replayed episodes after that many steps for the
@@ -66,7 +65,7 @@ from .population_network import CELLS, StackedAdam, StackedNetwork
 from .population_random import MemberStreams, check_seed, derived_seed, member_generators
 from .population_replay import MemberReplay
 from .runtime import seeded_torch
-from .settings import HYPERPARAM_NAMES, Hyperparams, check_int, check_number
+from .settings import HYPERPARAM_NAMES, Hyperparams, check_int, check_number, updates_may_start
 from .stopping import StopRule
 
 #: success rate whose first evaluation :meth:`Population.steps_to` reports by default
@@ -238,7 +237,7 @@ class Population:
         self.timesteps[active] += hp.n_envs
         if not self.started.all() or self._vec_steps % 64 == 0:
             self._sync_episodes()
-        ready = (self.timesteps >= hp.learning_starts) & (self.episodes >= hp.n_envs)
+        ready = updates_may_start(hp, self.timesteps, self.episodes)
         self.started |= ready & active
 
     # --- learning ----------------------------------------------------------------------------------

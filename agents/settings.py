@@ -35,6 +35,9 @@ def check_number(name: str, value: Any, *, minimum: float | None = None, strict:
     return float(value)
 
 
+LEARNING_STARTS_UNITS = ("episodes", "steps")
+
+
 @dataclass
 class Hyperparams:
     """Everything that shapes learning. Defaults solve the noisy T-maze (corridor 10); see docs/results.md."""
@@ -45,7 +48,11 @@ class Hyperparams:
     learning_rate: float = 3e-3
     batch_episodes: int = 32
     buffer_episodes: int = 2000
-    learning_starts: int = 64  # episodes in the buffer before the first update
+    learning_starts: int = 64  # episodes in the buffer before the first update (see the unit below)
+    # what learning_starts counts: "episodes" in the replay, or "steps" taken (then updates also wait
+    # for n_envs finished episodes); long corridors count steps, so that their first episodes, which
+    # all time out, do not use up the epsilon schedule (counted in steps) before the first update
+    learning_starts_unit: str = "episodes"
     train_every: int = 1  # vector steps between rounds of updates
     gradient_steps: int = 1
     gamma: float = 0.98
@@ -90,6 +97,11 @@ class Hyperparams:
         for name in ("gamma", "lam", "eps_start", "eps_end"):
             check_unit_interval(name, getattr(self, name))
         check_unit_interval("kappa", self.kappa, open_low=True)
+        if self.learning_starts_unit not in LEARNING_STARTS_UNITS:
+            raise ValueError(
+                f"learning_starts_unit must be one of {list(LEARNING_STARTS_UNITS)}, "
+                f"got {self.learning_starts_unit!r}"
+            )
         if self.batch_episodes > self.buffer_episodes:
             raise ValueError(
                 f"batch_episodes ({self.batch_episodes}) must not exceed "
@@ -98,6 +110,15 @@ class Hyperparams:
 
 
 HYPERPARAM_NAMES = tuple(f.name for f in fields(Hyperparams))
+
+
+def updates_may_start(hp: Hyperparams, timesteps, episodes):
+    """Whether an agent that has taken ``timesteps`` steps and holds ``episodes`` finished episodes
+    may begin its updates (``learning_starts`` in its unit); elementwise for numpy arrays, so that a
+    population and a single agent follow one rule."""
+    if hp.learning_starts_unit == "episodes":
+        return episodes >= max(hp.learning_starts, hp.batch_episodes)
+    return (timesteps >= hp.learning_starts) & (episodes >= hp.n_envs)
 
 
 @dataclass

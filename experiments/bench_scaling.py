@@ -228,7 +228,20 @@ def goal_verdict(results: dict, grid: ScalingGrid) -> str:
     )
 
 
-RULE_FIELDS = ("learning_starts", "eps_decay_steps", "train_noise", "train_cell_noise", "rate_penalty")
+RULE_FIELDS = (
+    "learning_starts",
+    "learning_starts_unit",
+    "eps_decay_steps",
+    "train_noise",
+    "train_cell_noise",
+    "rate_penalty",
+)
+
+
+def _rule_value(value) -> str:
+    if isinstance(value, str):
+        return value
+    return f"{value:,}" if isinstance(value, int) else f"{value:.3g}"
 
 
 def rule_table(corridors) -> str:
@@ -242,7 +255,7 @@ def rule_table(corridors) -> str:
         max_steps = s.env_kwargs.get("max_steps", 10 * (n + 1))
         rows.append(
             [n, max_steps, s.bptt_steps or "whole episodes", f"{s.replay_steps:,}"]
-            + [f"{hp[k]:,}" if isinstance(hp[k], int) else f"{hp[k]:.3g}" for k in RULE_FIELDS]
+            + [_rule_value(hp[k]) for k in RULE_FIELDS]
         )
     header = ["corridor", "max_steps", "bptt_steps", "replay_steps", *RULE_FIELDS]
     return markdown_table(header, rows)
@@ -331,7 +344,7 @@ ASNs of the twin on the held-out episodes; the rate penalty is off beyond N = 10
 {seed_table(results, grid)}
 
 The settings (`long_corridor_settings`, whose docstring gives the reasons; all others are the
-`Hyperparams` defaults; learning_starts counts steps per seed in the population):
+`Hyperparams` defaults):
 
 {rule_table(grid.corridors)}
 

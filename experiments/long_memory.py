@@ -17,7 +17,8 @@ in the way, and the rule below changes exactly those, as functions of N:
 - BPTT: replayed episodes are cut after ``N + 10`` steps (the whole of every successful episode),
   so a replayed time-out costs no more than a success.
 - exploration: epsilon falls over a fixed 10,000 steps, and updates begin after 1,000 steps (and a
-  first episode per env), so that the greedy policy that walks to the junction is learned early.
+  first episode per env; ``learning_starts_unit="steps"``), so that the greedy policy that walks to
+  the junction is learned early.
 - training noise: ``train_cell_noise`` adds a random walk to the memory cell, and
   ``train_noise`` on the memory output h reaches the cell through the recurrent weights; the
   spread that either leaves after N steps grows as sqrt(N). Both are scaled by sqrt(10 / N), so
@@ -90,6 +91,7 @@ def long_corridor_hyperparams(corridor: int) -> dict[str, Any]:
     shrink = math.sqrt(BASE_CORRIDOR / corridor)
     return {
         "learning_starts": 1_000,
+        "learning_starts_unit": "steps",
         "eps_decay_steps": 10_000,
         "train_noise": defaults.train_noise * shrink,
         "train_cell_noise": defaults.train_cell_noise * shrink,

@@ -10,7 +10,7 @@ AdvantageAgent), ``config.json``, ``learning_curve.csv`` / ``.png`` (its evaluat
 ``summary.json`` (the final evaluation on fresh episodes included); there is no ``metrics.csv``
 (the population keeps no per-episode log) and no wandb run.
 
-The population's own defaults apply (``learning_starts`` counts steps per member, see
+The agent's defaults apply (a member begins its updates under the single agent's rule, see
 :mod:`sublstm.agents.population`); its wall-clock is the block's, shared by its members: a member's
 ``wall_s`` is the block's training time until that member stopped. A signal (Ctrl-C, SIGTERM) ends
 a block without saving its members (``train_run`` saves and writes an interrupted summary); the

@@ -399,7 +399,7 @@ def population_note(records: Sequence[dict]) -> list[str]:
     which = "Every seed was" if len(blocks) == len(records) else f"{len(blocks)} of {len(records)} seeds were"
     return [
         f"{which} trained in a population of up to {max(map(len, blocks))} seeds side by side "
-        "(`sublstm.agents.population`: its defaults, `learning_starts` counting steps per member); "
+        "(`sublstm.agents.population`, under the agent's defaults); "
         "wall-clock figures are the population's, which trains all its seeds at once.",
         "",
     ]

@@ -17,7 +17,9 @@ from sublstm.agents.replay import Episode
 
 ENV = "sublstm/NoisyTMaze-v0"
 # a short corridor and small batches: a few hundred steps exercise every part in about a second
-SMALL = dict(n_envs=4, batch_episodes=8, learning_starts=20, eps_decay_steps=400)
+SMALL = dict(
+    n_envs=4, batch_episodes=8, learning_starts=20, learning_starts_unit="steps", eps_decay_steps=400
+)
 KW = {"corridor_length": 3}
 
 
@@ -376,3 +378,29 @@ def test_replay_batch_pads_shorter_episodes_with_zeros_after_their_final_obs():
     assert batch["obs"][0, :, 0, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 104.0]
     assert batch["obs"][0, :, 1, 0].tolist() == [1.0, 2.0, 102.0, 0.0, 0.0]
     assert batch["rewards"][0, :, 1].tolist() == [1.0, 2.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("unit", ["episodes", "steps"])
+def test_updates_begin_under_the_single_agents_rule(unit):
+    """A member starts updating when an AdvantageAgent would: at the first step its replay holds
+    max(learning_starts, batch_episodes) episodes by default; with the unit "steps", at the first
+    step it has taken learning_starts steps (and holds n_envs episodes)."""
+    pop = small_population([0, 1], learning_starts=30, learning_starts_unit=unit)
+    starts = {}
+    while not pop.started.all():
+        before = pop.started.copy(), pop.timesteps.copy(), pop.episodes.copy()
+        pop._act_and_store()
+        for k in np.flatnonzero(pop.started & ~before[0]):
+            starts[k] = (before[1][k], before[2][k], pop.timesteps[k], pop.episodes[k])
+    assert sorted(starts) == [0, 1]
+    for steps_before, episodes_before, steps, episodes in starts.values():
+        if unit == "episodes":  # random walks time out after 40 steps: 30 episodes take > 200 steps
+            assert episodes_before < 30 <= episodes and steps > 200
+        else:
+            assert not (steps_before >= 30 and episodes_before >= 4)
+            assert steps >= 30 and 4 <= episodes < 30
+
+
+def test_learning_starts_unit_is_checked():
+    with pytest.raises(ValueError, match="learning_starts_unit.*'minutes'"):
+        small_population([0], learning_starts_unit="minutes")
