@@ -16,6 +16,7 @@ stored records only.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -155,11 +156,16 @@ def cells(settings: TwinTableSettings, runs_dir: str | Path | None = None) -> li
     rows = {r.name: r for r in ROWS}
     for name in settings.rows:
         row = rows[name]
+        stored = row_settings(row)
+        # an RL row's settings hold every hyperparameter its agents train with (the package defaults
+        # and the changes): a record counts only for the same learning rule, so runs made under
+        # other defaults (e.g. learning_starts counted in steps before learning_starts_unit) do not
+        agent = {} if row.task.startswith("seq") else {"agent": agent_hyperparams(common, stored)}
         for seeds in seed_blocks(range(settings.seeds), settings.block):
-            params = {"row": row_settings(row), "seeds": seeds}
+            params = {"row": stored, "seeds": seeds}
             cell_name = f"{name}-s{seeds[0]}-{seeds[-1]}"
             saved = {} if runs_dir is None else {"agents": str(Path(runs_dir) / "agents" / cell_name)}
-            out.append(Cell(cell_name, common | params, params | saved))
+            out.append(Cell(cell_name, common | agent | params, params | saved))
     return out
 
 
@@ -176,6 +182,16 @@ def row_settings(row: Row) -> dict:
 def row_hyperparams(settings: dict, row: dict) -> dict:
     """The hyperparameter changes a row trains with: the table's, then the row's own."""
     return dict(settings["hyperparams"]) | dict(row.get("hyperparams", {}))
+
+
+def agent_hyperparams(settings: dict, row: dict) -> dict:
+    """Every hyperparameter an RL row's agents train with: the package defaults with the table's and
+    the row's changes."""
+    from dataclasses import asdict
+
+    from sublstm.agents.settings import Hyperparams
+
+    return asdict(Hyperparams(**row_hyperparams(settings, row)))
 
 
 def row_patience(settings: dict, row: dict) -> int:
@@ -274,8 +290,47 @@ def rl_member(agent, settings: dict, task: str, timing) -> dict:
     return record
 
 
-def run_rl(cell: Cell) -> dict:
-    """Train the block's seeds as one population, then compare each member with its twin."""
+TRAINED = "trained.json"  # beside a block's saved agents: what trained them, and their counts
+
+
+def training_key(cell: Cell) -> dict:
+    """Everything that decides how a block's RL agents were trained (not how their twins run)."""
+    s, row = cell.settings, cell.params["row"]
+    return {
+        "env_id": row["env_id"], "env_kwargs": row["env_kwargs"], "seeds": list(cell.params["seeds"]),
+        "hyperparams": s.get("agent") or row_hyperparams(s, row), "total_timesteps": s["total_timesteps"],
+        "stop_at_success": 0.95, "stop_patience": row_patience(s, row),
+    }  # fmt: skip
+
+
+def saved_agents(cell: Cell) -> tuple[list, list[dict]] | None:
+    """The block's agents saved by an earlier run with the same training (and their step counts),
+    or None where there are none (then the block trains)."""
+    from sublstm.agents.agent import AdvantageAgent
+
+    from .reporting import read_json
+
+    folder = cell.params.get("agents")
+    if not folder or not (Path(folder) / TRAINED).is_file():
+        return None
+    trained = read_json(Path(folder) / TRAINED)
+    paths = [Path(folder) / f"s{seed}.pt" for seed in cell.params["seeds"]]
+    if trained.get("training") != json_roundtrip(training_key(cell)) or not all(p.is_file() for p in paths):
+        return None
+    return [AdvantageAgent.load(p) for p in paths], trained["members"]
+
+
+def json_roundtrip(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON (tuples as lists), to compare with a stored one."""
+    return json.loads(json.dumps(obj))
+
+
+def train_block(cell: Cell) -> tuple[list, list[dict], float]:
+    """Train the block's seeds as one population; with ``agents`` in the params, save each member
+    (the package's atomic checkpoint) and what trained them, so that other twins of the same agents
+    are compared later without training again."""
+    from .reporting import write_json
+
     s, row = cell.settings, cell.params["row"]
     t0 = time.perf_counter()
     pop = train_population(
@@ -285,17 +340,42 @@ def run_rl(cell: Cell) -> dict:
     )  # fmt: skip
     train_s = time.perf_counter() - t0
     steps = pop.steps_to()
-    members = []
-    for k, seed in enumerate(cell.params["seeds"]):
-        agent = pop.member(k)
-        if cell.params.get("agents"):
-            Path(cell.params["agents"]).mkdir(parents=True, exist_ok=True)
-            agent.save(Path(cell.params["agents"]) / f"s{seed}.pt")
-        members.append(
-            {"seed": seed, "steps_to_95": steps[k], "timesteps": int(pop.timesteps[k])}
-            | rl_member(agent, s, row["task"], row_timing(s, row))
+    agents = [pop.member(k) for k in range(len(cell.params["seeds"]))]
+    counts = [
+        {"seed": seed, "steps_to_95": steps[k], "timesteps": int(pop.timesteps[k])}
+        for k, seed in enumerate(cell.params["seeds"])
+    ]
+    if cell.params.get("agents"):
+        folder = Path(cell.params["agents"])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / TRAINED).unlink(missing_ok=True)  # the old agents no longer count while these replace them
+        for agent, seed in zip(agents, cell.params["seeds"], strict=True):
+            agent.save(folder / f"s{seed}.pt")
+        write_json(
+            folder / TRAINED, {"training": training_key(cell), "members": counts, "train_wall_s": train_s}
         )
-    return {"members": members, "train_wall_s": train_s, "eval_wall_s": time.perf_counter() - t0 - train_s}
+    return agents, counts, train_s
+
+
+def run_rl(cell: Cell) -> dict:
+    """Train the block's seeds as one population (or load them where an earlier run with the same
+    training saved them), then compare each member with its twin."""
+    s, row = cell.settings, cell.params["row"]
+    t0 = time.perf_counter()
+    saved = saved_agents(cell)
+    if saved is not None:
+        (agents, counts), train_s, reused = saved, 0.0, True
+    else:
+        (agents, counts, train_s), reused = train_block(cell), False
+    t1 = time.perf_counter()
+    members = [
+        count | rl_member(agent, s, row["task"], row_timing(s, row))
+        for agent, count in zip(agents, counts, strict=True)
+    ]
+    return {
+        "members": members, "train_wall_s": train_s, "eval_wall_s": time.perf_counter() - t1,
+        "agents_reused": reused, "load_wall_s": t1 - t0 if reused else 0.0,
+    }  # fmt: skip
 
 
 def sequence_member(network, settings: dict, noisy: bool, seed: int, timing) -> dict:
@@ -479,6 +559,16 @@ def own_changes(row: Row) -> str:
     return "; ".join(parts)
 
 
+def learning_rule(records: Sequence[dict]) -> str:
+    """When the RL rows' updates begin, from their stored hyperparameters ("" where none is stored)."""
+    rules = {
+        (a["learning_starts"], a["learning_starts_unit"])
+        for r in records
+        if (a := r["settings"].get("agent"))
+    }
+    return "".join(f", updates from {n} {unit} on (`learning_starts`)" for n, unit in sorted(rules))
+
+
 def block(records: Sequence[dict], settings: TwinTableSettings) -> str:
     """The tables (one per task) from the stored records."""
     by_row: dict[str, list[dict]] = {}
@@ -496,7 +586,8 @@ def block(records: Sequence[dict], settings: TwinTableSettings) -> str:
         f"Agents: the package defaults{' but ' + changes if changes else ''} (RL rows: a population per "
         f"block of seeds, at most "
         f"{settings.total_timesteps:,} timesteps each, stop after {settings.stop_patience} evaluations in a "
-        f"row at >= 95 %; sequences: `train_sequence`). Twins: the TwinTiming defaults ({twin}). "
+        f"row at >= 95 %{learning_rule(records)}; sequences: `train_sequence`). "
+        f"Twins: the TwinTiming defaults ({twin}). "
         f"{settings.episodes} held-out episodes (sequences) per seed from seed {TEST_SEED}. Figures are "
         f"medians [min, max] over the seeds. Agreement (tf): teacher-forced, every decision (sequence rows: "
         f"the steps whose analog top logit leads by >= 0.05). Agreement on determined steps (tf): "

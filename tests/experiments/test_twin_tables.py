@@ -121,3 +121,29 @@ def test_seq2b_trains_with_its_own_stop_rule_and_counts_determined_steps(tmp_pat
     text = doc.read_text()
     assert "agreement on determined steps (tf)" in text and "only the final (memory) symbol of 2b" in text
     assert "Row seq2b: stopped after 12 evaluations in a row at `train_sequence`'s target" in text
+
+
+def test_other_twins_of_saved_agents_are_compared_without_training_again(tmp_path, monkeypatch):
+    settings = tt.TwinTableSettings(
+        rows=("tmaze-c10-n1",), seeds=1, total_timesteps=200, episodes=3, sweep_step_ms=()
+    )
+    first = tt.run_twin_tables(settings, tmp_path)["tmaze-c10-n1-s0-0"]
+    assert not first["result"]["agents_reused"]
+    # the RL row's record holds every hyperparameter, the learning rule among them
+    assert first["settings"]["agent"]["learning_starts_unit"] == "episodes"
+    row = next(r for r in tt.ROWS if r.name == "tmaze-c10-n1")
+    monkeypatch.setattr(tt, "ROWS", (tt.Row(**{**vars(row), "twin": {"step_ms": 200.0}}),))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(tt, "train_population", no_training)
+    again = tt.run_twin_tables(settings, tmp_path)["tmaze-c10-n1-s0-0"]
+    assert again["result"]["agents_reused"] and again["settings"] != first["settings"]
+    (a,), (b,) = first["result"]["members"], again["result"]["members"]
+    assert set(a["agreement_by_step"]) == {"300"} and set(b["agreement_by_step"]) == {"200"}
+    assert a["analog_success"] == b["analog_success"] and a["timesteps"] == b["timesteps"]
+    # other training: the saved agents do not count, and the block trains again
+    other = tt.TwinTableSettings(**{**vars(settings), "hyperparams": {"kappa": 0.25}})
+    with pytest.raises(AssertionError, match="trained again"):
+        tt.run_twin_tables(other, tmp_path)
