@@ -7,12 +7,17 @@ made by the gates' spikes (:mod:`sublstm.spiking.multiplicative`), so five twins
 
 Tasks: the T-maze (``sublstm/TMaze-v0``, a corridor length, ``noise`` levels) and sequence
 prediction 2a / 2b (p = 10). One training rule for every cell, read from the package when a run
-starts, never pinned here: the T-maze agents are trained as a population
-(:class:`sublstm.agents.population.Population`, its hyperparameter defaults, noise-aware training
-included) under :class:`sublstm.agents.settings.LearnSettings`' stop rule; the sequence nets by
-``train_sequence`` with :class:`SequenceSettings`' defaults (those of ``sublstm train --task
-sequence``); every twin uses :class:`TwinTiming`'s defaults. These defaults are stored with every
-run, so a run made under other defaults is run again rather than pooled.
+starts: the T-maze agents are trained as a population (:class:`sublstm.agents.population.Population`,
+its hyperparameter defaults, noise-aware training included) under
+:class:`sublstm.agents.settings.LearnSettings`' stop rule; the sequence nets by ``train_sequence``
+with :class:`SequenceSettings`' defaults (those of ``sublstm train --task sequence``); every twin
+uses :class:`TwinTiming`'s defaults. The budget's ``hyperparams`` overrides reach both tasks (a
+sequence net takes those that are ``train_sequence`` arguments). The grid pins two settings of its
+own, the same for every cell (``TMAZE_PINS``, ``SEQUENCE_PINS``): the T-maze populations count
+``learning_starts`` in steps, as every population did before the option existed (stored runs
+without the field read as "steps"), and sequence training stops on accuracy alone, as the T-maze
+stops on success alone. All of it is stored with every run, so a run made under other settings is
+run again rather than pooled.
 
 One stored run is a block of seeds of one (task, noise, cell): a population trained side by side
 (T-maze), or the block's nets one after the other (sequences); each member is converted to every
@@ -46,6 +51,16 @@ from .store import RunStore
 CORES = ("asn-sublstm", "asn-lstm", "asn-lstm-bounded")
 TASKS = ("tmaze", "seq2a", "seq2b")
 SEQ_P = 10  # sequence length of tasks 2a / 2b
+#: the grid's own T-maze settings, applied under the budget's overrides: populations count
+#: ``learning_starts`` in steps per member, as every population did before the option existed, so
+#: runs stored before it (which lack the field) and new runs are one rule and pool
+TMAZE_PINS = {"learning_starts_unit": "steps"}
+#: the grid's own sequence settings: training stops on final-symbol accuracy alone, as the T-maze
+#: stops on success alone (train_sequence's default also waits for the predicted rate to fall to
+#: 8 Hz, which nets trained without a rate penalty never reach: every net would run max_updates)
+SEQUENCE_PINS = {"stop_at_rate_hz": None}
+#: ``train_sequence`` arguments that are the grid's (task, cell, seed) or not plain data
+SEQUENCE_FIXED = ("p", "noisy", "core", "seed", "device", "asn", "batch_fn", "callback")
 TEST_SEED = 100_000  # test episodes / sequences use seeds from here on, never seen in training
 SOLVED = 0.95  # an analog net below this test success did not solve the task: reported apart
 COLLAPSE = 0.1  # a conversion loss (analog - spiking success) of at least this is a collapse
@@ -73,9 +88,10 @@ class GatingBudget:
     test_episodes: int = 100  # T-maze test episodes, the same for analog and every twin
     test_sequences: int = 200
     population: int = 16  # seeds per stored run (trained side by side on the T-maze)
-    # hyperparameter overrides applied to every cell's T-maze agents (fields of Hyperparams; {}: the
-    # package defaults); stored with every run and part of its name, so runs under different rules
-    # never overwrite or pool with each other
+    # hyperparameter overrides applied to every cell (fields of Hyperparams; {}: the package
+    # defaults): to the T-maze agents, and to the sequence nets where train_sequence takes the same
+    # argument; stored with every run and part of its name, so runs under different rules never
+    # overwrite or pool with each other
     hyperparams: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -94,9 +110,31 @@ class GatingBudget:
             raise ValueError(f"unknown hyperparams {unknown}; known: {list(HYPERPARAM_NAMES)}")
         Hyperparams(**self.hyperparams).validate()
 
-    def rule_tag(self) -> str:
-        """The overrides as a run-name part (``-rate_penalty=0.5``; empty under the defaults)."""
-        return "".join(f"-{k}={v:g}" for k, v in sorted(self.hyperparams.items()))
+    def rule_tag(self, task: str = "tmaze") -> str:
+        """The overrides that reach ``task`` as a run-name part (``-rate_penalty=0.5``; empty under
+        the defaults)."""
+        return "".join(f"-{k}={_tag_value(v)}" for k, v in sorted(self.overrides(task).items()))
+
+    def overrides(self, task: str = "tmaze") -> dict[str, Any]:
+        """The overrides that reach ``task``: all of them for the T-maze, those that are
+        ``train_sequence`` arguments for the sequence tasks."""
+        if task == "tmaze":
+            return dict(self.hyperparams)
+        names = sequence_arguments()
+        return {k: v for k, v in self.hyperparams.items() if k in names}
+
+
+def _tag_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def sequence_arguments() -> tuple[str, ...]:
+    """The ``train_sequence`` arguments a rule may set (all but task, cell, seed and callables)."""
+    import inspect
+
+    from sublstm.agents.supervised import train_sequence
+
+    return tuple(n for n in inspect.signature(train_sequence).parameters if n not in SEQUENCE_FIXED)
 
 
 @dataclass(frozen=True)
@@ -164,7 +202,7 @@ class GatingGrid:
             ]
         return [
             Cell(
-                run_name(p, self.corridor, self.budget.rule_tag() if p["task"] == "tmaze" else ""),
+                run_name(p, self.corridor, self.budget.rule_tag(p["task"])),
                 settings["tmaze"] | {"corridor": self.corridor}
                 if p["task"] == "tmaze"
                 else settings["sequence"],
@@ -194,27 +232,69 @@ def run_name(params: Mapping[str, Any], corridor: int, tag: str = "") -> str:
 
 def package_defaults(budget: GatingBudget) -> dict[str, dict]:
     """The settings a run is made with, read from the package now (the defaults of the day): per
-    task kind, the budget, the training hyperparameters (defaults with the budget's overrides, which
-    are stored apart as ``hyperparam_overrides`` when there are any) and the twin's timing."""
+    task kind, the budget, the training settings (defaults, the grid's pins, then the budget's
+    overrides, which are stored apart as ``hyperparam_overrides`` when there are any) and the
+    twin's timing."""
     from sublstm.agents.settings import Hyperparams, LearnSettings
     from sublstm.spiking.timing import TwinTiming
-
-    from .training_config import SequenceSettings
 
     learn = to_dict(LearnSettings())
     if budget.total_timesteps is not None:
         learn["total_timesteps"] = budget.total_timesteps
     timing = to_dict(TwinTiming())
-    sequence = {k: v for k, v in to_dict(SequenceSettings()).items() if k not in ("core", "seed", "threads")}
     common = {"test_episodes": budget.test_episodes, "test_sequences": budget.test_sequences, "twin": timing}
     tmaze = {
         "population": budget.population,
         "learn": learn,
-        "hyperparams": to_dict(Hyperparams(**budget.hyperparams)),
+        "hyperparams": to_dict(Hyperparams(**(TMAZE_PINS | budget.hyperparams))),
     }
     if budget.hyperparams:  # absent under the defaults: runs made before the option keep their settings
         tmaze["hyperparam_overrides"] = dict(sorted(budget.hyperparams.items()))
-    return {"tmaze": common | tmaze, "sequence": common | {"sequence": sequence}}
+    sequence = {"sequence": sequence_settings(budget.overrides("sequence"))}
+    if budget.overrides("sequence"):
+        sequence["hyperparam_overrides"] = dict(sorted(budget.overrides("sequence").items()))
+    return {"tmaze": common | tmaze, "sequence": common | sequence}
+
+
+def sequence_settings(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Every ``train_sequence`` argument a sequence net is trained with (but task, cell and seed):
+    its defaults, then those of ``sublstm train --task sequence`` (SequenceSettings), the grid's
+    pins and ``overrides``."""
+    import inspect
+
+    from sublstm.agents.supervised import train_sequence
+
+    from .training_config import SequenceSettings
+
+    names = sequence_arguments()
+    defaults = {n: p.default for n, p in inspect.signature(train_sequence).parameters.items() if n in names}
+    command = {k: v for k, v in to_dict(SequenceSettings()).items() if k in names}
+    return _json(defaults | command | SEQUENCE_PINS | dict(overrides))
+
+
+class GatingStore(RunStore):
+    """The grid's run store: a stored T-maze run whose hyperparameters lack ``learning_starts_unit``
+    (made before the option existed, when every population counted steps) reads as ``"steps"``, so
+    that resuming and the report treat it as the rule it was made under."""
+
+    def get(self, name: str, settings: Mapping[str, Any] | None = None) -> dict | None:
+        record = super().get(name)
+        if record is None:
+            return None
+        record = legacy_read(record)
+        if settings is not None and record.get("settings") != _json(dict(settings)):
+            return None
+        return record
+
+
+def legacy_read(record: dict) -> dict:
+    """``record`` as today's settings name it: a T-maze run without ``learning_starts_unit`` in its
+    hyperparameters was made under "steps" (the stored file is left as it is)."""
+    hp = (record.get("settings") or {}).get("hyperparams")
+    if record.get("task") != "tmaze" or not isinstance(hp, dict) or "learning_starts_unit" in hp:
+        return record
+    hp = {**hp, "learning_starts_unit": "steps"}
+    return {**record, "settings": {**record["settings"], "hyperparams": hp}}
 
 
 # -- one run: a block of seeds ---------------------------------------------------------------------------
@@ -381,7 +461,7 @@ def run_grid(
     grid.validate()
     executor = executor_for(jobs, address)
     cells = [c for c in grid.cells() if only is None or only in c.name]
-    store = RunStore(runs_dir)
+    store = GatingStore(runs_dir)
     todo = [c for c in cells if store.get(c.name, c.settings) is None]
     print(f"{len(cells)} runs selected, {len(cells) - len(todo)} stored, {len(todo)} to run", flush=True)
     if todo:  # the resolved settings beside the runs they made
@@ -398,7 +478,7 @@ def stored_runs(grid: GatingGrid, runs_dir: str | Path) -> dict[str, dict]:
     today = {k: _json(v) for k, v in package_defaults(grid.budget).items()}
     today["tmaze"] = today["tmaze"] | {"corridor": grid.corridor}
     groups: dict[tuple[str, str], dict[str, dict]] = {}
-    for name, record in RunStore(runs_dir).all().items():
+    for name, record in GatingStore(runs_dir).all().items():
         settings = record.get("settings") or {}
         if "members" not in record.get("result", {}):
             continue

@@ -15,7 +15,18 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from .gating import COLLAPSE, CORES, FULL, SOLVED, TEST_SEED, GatingGrid, products, stored_runs, twin_name
+from .gating import (
+    COLLAPSE,
+    CORES,
+    FULL,
+    SOLVED,
+    TEST_SEED,
+    GatingGrid,
+    GatingStore,
+    products,
+    stored_runs,
+    twin_name,
+)
 from .gating_stats import (
     LEVEL,
     Estimate,
@@ -436,7 +447,7 @@ def other_runs(runs: dict[str, dict], runs_dir: Path) -> dict[str, dict]:
     """The stored runs not shown in the tables (made under other settings), by name."""
     return {
         n: r
-        for n, r in RunStore(runs_dir).all().items()
+        for n, r in GatingStore(runs_dir).all().items()
         if n not in runs and "members" in r.get("result", {})
     }
 
