@@ -400,16 +400,27 @@ def setup_lines(grid: GatingGrid, runs: dict[str, dict]) -> list[str]:
             f"({learn['eval_episodes']} episodes every {learn['eval_interval']:,} steps), at most "
             f"{learn['total_timesteps']:,} steps per agent. Tested on {s['test_episodes']} episodes "
             f"(env seeds {TEST_SEED}…), the same for the analog net and each twin (closed loop)."
+            + start_rule_text(hp)
         )
     seq = next((r for r in runs.values() if r["task"] != "tmaze"), None)
     if seq is not None:
         s = seq["settings"]
+        q = s["sequence"]
+        rule = rule_text(s.get("hyperparam_overrides", {}))
+        noisy = ", ".join(f"`{k}={q[k]}`" for k in sorted(q) if "noise" in k or "rate" in k)
+        rate_stop = (
+            "accuracy alone, as the T-maze stops on success alone (`stop_at_rate_hz=None`, the grid's pin)"
+            if q.get("stop_at_rate_hz", 8.0) is None
+            else f"a predicted rate of at most {q.get('stop_at_rate_hz', 8.0)} Hz besides"
+        )
         lines.append(
             "- **Sequence prediction** 2a / 2b (p = 10): `train_sequence` with the defaults of "
-            "`sublstm train --task sequence` (stop at final-symbol accuracy "
-            f"{s['sequence']['stop_at_accuracy']}, "
-            f"at most {s['sequence']['max_updates']:,} updates); tested on {s['test_sequences']} fresh "
-            "sequences, the twin fed the one-hot symbols step by step; success = final-symbol accuracy."
+            f"`sublstm train --task sequence`{rule} ({noisy}): batches of {q['batch_size']}, stop once "
+            f"{q.get('stop_patience', 3)} evaluations in a row ({q['eval_sequences']:,} fresh sequences "
+            f"every {q['eval_every']} updates) reach final-symbol accuracy {q['stop_at_accuracy']}, "
+            f"on {rate_stop}; at most {q['max_updates']:,} updates. Tested on {s['test_sequences']} "
+            "fresh sequences, the twin fed the one-hot symbols step by step; success = final-symbol "
+            "accuracy."
         )
     lines += [
         "- **Conversion**: `TwinTiming` defaults of the day ("
@@ -423,6 +434,19 @@ def setup_lines(grid: GatingGrid, runs: dict[str, dict]) -> list[str]:
         "differences of means and slopes. Power: two-sided two-proportion z-test at 5 %.",
     ]
     return lines
+
+
+def start_rule_text(hp: dict) -> str:
+    """When a population member's updates begin, and how runs stored before the option read."""
+    unit = hp.get("learning_starts_unit")
+    if unit == "steps":
+        return (
+            f" A member's updates begin once it has taken {hp['learning_starts']} steps and finished "
+            f'{hp["n_envs"]} episodes (`learning_starts_unit="steps"`, the grid\'s pin: how every '
+            "population counted `learning_starts` before the option existed; stored runs without the "
+            'field were made that way, read as "steps" and pool with the new ones).'
+        )
+    return f" `learning_starts={hp['learning_starts']}` counted in {unit}." if unit else ""
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
