@@ -23,7 +23,11 @@ gating (a product of traces is no trace) with every :class:`TwinTiming`.
 
 from __future__ import annotations
 
+import mmap
 import platform
+import threading
+import weakref
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -109,6 +113,63 @@ def _set_mxcsr(typingctx, value):
     return types.none(types.uint32), codegen
 
 
+#: results of at least this many bytes are written into reused buffers (see Buffers)
+REUSE_BYTES = 1 << 20
+#: ... at most this many of each shape (a step needs two: the state it reads and the one it writes)
+REUSE_COUNT = 3
+
+
+def _fresh(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A new array of plain pages from the system (an anonymous mapping, unmapped when the array is
+    gone). numpy asks for transparent huge pages for large arrays, and where memory is fragmented
+    the system then compacts memory at the first touch: at 771 neurons and batch 1024 that made a
+    new delay line cost 0.4 s of system time against 0.06 s in 4 KiB pages."""
+    size = int(np.prod(shape)) * dtype.itemsize
+    return np.frombuffer(mmap.mmap(-1, max(size, 1)), dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+
+
+def _gone() -> None:
+    """What a weak reference to an object that is gone returns (for an array not handed out yet)."""
+    return None
+
+
+class Buffers:
+    """The arrays earlier decisions wrote their results into, handed out again once nothing refers
+    to them: a fresh large array costs a page fault per 4 KiB page first written (numpy and torch
+    take arrays this large straight from the system and give them back when freed), at 771
+    neurons and batch 1024 a third of a decision's time for its 157 MB delay line.
+
+    Each hand-out is a new view of a kept array; the tensor made of it by ``torch.from_numpy``
+    (and every view of that tensor) holds the view while it lives, so the array is free again
+    once the view is gone (a weak reference tells). At most REUSE_COUNT arrays of a shape are kept,
+    and only of the shapes asked for last (free ones of other shapes are dropped when a new array
+    is made), so what stays allocated beyond what the caller holds is bounded."""
+
+    def __init__(self) -> None:
+        self._kept: list[tuple[np.ndarray, Callable[[], object]]] = []
+        self._lock = threading.Lock()
+
+    def empty(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """A view of an array of ``shape`` and ``dtype`` (its values undefined): of a free earlier
+        one, else of a new one."""
+        dtype = np.dtype(dtype)
+        if int(np.prod(shape)) * dtype.itemsize < REUSE_BYTES:
+            return np.empty(shape, dtype=dtype)
+        with self._lock:
+            match = [k for k, (a, _) in enumerate(self._kept) if a.shape == shape and a.dtype == dtype]
+            free = [k for k in match if self._kept[k][1]() is None]
+            if not free:  # a new one; the free ones of other shapes are dropped
+                if len(match) >= REUSE_COUNT:
+                    return _fresh(shape, dtype)
+                self._kept = [x for k, x in enumerate(self._kept) if k in match or x[1]() is not None]
+                self._kept.append((_fresh(shape, dtype), _gone))
+                free = [len(self._kept) - 1]
+            array = self._kept[free[0]][0]
+            view = array.view()
+            self._kept[free[0]] = (array, weakref.ref(view))
+            return view
+
+
 class KernelPlan(NamedTuple):
     """A twin's weights and constants laid out for :func:`simulate_decision` (numpy, one dtype).
 
@@ -133,6 +194,11 @@ class KernelPlan(NamedTuple):
     b_head: np.ndarray
     consts: np.ndarray
     ints: np.ndarray
+    buffers: Buffers
+
+
+#: the plan's first fields: its weight arrays, which the kernels take (then consts and ints)
+WEIGHT_FIELDS = 12
 
 
 def nonzero_span(matrix: np.ndarray) -> tuple[int, int]:
@@ -158,22 +224,36 @@ def _add_rows(cur_g, w_g, ring_b, slot, h_last_g):  # pragma: no cover - compile
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _arrivals(cur_g, w_g, ring_b, slot, h_last_g, d_beta, threshold, found, jumps):  # pragma: no cover
-    """Add to a recurrent group's current what changed in h (``ring_b[slot]`` now, ``h_last_g``
-    one dt before) beyond its decay: a spike of an output cell or gate. The cells are found first
-    (without branches), then their weights added."""
-    n_found = 0
-    for j in range(h_last_g.shape[0]):
-        v = ring_b[slot, j]
-        delta = v - d_beta * h_last_g[j]
+def _arrivals(cur_g, w_g, h_now, h_last_g, d_beta, threshold, found, jumps):  # pragma: no cover
+    """Add to a recurrent group's current what changed in h (``h_now`` now, ``h_last_g`` one dt
+    before) beyond its decay: a spike of an output cell or gate. The jumps are formed first (one
+    vector loop), the cells that jumped listed (without branches), then their weight rows added,
+    four rows per pass over the current: each sum is still formed in the order of the cells, so
+    the result is that of adding one row after the other, with a quarter of the loads and stores
+    of the current (the pass is bound by memory operations)."""
+    n_cells = h_last_g.shape[0]
+    for j in range(n_cells):
+        v = h_now[j]
+        jumps[j] = v - d_beta * h_last_g[j]
         h_last_g[j] = v
+    n_found = 0
+    for j in range(n_cells):
         found[n_found] = j
-        jumps[n_found] = delta
-        n_found += 1 if delta > threshold or -delta > threshold else 0
-    for e in range(n_found):
-        row, delta = w_g[found[e]], jumps[e]
-        for r in range(cur_g.shape[0]):
-            cur_g[r] += delta * row[r]
+        n_found += 1 if abs(jumps[j]) > threshold else 0
+    width = cur_g.shape[0]
+    e = 0
+    while e + 4 <= n_found:
+        a, b, c, d = found[e], found[e + 1], found[e + 2], found[e + 3]
+        w_a, w_b, w_c, w_d = w_g[a], w_g[b], w_g[c], w_g[d]
+        j_a, j_b, j_c, j_d = jumps[a], jumps[b], jumps[c], jumps[d]
+        for r in range(width):
+            cur_g[r] = (((cur_g[r] + j_a * w_a[r]) + j_b * w_b[r]) + j_c * w_c[r]) + j_d * w_d[r]
+        e += 4
+    while e < n_found:
+        w_a, j_a = w_g[found[e]], jumps[found[e]]
+        for r in range(width):
+            cur_g[r] += j_a * w_a[r]
+        e += 1
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -270,7 +350,7 @@ def simulate_decision(
     spikes = np.empty(n, dtype=dtype)
     h_last = np.zeros((MAX_GROUPS, h_size), dtype=dtype)  # the h each recurrent group saw last dt
     drive = np.empty((1, h_size), dtype=dtype)
-    found = np.empty(h_size, dtype=np.int64)  # the cells whose h jumped this dt, and the jumps
+    found = np.empty(h_size, dtype=np.int64)  # the cells whose h jumped this dt, and every jump
     jumps = np.empty(h_size, dtype=dtype)
     w_0, w_1, h_last_0, h_last_1 = rec_w[0], rec_w[1], h_last[0], h_last[1]
     d_0, d_1 = rec_delay[0], rec_delay[1]
@@ -373,15 +453,15 @@ def simulate_decision(
                 # a slot not yet written in this decision holds h of the one before (in ring_in)
                 if n_groups > 0 and d_0 > 0:
                     ring_0 = ring_old if k + 1 < d_0 else ring_b
-                    _arrivals(cur_0, w_0, ring_0, slot_0, h_last_0, d_beta, threshold, found, jumps)
+                    _arrivals(cur_0, w_0, ring_0[slot_0], h_last_0, d_beta, threshold, found, jumps)
                 if n_groups > 1 and d_1 > 0:
                     ring_1 = ring_old if k + 1 < d_1 else ring_b
-                    _arrivals(cur_1, w_1, ring_1, slot_1, h_last_1, d_beta, threshold, found, jumps)
+                    _arrivals(cur_1, w_1, ring_1[slot_1], h_last_1, d_beta, threshold, found, jumps)
                 _difference(ring_b, slot, tr_oc, tr_og, sc_oc, sc_og)
                 if n_groups > 0 and d_0 == 0:
-                    _arrivals(cur_0, w_0, ring_b, slot_0, h_last_0, d_beta, threshold, found, jumps)
+                    _arrivals(cur_0, w_0, ring_b[slot_0], h_last_0, d_beta, threshold, found, jumps)
                 if n_groups > 1 and d_1 == 0:
-                    _arrivals(cur_1, w_1, ring_b, slot_1, h_last_1, d_beta, threshold, found, jumps)
+                    _arrivals(cur_1, w_1, ring_b[slot_1], h_last_1, d_beta, threshold, found, jumps)
         if delayed:  # the slots this decision did not write keep their h
             for back in range(n_steps, size):
                 s = (t0 + back) % size
@@ -615,6 +695,7 @@ def build_plan(net) -> KernelPlan:
         b_head=array(net.b_head),
         consts=np.array([*constants, 0.5, 0.0, net.cec_gain, 1.0, np.finfo(dtype).tiny], dtype=dtype),
         ints=np.array(ints, dtype=np.int64),
+        buffers=Buffers(),
     )
 
 
@@ -628,14 +709,15 @@ def run_decision(plan: KernelPlan, external, state, hold: bool):
     neurons, c, h_delay, t = state
     dtype = plan.consts.dtype
     state_in = tuple(x.contiguous().numpy() for x in (*neurons, c))
-    # results are numpy arrays shared with torch: torch's allocator hands large tensors fresh pages
-    # every time (a page fault per 4 KiB first written: some tenth of a small twin's time)
-    fields = [np.empty(tuple(x.shape), dtype=dtype) for x in (*neurons, c)]
+    # results are numpy arrays shared with torch, the large ones reused (see Buffers): torch's
+    # allocator hands large tensors fresh pages every time
+    empty = plan.buffers.empty
+    fields = [empty(tuple(x.shape), dtype) for x in (*neurons, c)]
     ring_in = h_delay.contiguous().numpy()
-    ring = ring_in if hold or not h_delay.shape[1] else np.empty_like(ring_in)
+    ring = ring_in if hold or not h_delay.shape[1] else empty(ring_in.shape, dtype)
     batch, n = fields[0].shape
     n_actions = plan.b_head.shape[0]
-    counts = np.empty((batch, n), dtype=dtype)
+    counts = empty((batch, n), dtype)
     q_end = np.empty((batch, n_actions), dtype=dtype)
     q_sum = np.zeros((batch, n_actions), dtype=dtype)
     h_sum = np.zeros((batch, c.shape[1] if hold else 0), dtype=dtype)
@@ -656,9 +738,16 @@ def run_decision(plan: KernelPlan, external, state, hold: bool):
                 out, (ring_in_rows, ring_rows, ext_rows) = tuple(arrays[:5]), arrays[5:]
                 results_rows = tuple(x[rows] for x in results)
                 simulate(
-                    state_rows, out, ring_in_rows, ring_rows, ext_rows, tuple(plan[:-2]), *rest, results_rows
+                    state_rows,
+                    out,
+                    ring_in_rows,
+                    ring_rows,
+                    ext_rows,
+                    plan[:WEIGHT_FIELDS],
+                    *rest,
+                    results_rows,
                 )
             else:
-                simulate(state_rows, *arrays, *plan[:-2], *rest, *(x[rows] for x in results))
+                simulate(state_rows, *arrays, *plan[:WEIGHT_FIELDS], *rest, *(x[rows] for x in results))
     out = (*fields, ring, counts, q_end, q_sum, h_sum)
     return tuple(h_delay if x is ring_in else torch.from_numpy(x) for x in out)
