@@ -23,6 +23,7 @@ gating (a product of traces is no trace) with every :class:`TwinTiming`.
 
 from __future__ import annotations
 
+import math
 import mmap
 import platform
 import threading
@@ -124,8 +125,9 @@ def _fresh(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     gone). numpy asks for transparent huge pages for large arrays, and where memory is fragmented
     the system then compacts memory at the first touch: at 771 neurons and batch 1024 that made a
     new delay line cost 0.4 s of system time against 0.06 s in 4 KiB pages."""
-    size = int(np.prod(shape)) * dtype.itemsize
-    return np.frombuffer(mmap.mmap(-1, max(size, 1)), dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+    count = math.prod(shape)
+    pages = mmap.mmap(-1, max(count * dtype.itemsize, 1))
+    return np.frombuffer(pages, dtype=dtype, count=count).reshape(shape)
 
 
 def _gone() -> None:
@@ -149,11 +151,10 @@ class Buffers:
         self._kept: list[tuple[np.ndarray, Callable[[], object]]] = []
         self._lock = threading.Lock()
 
-    def empty(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+    def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """A view of an array of ``shape`` and ``dtype`` (its values undefined): of a free earlier
         one, else of a new one."""
-        dtype = np.dtype(dtype)
-        if int(np.prod(shape)) * dtype.itemsize < REUSE_BYTES:
+        if math.prod(shape) * dtype.itemsize < REUSE_BYTES:
             return np.empty(shape, dtype=dtype)
         with self._lock:
             match = [k for k, (a, _) in enumerate(self._kept) if a.shape == shape and a.dtype == dtype]
@@ -292,6 +293,34 @@ def _enter(consts, ints):  # pragma: no cover - compiled
     return mxcsr, layout + targets + flags, asn + rest
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _update_neurons(sd, sh, td, tr, cur, eb, cnt, bias, asn, lerp_small):  # pragma: no cover
+    """Every ASN of one row by one dt, in the order of asn_step (SCIENCE.md section 2), with input
+    current ``eb + cur``; spikes counted in ``cnt``; then the carried currents decay (the spikes
+    are added by the caller). Values decaying below the smallest normal number become 0 (by the
+    CPU or here, see FLUSH_BY_CPU). ``lerp_small``: the form of torch.lerp (a constant where
+    inlined, so the loop holds one form)."""
+    w_phi, one_minus_w, d_beta, d_eta, d_gamma, spike_h, theta0, m_f, half, zero, _, event, tiny = asn
+    for j in range(sd.shape[0]):
+        syn = cur[j]
+        current = eb[j] + syn
+        s = sd[j] + w_phi * (current - sd[j]) if lerp_small else current - (current - sd[j]) * one_minus_w
+        hat = sh[j] * d_eta
+        theta = td[j] + theta0
+        fired = (s + bias[j]) - hat > theta * half
+        fired_theta = theta if fired else zero
+        hat = hat + fired_theta
+        theta_dyn_j = (td[j] + m_f * fired_theta) * d_gamma
+        trace_j = tr[j] * d_beta + (spike_h if fired else zero)
+        sd[j] = s if FLUSH_BY_CPU or abs(s) > tiny else zero
+        sh[j] = hat if FLUSH_BY_CPU or abs(hat) > tiny else zero
+        td[j] = theta_dyn_j if FLUSH_BY_CPU or abs(theta_dyn_j) > tiny else zero
+        tr[j] = trace_j if FLUSH_BY_CPU or abs(trace_j) > tiny else zero
+        cnt[j] += event if fired else zero
+        syn = syn * d_beta
+        cur[j] = syn if FLUSH_BY_CPU or abs(syn) > tiny else zero
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def simulate_decision(
     state_in,
@@ -347,7 +376,7 @@ def simulate_decision(
     cur_tgt, cur_oc = cur[tgt_lo:tgt_hi], cur[oc0 : oc0 + h_size]
     cur_0 = cur_tgt[rec_lo[0] : rec_lo[0] + rec_width[0]]  # the targets of each recurrent group
     cur_1 = cur_tgt[rec_lo[1] : rec_lo[1] + rec_width[1]]
-    spikes = np.empty(n, dtype=dtype)
+    imm_cnt = np.empty(n_imm, dtype=dtype)
     h_last = np.zeros((MAX_GROUPS, h_size), dtype=dtype)  # the h each recurrent group saw last dt
     drive = np.empty((1, h_size), dtype=dtype)
     found = np.empty(h_size, dtype=np.int64)  # the cells whose h jumped this dt, and every jump
@@ -398,33 +427,13 @@ def simulate_decision(
                 _difference(drive, 0, tr_z, tr_i, sc_z, sc_i)
             for j in range(h_size):
                 cur_oc[j] = cb[j]
-            # every ASN, in the order of asn_step (SCIENCE.md section 2), with input current
-            # ext + cur; then the carried currents decay (the spikes are added below). Values
-            # decaying below the smallest normal number become 0 (by the CPU or here, see
-            # FLUSH_BY_CPU).
-            for j in range(n):
-                syn = cur[j]
-                current = eb[j] + syn
-                if lerp_small:
-                    s = sd[j] + w_phi * (current - sd[j])
-                else:
-                    s = current - (current - sd[j]) * one_minus_w
-                hat = sh[j] * d_eta
-                theta = td[j] + theta0
-                fired = (s + bias[j]) - hat > theta * half
-                fired_theta = theta if fired else zero
-                hat = hat + fired_theta
-                theta_dyn_j = (td[j] + m_f * fired_theta) * d_gamma
-                trace_j = tr[j] * d_beta + (spike_h if fired else zero)
-                sd[j] = s if FLUSH_BY_CPU or abs(s) > tiny else zero
-                sh[j] = hat if FLUSH_BY_CPU or abs(hat) > tiny else zero
-                td[j] = theta_dyn_j if FLUSH_BY_CPU or abs(theta_dyn_j) > tiny else zero
-                tr[j] = trace_j if FLUSH_BY_CPU or abs(trace_j) > tiny else zero
-                spike = event if fired else zero
-                spikes[j] = spike
-                cnt[j] += spike
-                syn = syn * d_beta
-                cur[j] = syn if FLUSH_BY_CPU or abs(syn) > tiny else zero
+            # every ASN (the spike counts of the feed-forward sources kept to tell who fired)
+            for m in range(n_imm):
+                imm_cnt[m] = cnt[imm_src[m]]
+            if lerp_small:  # one loop per form of lerp, so neither computes both
+                _update_neurons(sd, sh, td, tr, cur, eb, cnt, bias, asn, True)
+            else:
+                _update_neurons(sd, sh, td, tr, cur, eb, cnt, bias, asn, False)
             if in_cec:
                 for j in range(h_size):
                     cb[j] = cb[j] + cec_gain * drive[0, j]
@@ -443,7 +452,7 @@ def simulate_decision(
                 break
             # the currents of the next dt: the spikes of now, the delay line's arrivals
             for m in range(n_imm):
-                if spikes[imm_src[m]] != zero:
+                if cnt[imm_src[m]] != imm_cnt[m]:
                     for r in range(n_tgt):
                         cur_tgt[r] += imm_w[m, r]
             if delayed:  # the slots move on by one dt (the last dt's h is the next step's)
