@@ -352,7 +352,7 @@ Spiking episode: the spiking twin of seed 0 (`SpikingPolicy`, default timing: dt
 {timing.step_ms:g} ms per decision) fed the observations of an optimal episode (N+1 decisions),
 batch 1, median of 3; wall-clock on this machine, measured right after that corridor's
 population trained (so under that moment's load: a low R^2 says the loads differed). Linear fit:
-{slope * 1e3:.2f} ms per decision + {intercept * 1e3:.1f} ms, R^2 = {r2:.4f}.
+{slope * 1e3:.2f} ms per decision {intercept * 1e3:+.1f} ms, R^2 = {r2:.4f}.
 
 ![scaling]({ctx.link(plot)})
 
