@@ -663,9 +663,17 @@ def render(grid: GatingGrid, runs_dir: str | Path, doc: str | Path, figure: str 
             "",
             f"## Sequence prediction {task[3:]} (p = 10)",
             "",
+            "Per cell (solved nets only; success = final-symbol accuracy; the noise column is "
+            + ("1: the middle symbols are random" if task == "seq2b" else "0: the middle symbols are fixed")
+            + "):",
+            "",
             condition_table(rows, task),
             "",
+            "Differences from asn-sublstm (positive: the multiplicative twin loses more):",
+            "",
             difference_table(rows, task),
+            "",
+            "Power (solved nets):",
             "",
             power_table(rows, task),
         ]

@@ -115,3 +115,14 @@ def test_a_sequence_net_is_trained_under_the_rule(monkeypatch, tmp_path):
     (record,) = records.values()
     assert record["name"] == "seq2b-asn-lstm-rate_penalty=0-s0-0"
     assert set(record["result"]["members"][0]["twins"]) == {"exact", "spikes"}
+
+
+def test_sequence_sections_are_rendered_with_the_rule(fake, tmp_path):
+    grid = GatingGrid(seeds=2, tasks=("seq2a", "seq2b"), budget=RULE)
+    run_grid(grid, tmp_path / "runs")
+    text = render(grid, tmp_path / "runs", tmp_path / "gating.md").read_text()
+    assert "## Sequence prediction 2b (p = 10)" in text and "1: the middle symbols are random" in text
+    assert (
+        "`sublstm train --task sequence` and the overrides `rate_penalty=0.0` applied to every cell" in text
+    )
+    assert "on accuracy alone" in text and "seq2b: 2 seeds per condition" in text
