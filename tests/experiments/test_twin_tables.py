@@ -53,13 +53,16 @@ def test_a_tiny_run_is_stored_resumed_and_tabulated(tmp_path):
 
 def test_a_row_trains_with_its_own_hyperparameters_on_top_of_the_tables():
     cells = {
-        c.name: c for c in tt.cells(tt.TwinTableSettings(rows=("saccade", "tmaze-c10-n1"), seeds=2, block=2))
+        c.name: c
+        for c in tt.cells(tt.TwinTableSettings(rows=("saccade", "tmaze-c10-n1", "seq2a"), seeds=2, block=2))
     }
-    saccade, tmaze = cells["saccade-s0-1"], cells["tmaze-c10-n1-s0-1"]
+    saccade, tmaze, seq = cells["saccade-s0-1"], cells["tmaze-c10-n1-s0-1"], cells["seq2a-s0-1"]
     # a row without changes is stored as before the field existed (its stored runs still count)
-    assert "hyperparams" not in tmaze.params["row"]
-    assert tt.row_hyperparams(tmaze.settings, tmaze.params["row"]) == {}
+    assert "hyperparams" not in seq.params["row"]
     assert saccade.params["row"]["hyperparams"] == {"rate_penalty": 1.0}
+    assert tt.row_hyperparams(tmaze.settings, tmaze.params["row"]) == {"rate_penalty": tt.TMAZE_RATE_PENALTY}
+    # what an RL row's agents train with is stored in full; the sequence rows store none
+    assert tmaze.settings["agent"]["rate_penalty"] == tt.TMAZE_RATE_PENALTY and "agent" not in seq.settings
     # the table's changes apply to every row, the row's own win where both set a field
     s = tt.TwinTableSettings(rows=("saccade",), seeds=1, hyperparams={"rate_penalty": 3.0, "gamma": 0.9})
     (cell,) = tt.cells(s)
@@ -147,3 +150,16 @@ def test_other_twins_of_saved_agents_are_compared_without_training_again(tmp_pat
     other = tt.TwinTableSettings(**{**vars(settings), "hyperparams": {"kappa": 0.25}})
     with pytest.raises(AssertionError, match="trained again"):
         tt.run_twin_tables(other, tmp_path)
+
+
+def test_the_seeds_that_miss_are_named_with_by_how_much():
+    def member(seed, twin=1.0, agreement=1.0, rate=8.0):
+        return {"seed": seed, "analog_success": 1.0, "twin_success": twin, "agreement": agreement,
+                "determined_agreement": agreement, "rates_hz": {"overall": rate}}  # fmt: skip
+
+    settings = tt.TwinTableSettings()
+    assert tt.misses_text([member(0), member(1, twin=0.99, agreement=0.995, rate=10.0)], settings) == ""
+    text = tt.misses_text([member(3, agreement=0.98, rate=12.5), member(2, twin=0.96)], settings)
+    assert text == (
+        "seed 2 twin success 0.96 against 1.00, seed 3 agreement 98.00 % (1.50 points short) and rate 12.5 Hz"
+    )
