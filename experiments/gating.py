@@ -134,7 +134,11 @@ def sequence_arguments() -> tuple[str, ...]:
 
     from sublstm.agents.supervised import train_sequence
 
-    return tuple(n for n in inspect.signature(train_sequence).parameters if n not in SEQUENCE_FIXED)
+    return tuple(
+        n
+        for n, p in inspect.signature(train_sequence).parameters.items()
+        if n not in SEQUENCE_FIXED and p.default is not inspect.Parameter.empty  # settings, not *args
+    )
 
 
 @dataclass(frozen=True)
