@@ -58,15 +58,29 @@ class Row:
 # success to widen the action-value margins of the corridor moves (near ties are where a twin
 # disagrees; the saccade row keeps the table's rule, under which its twins held better). Not much
 # longer: trained on under the rate penalty, the cell input's rate falls until the sign reaches the
-# twin's memory cell as a handful of spikes and some twins lose it. At T-maze noise 0 and 0.5 and
-# in the saccade task the twin's input code runs at input_gain 0.7, because the clean binary inputs
-# otherwise drive the input layer far above the mean-rate target (docs/results.md, "Spiking twin").
+# twin's memory cell as a handful of spikes and some twins lose it.
 TMAZE_PATIENCE = 4
+# The saccade twin's input code runs at input_gain 0.7: its clean binary inputs otherwise drive the
+# input layer far above the mean-rate target (docs/results.md, "Spiking twin").
 INPUT_GAIN = 0.7
 # T-maze: a lighter rate penalty than the default 2.0, which pushes the cell input and the hidden
 # units down to activations where the ASN falls silent while the AF is still above 0 (the twin's
 # largest error, so near-tie corridor moves flip); the saccade row trains at 1.0 for a like reason
 TMAZE_RATE_PENALTY = 1.5
+# T-maze twins per (corridor, noise), chosen on the saved agents of each row: the input code's gain
+# (fewer and larger input spikes, so a lower input-layer rate: ~78 Hz at 0.7 on clean inputs, a third
+# of the mean rate, which agents trained at TMAZE_RATE_PENALTY need lower to stay near 10 Hz; exact
+# for binary observations, approximate for graded ones, where a small gain costs agreement: at noise
+# 1 every gain < 1 did), and for the rows whose near-tie corridor moves still flipped, a longer
+# decision (600 ms) read out over its last 100 ms, which averages more spikes per decision
+LONG_STEP = {"step_ms": 600.0, "readout_window_ms": 100.0}
+TMAZE_TWIN = {
+    (10, 0.0): {"input_gain": 0.2},
+    (10, 0.5): {"input_gain": 0.5},
+    (20, 0.0): {"input_gain": 0.5},
+    (20, 0.5): {"input_gain": INPUT_GAIN} | LONG_STEP,
+    (20, 1.0): LONG_STEP,
+}
 
 
 def tmaze_row(corridor: int, noise: float) -> Row:
@@ -78,7 +92,7 @@ def tmaze_row(corridor: int, noise: float) -> Row:
         {"corridor_length": corridor, "noise": float(noise)},
         hyperparams={"rate_penalty": TMAZE_RATE_PENALTY},
         stop_patience=TMAZE_PATIENCE,
-        twin={"input_gain": INPUT_GAIN} if noise < 1 else {},
+        twin=dict(TMAZE_TWIN.get((corridor, float(noise)), {})),
     )
 
 
@@ -92,13 +106,14 @@ ROWS = (
     Row("seq2a", "seq2a"),
     Row("seq2b", "seq2b", stop_patience=SEQ2B_PATIENCE),
     # a lighter rate penalty than the default: the saccade task needs more activity to learn all four
-    # trial types, and its twins still stay near the 10 Hz target (docs/results.md, "Spiking twin")
+    # trial types, and its twins still stay near the 10 Hz target; its twin decides over 600 ms, read
+    # out over the last 100 (near-tie decisions flipped at 300 ms; docs/results.md, "Spiking twin")
     Row(
         "saccade",
         "saccade",
         "sublstm/SaccadeAntisaccade-v0",
         hyperparams={"rate_penalty": 1.0},
-        twin={"input_gain": INPUT_GAIN},
+        twin={"input_gain": INPUT_GAIN} | LONG_STEP,
     ),
 )
 ROW_NAMES = tuple(r.name for r in ROWS)
@@ -543,6 +558,35 @@ HEADER = [
     "seeds meeting: success / agreement / rate",
 ]  # fmt: skip
 
+# What was tried on the T-maze rows before their settings were chosen (seeds meeting success /
+# agreement / rate of 16; learning_starts counted in episodes): rendered under the T-maze table
+TMAZE_LEVERS = """\
+Levers tried on the T-maze rows (16 seeds each; seeds meeting success / agreement / rate; all
+with `learning_starts` counted in episodes, as the tables):
+
+- Training, on tmaze-c10-n1 (`sublstm twin-tables --rows tmaze-c10-n1 --seeds 16 --block 16
+  --episodes 100 --hp KEY=VALUE --runs-dir <scratch>`, twin as the table's): the defaults
+  (`rate_penalty` 2.0) 16/12/15; `kappa` 0.25 16/13/4 (median 11.9 Hz: wider action gaps, but
+  more activity); `rate_penalty` 1.0 16/15/10; `train_noise` 0.2 with `train_cell_noise` 0.1
+  16/14/7; `rate_penalty` 1.5 16/16/14, chosen for every T-maze row. Earlier, training on to 8
+  evaluations in a row instead of 4 lost more twins (the cell input falls to 0.2-0.7 Hz).
+- All six rows at the defaults (`rate_penalty` 2.0, twins at `input_gain` 0.7 at noise < 1),
+  c10 n0 / n0.5 / n1, c20 n0 / n0.5 / n1: 16/15/14, 16/15/16, 16/12/15, 15/13/13, 14/12/14,
+  16/9/15 (with `learning_starts` counted in steps, the table before: 16/16/13, 16/15/15,
+  15/13/16, 16/15/16, 16/14/16, 15/13/16).
+- At `rate_penalty` 1.5 with those twins: 16/16/6, 16/16/14, 16/16/14, 15/13/13, 15/12/16,
+  15/11/16. Twin changes, measured on the saved agents of each row (no retraining): the input
+  code's gain at noise 0 (c10: 0.5 16/16/10, 0.3 16/16/14, 0.2 16/16/15, 0.1 leaves seed 8 at
+  10.9 Hz; c20: 0.5 15/13/16, 0.3 15/13/16, 0.2 15/10/16); at noise 0.5 (c10: 0.5 16/16/16, 0.3
+  16/14/16; c20: 0.5 15/12/16); at noise 1 every gain < 1 cost agreement (c10 at
+  `rate_penalty` 1.0: 0.5 16/12/13). A decision of 600 ms read out over its last 100 ms: c20 n1
+  16/13/16 (900 ms over 150: the same), c20 n0.5 16/15/16, c20 n0 15/14/14 (at gain 0.5
+  14/14/16), c10 n1 16/16/14 (unchanged); at `rate_penalty` 2.0 it had lifted c20 n1 from 9 to
+  12 seeds on agreement.
+- What is left is in the agents, not the twins: near-tie moves whose analog action values differ
+  by less than the twin's error (e.g. 0.006 at a corridor start), twins that lose the memory bit
+  where the cell input fires < 1 Hz, and output cells at 20-40 Hz in a few seeds."""
+
 TITLES = {
     "tmaze": "T-maze",
     "seq2a": "Sequence prediction",
@@ -632,6 +676,8 @@ def block(records: Sequence[dict], settings: TwinTableSettings) -> str:
                 lines += ["", f"Row {n}: {own} (its own changes to the table's settings)."]
         if misses := [f"{n}: {text}" for n in names if (text := misses_text(by_row[n], settings))]:
             lines += ["", "Seeds that miss a criterion, by how much: " + "; ".join(misses) + "."]
+        if task == "tmaze":
+            lines += ["", TMAZE_LEVERS]
         if task == "saccade":
             members = by_row[names[0]]
             types = sorted({t for m in members for t in m.get("by_trial_type", {})})
