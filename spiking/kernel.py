@@ -72,6 +72,8 @@ LANE_MIN_BATCH = 32
 LANE_VECTOR = 32
 #: rows per pass of a delay-line copy between the two layouts
 TILE = 8
+#: recurrent groups of at least this many targets add eight weight rows per pass, narrower ones four
+EIGHT_ROWS_MIN_WIDTH = 128
 #: byte offsets into a 4 KiB page at which simulate_decision places its carried currents and its
 #: copy of the recurrent weights (see _page_placed)
 CUR_PAGE_OFFSET = 0
@@ -247,7 +249,7 @@ def _arrivals(cur_g, w_g, h_now, h_last_g, d_beta, threshold, found, jumps):  # 
     """Add to a recurrent group's current what changed in h (``h_now`` now, ``h_last_g`` one dt
     before) beyond its decay: a spike of an output cell or gate. The jumps are formed first (one
     vector loop), the cells that jumped listed (without branches), then their weight rows added,
-    four rows per pass over the current: each sum is still formed in the order of the cells, so
+    eight (then four) rows per pass over the current: each sum is still formed in the order of the cells, so
     the result is that of adding one row after the other, with a quarter of the loads and stores
     of the current (the pass is bound by memory operations)."""
     n_cells = h_last_g.shape[0]
@@ -261,6 +263,17 @@ def _arrivals(cur_g, w_g, h_now, h_last_g, d_beta, threshold, found, jumps):  # 
         n_found += 1 if abs(jumps[j]) > threshold else 0
     width = cur_g.shape[0]
     e = 0
+    while width >= EIGHT_ROWS_MIN_WIDTH and e + 8 <= n_found:  # eight rows per pass, then four, then one
+        a, b, c, d = found[e], found[e + 1], found[e + 2], found[e + 3]
+        a2, b2, c2, d2 = found[e + 4], found[e + 5], found[e + 6], found[e + 7]
+        w_a, w_b, w_c, w_d = w_g[a], w_g[b], w_g[c], w_g[d]
+        w_a2, w_b2, w_c2, w_d2 = w_g[a2], w_g[b2], w_g[c2], w_g[d2]
+        j_a, j_b, j_c, j_d = jumps[a], jumps[b], jumps[c], jumps[d]
+        j_a2, j_b2, j_c2, j_d2 = jumps[a2], jumps[b2], jumps[c2], jumps[d2]
+        for r in range(width):
+            x = (((cur_g[r] + j_a * w_a[r]) + j_b * w_b[r]) + j_c * w_c[r]) + j_d * w_d[r]
+            cur_g[r] = (((x + j_a2 * w_a2[r]) + j_b2 * w_b2[r]) + j_c2 * w_c2[r]) + j_d2 * w_d2[r]
+        e += 8
     while e + 4 <= n_found:
         a, b, c, d = found[e], found[e + 1], found[e + 2], found[e + 3]
         w_a, w_b, w_c, w_d = w_g[a], w_g[b], w_g[c], w_g[d]
