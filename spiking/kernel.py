@@ -249,9 +249,9 @@ def _arrivals(cur_g, w_g, h_now, h_last_g, d_beta, threshold, found, jumps):  # 
     """Add to a recurrent group's current what changed in h (``h_now`` now, ``h_last_g`` one dt
     before) beyond its decay: a spike of an output cell or gate. The jumps are formed first (one
     vector loop), the cells that jumped listed (without branches), then their weight rows added,
-    eight (then four) rows per pass over the current: each sum is still formed in the order of the cells, so
-    the result is that of adding one row after the other, with a quarter of the loads and stores
-    of the current (the pass is bound by memory operations)."""
+    eight (in wide groups) or four rows per pass over the current: each sum is still formed in the
+    order of the cells, so the result is that of adding one row after the other, with an eighth or
+    a quarter of the loads and stores of the current (the pass is bound by memory operations)."""
     n_cells = h_last_g.shape[0]
     for j in range(n_cells):
         v = h_now[j]
