@@ -9,7 +9,8 @@
 
 Settings: the sections ``grid`` (noises, seeds: the number of seeds, cores, tasks, corridor) and
 ``budget`` (total_timesteps, test_episodes, test_sequences, population, hyperparams: overrides of
-the agent's hyperparameters applied to every cell's T-maze agents) of ``--config FILE`` and of the
+the agent's hyperparameters applied to every cell: to its T-maze agents, and to its sequence nets
+where ``train_sequence`` takes the same argument) of ``--config FILE`` and of the
 overrides, applied to the preset. Training and conversion use the package's defaults of the day with
 those overrides (stored with every run; a run made under other settings is run again, not pooled;
 runs under other overrides are stored under their own names).
