@@ -83,11 +83,11 @@ TMAZE_TWIN = {
 }
 
 
-# Corridor 20 at noise 0: updates begin after learning_starts steps (and n_envs finished episodes),
-# not episodes, as long corridors do (agents/population.py): its first episodes mostly time out, so
-# counting episodes lets the epsilon schedule (counted in steps) run down before the first update.
-# At noise 0.5 and 1 the twins held better under the default (docs/results.md, "Spiking twin")
-TMAZE_HYPERPARAMS = {(20, 0.0): {"learning_starts_unit": "steps"}}
+# Noise 0: updates begin after learning_starts steps (and n_envs finished episodes), not episodes,
+# as long corridors do (agents/population.py): the first episodes mostly time out, so counting
+# episodes lets the epsilon schedule (counted in steps) run down before the first update. At noise
+# 0.5 and 1 the twins held better under the default (docs/results.md, "Spiking twin")
+TMAZE_HYPERPARAMS = {(c, 0.0): {"learning_starts_unit": "steps"} for c in (10, 20)}
 
 
 def tmaze_row(corridor: int, noise: float) -> Row:
@@ -591,10 +591,11 @@ with `learning_starts` counted in episodes, as the tables):
   16/13/16 (900 ms over 150: the same), c20 n0.5 16/15/16, c20 n0 15/14/14 (at gain 0.5
   14/14/16), c10 n1 16/16/14 (unchanged); at `rate_penalty` 2.0 it had lifted c20 n1 from 9 to
   12 seeds on agreement.
-- Corridor 20 with updates from 64 steps on (`learning_starts_unit` "steps", as long corridors use)
-  instead of 64 episodes, at `rate_penalty` 1.5 with the rows' twins: n0 16/16/16 against 15/13/16
-  (chosen); n0.5 16/13/16 against 16/15/16 (at gain 0.5 16/13/16); n1 16/11/16 against 16/13/16
-  (at 300 ms over 10: 16/12/16), so these two count episodes.
+- Updates from 64 steps on (`learning_starts_unit` "steps", as long corridors use) instead of 64
+  episodes, at `rate_penalty` 1.5 with the rows' twins: c10 n0 16/16/16 against 16/16/15, c20 n0
+  16/16/16 against 15/13/16 (both chosen); c10 n1 16/12/13 against 16/16/14; c20 n0.5 16/13/16
+  against 16/15/16 (at gain 0.5 16/13/16); c20 n1 16/11/16 against 16/13/16 (at 300 ms over 10:
+  16/12/16); those three count episodes.
 - What is left is in the agents, not the twins: near-tie moves whose analog action values differ
   by less than the twin's error (e.g. 0.006 at a corridor start), twins that lose the memory bit
   where the cell input fires < 1 Hz, and output cells at 20-40 Hz in a few seeds."""
