@@ -248,6 +248,9 @@ BUFFER_FIELDS: dict[str, torch.dtype] = {
     "success": torch.int8,
 }
 _PLAIN = (bool, int, float, str, type(None))
+# hyperparameters added after checkpoints were first written: a checkpoint without one loads with
+# its default, which is what an AdvantageAgent did before the field existed
+HYPERPARAMS_ADDED_LATER = ("learning_starts_unit",)
 
 
 def _near(name: str, choices) -> str:
@@ -314,7 +317,9 @@ def check_agent_config(
     except (TypeError, ValueError) as exc:
         raise CheckpointError(path, str(exc), "config.asn") from exc
     hp = config["hyperparams"]
-    _check_fields(path, "config.hyperparams", hp, [f.name for f in fields(hyperparams_cls)])
+    names = [f.name for f in fields(hyperparams_cls)]
+    later = [n for n in names if n in HYPERPARAMS_ADDED_LATER]
+    _check_fields(path, "config.hyperparams", hp, [n for n in names if n not in later], optional=later)
     for name, value in hp.items():
         if not isinstance(value, _PLAIN) or (isinstance(value, float) and not math.isfinite(value)):
             raise CheckpointError(

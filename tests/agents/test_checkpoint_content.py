@@ -120,6 +120,17 @@ def test_hyperparameters_must_be_known_complete_and_valid(saved, tmp_path, chang
     refused(tampered(saved, tmp_path, change), field, match)
 
 
+def test_checkpoint_from_before_learning_starts_unit_loads_counting_episodes(saved, tmp_path):
+    """Written before the field existed (an AdvantageAgent then always counted episodes)."""
+    agent = AdvantageAgent.load(tampered(saved, tmp_path, hyperparam("learning_starts_unit", KeyError)))
+    assert agent.hp.learning_starts_unit == "episodes" and agent.num_updates > 0
+    refused(
+        tampered(saved, tmp_path, hyperparam("learning_starts_unit", "minutes")),
+        "config.hyperparams",
+        "learning_starts_unit",
+    )
+
+
 @pytest.mark.parametrize(
     "change, field",
     [(asn("tau_phi", -1.0), "config.asn"), (asn("tau_phi", KeyError), "config.asn.tau_phi")],
