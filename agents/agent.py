@@ -51,7 +51,16 @@ from .policy import act, check_episode_start, check_observations, check_state
 from .replay import Episode, pack_episodes, unpack_episodes
 from .rollout import rollout
 from .runtime import AgentRandomness, check_threads, seeded_torch, torch_threads
-from .settings import HYPERPARAM_NAMES, Hyperparams, LearnSettings, check_int, updates_may_start
+from .settings import (
+    HYPERPARAM_NAMES,
+    Hyperparams,
+    LearnSettings,
+    check_int,
+    penalised,
+    penalty_scale,
+    stop_history,
+    updates_may_start,
+)
 from .stopping import StopRule
 
 __all__ = ["AdvantageAgent", "Hyperparams", "LearnSettings", "make_env"]
@@ -254,7 +263,8 @@ class AdvantageAgent:
         idx = self.rng.integers(len(self.buffer), size=self.hp.batch_episodes)
         episodes = [self.buffer[i] for i in idx]
         net, target, opt = self.network, self.target_network, self.optimizer
-        out = gradient_step(net, target, opt, episodes, self.hp, self.device, self.random.torch)
+        hp = penalised(self.hp, penalty_scale(self.hp, self.history, self.num_timesteps))
+        out = gradient_step(net, target, opt, episodes, hp, self.device, self.random.torch)
         self.num_updates += 1
         if self.target_network is not None and self.num_updates % self.hp.target_update_interval == 0:
             self.target_network.load_state_dict(self.network.state_dict())
@@ -387,7 +397,7 @@ class AdvantageAgent:
                     self._warn_once("no success", rule.unavailable(record, total))
                     if not callbacks.event(record):
                         self.stop_reason = "callback"
-                    self.stop_reason = self.stop_reason or rule.reason(self.history)
+                    self.stop_reason = self.stop_reason or rule.reason(stop_history(hp, self.history))
         except BaseException as exc:
             self.stop_reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
             raise

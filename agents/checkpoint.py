@@ -250,7 +250,7 @@ BUFFER_FIELDS: dict[str, torch.dtype] = {
 _PLAIN = (bool, int, float, str, type(None))
 # hyperparameters added after checkpoints were first written: a checkpoint without one loads with
 # its default, which is what an AdvantageAgent did before the field existed
-HYPERPARAMS_ADDED_LATER = ("learning_starts_unit",)
+HYPERPARAMS_ADDED_LATER = ("learning_starts_unit", "rate_penalty_after", "rate_penalty_ramp")
 
 
 def _near(name: str, choices) -> str:

@@ -65,7 +65,15 @@ from .population_network import CELLS, StackedAdam, StackedNetwork
 from .population_random import MemberStreams, check_seed, derived_seed, member_generators
 from .population_replay import MemberReplay
 from .runtime import seeded_torch
-from .settings import HYPERPARAM_NAMES, Hyperparams, check_int, check_number, updates_may_start
+from .settings import (
+    HYPERPARAM_NAMES,
+    Hyperparams,
+    check_int,
+    check_number,
+    penalty_scale,
+    stop_history,
+    updates_may_start,
+)
 from .stopping import StopRule
 
 #: success rate whose first evaluation :meth:`Population.steps_to` reports by default
@@ -281,12 +289,18 @@ class Population:
         return out
 
     def _member_losses(
-        self, batch: dict[str, torch.Tensor], noise, members: torch.Tensor | None, rows: list[int]
+        self,
+        batch: dict[str, torch.Tensor],
+        noise,
+        members: torch.Tensor | None,
+        rows: list[int],
+        penalty_weight: torch.Tensor | float = 1.0,
     ) -> torch.Tensor:
         """Per-member loss of advantage(lambda) learning on a batch, as AdvantageAgent computes it,
         for all members or the stack ``members`` (indices) whose rows the batch holds; ``rows``
         (T+1 ints): the episodes still running at each step, the packed layout of the forward
-        pass and of ``noise``."""
+        pass and of ``noise``; ``penalty_weight``: each member's weight of the rate penalties
+        (:func:`~.settings.penalty_scale`)."""
         hp = self.hp
 
         def stack(network: StackedNetwork) -> dict[str, torch.Tensor] | None:
@@ -351,9 +365,9 @@ class Population:
             return sum(found) / len(found) if found else 0.0
 
         if hp.rate_penalty > 0:
-            loss = loss + hp.rate_penalty * mean_rate(list(act_sums))
+            loss = loss + hp.rate_penalty * penalty_weight * mean_rate(list(act_sums))
         if hp.gate_rate_penalty > 0:
-            loss = loss + hp.gate_rate_penalty * mean_rate(("cell_input", "input_gate"))
+            loss = loss + hp.gate_rate_penalty * penalty_weight * mean_rate(("cell_input", "input_gate"))
         return loss
 
     def _update(self) -> None:
@@ -364,6 +378,13 @@ class Population:
         if not learning.any():
             return
         self.update_on(self.replay.sample(u), learning)
+
+    def _penalty_weights(self, members: np.ndarray) -> torch.Tensor | float:
+        """The rate penalties' weight of each of ``members`` now (1.0 when they apply from the start)."""
+        if self.hp.rate_penalty_after is None:
+            return 1.0
+        weights = [penalty_scale(self.hp, self.history[k], int(self.timesteps[k])) for k in members]
+        return torch.tensor(weights, dtype=torch.float32, device=self.device)
 
     def update_on(self, idx: torch.Tensor, learning: np.ndarray) -> torch.Tensor:
         """One gradient step of the ``learning`` (S,) members on replay entries ``idx`` (K, B) of
@@ -395,7 +416,7 @@ class Population:
         # episodes still running at each step (obs 0 .. L of an L-step episode): the packed layout
         rows = (batch["lengths"].unsqueeze(-1) >= steps).sum(1).amax(0).tolist()
         noise = self._training_noise(batch["lengths"], members, rows)
-        member_losses = self._member_losses(batch, noise, subset, rows)
+        member_losses = self._member_losses(batch, noise, subset, rows, self._penalty_weights(members))
         names = list(self.network.params)
         grads = torch.autograd.grad(member_losses.sum(), [self.network.params[n] for n in names])
         self.optimizer.step(dict(zip(names, grads, strict=True)), learning_t)
@@ -538,7 +559,7 @@ class Population:
             self.history[k].append(record)
             if callback is not None and callback({"member": int(k), **record}) is False:
                 halted = True
-            reason = rule.reason(self.history[k])
+            reason = rule.reason(stop_history(self.hp, self.history[k]))
             if reason is not None:
                 self.stopped[k] = True
                 self.stop_reason[k] = reason

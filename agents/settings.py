@@ -7,7 +7,7 @@ Both validate themselves: ``.validate()`` raises ValueError naming the bad field
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,13 @@ class Hyperparams:
     # coefficient of the mean cell-input and input-gate activation (z, i) in the loss: where both
     # are ~0 the memory cell cannot drift, neither in the analog net nor in its spiking twin
     gate_rate_penalty: float = 0.0
+    # when the rate penalties (both above) apply: None, from the first update; a success rate, from
+    # the first evaluation that reaches it, rising linearly to full weight over rate_penalty_ramp
+    # timesteps, and a stop rule then counts only evaluations taken after that (penalty_scale,
+    # stop_history). Cells whose gates multiply learn under a penalty only this way: from the first
+    # update it silences their gate neurons, where AF passes no gradient
+    rate_penalty_after: float | None = None
+    rate_penalty_ramp: int = 0
     # noise-aware training (online network, loss only; acting and evaluation stay noise-free):
     # std of Gaussian noise on the signals the spiking twin carries as traces (x, a, h) ...
     train_noise: float = 0.1
@@ -88,7 +95,7 @@ class Hyperparams:
             "gradient_steps",
         ):
             check_int(name, getattr(self, name), 1, numpy_ok=False)  # plain ints: the config is JSON
-        for name in ("learning_starts", "eps_decay_steps", "target_update_interval"):
+        for name in ("learning_starts", "eps_decay_steps", "target_update_interval", "rate_penalty_ramp"):
             check_int(name, getattr(self, name), 0, numpy_ok=False)
         for name in ("learning_rate", "max_grad_norm"):
             check_number(name, getattr(self, name), minimum=0.0, strict=True)
@@ -97,6 +104,8 @@ class Hyperparams:
         for name in ("gamma", "lam", "eps_start", "eps_end"):
             check_unit_interval(name, getattr(self, name))
         check_unit_interval("kappa", self.kappa, open_low=True)
+        if self.rate_penalty_after is not None:
+            check_unit_interval("rate_penalty_after", self.rate_penalty_after, open_low=True)
         if self.learning_starts_unit not in LEARNING_STARTS_UNITS:
             raise ValueError(
                 f"learning_starts_unit must be one of {list(LEARNING_STARTS_UNITS)}, "
@@ -110,6 +119,20 @@ class Hyperparams:
 
 
 HYPERPARAM_NAMES = tuple(f.name for f in fields(Hyperparams))
+# fields that change nothing at their defaults and were added after runs were first stored
+NEUTRAL_AT_DEFAULT = ("rate_penalty_after", "rate_penalty_ramp")
+
+
+def hyperparams_record(hp: Hyperparams) -> dict[str, Any]:
+    """Every hyperparameter as a plain dict, less the NEUTRAL_AT_DEFAULT fields at their defaults:
+    the form stored with runs, so that a run stored before such a field existed names the same
+    learning rule as one stored after it."""
+    defaults = Hyperparams()
+    out = asdict(hp)
+    for name in NEUTRAL_AT_DEFAULT:
+        if out[name] == getattr(defaults, name):
+            del out[name]
+    return out
 
 
 def updates_may_start(hp: Hyperparams, timesteps, episodes):
@@ -119,6 +142,42 @@ def updates_may_start(hp: Hyperparams, timesteps, episodes):
     if hp.learning_starts_unit == "episodes":
         return episodes >= max(hp.learning_starts, hp.batch_episodes)
     return (timesteps >= hp.learning_starts) & (episodes >= hp.n_envs)
+
+
+def penalty_on_at(hp: Hyperparams, history: list[dict[str, Any]]) -> float:
+    """The timestep from which the rate penalties apply: 0 without ``rate_penalty_after``, else the
+    first evaluation in ``history`` whose success rate reached it (inf while none has)."""
+    if hp.rate_penalty_after is None:
+        return 0.0
+    for record in history:
+        if record.get("success_rate", -1.0) >= hp.rate_penalty_after:  # NaN (no success info) never
+            return float(record["timesteps"])
+    return math.inf
+
+
+def penalty_scale(hp: Hyperparams, history: list[dict[str, Any]], timesteps: int) -> float:
+    """The weight (0 to 1) of the rate penalties at ``timesteps`` for an agent with evaluation
+    ``history``: 0 before :func:`penalty_on_at`, then rising linearly over ``rate_penalty_ramp``."""
+    on = penalty_on_at(hp, history)
+    if timesteps < on:
+        return 0.0
+    return 1.0 if hp.rate_penalty_ramp == 0 else min(1.0, (timesteps - on) / hp.rate_penalty_ramp)
+
+
+def penalised(hp: Hyperparams, scale: float) -> Hyperparams:
+    """``hp`` with both rate penalties weighed by ``scale`` (``hp`` itself at 1)."""
+    if scale == 1.0:
+        return hp
+    return replace(hp, rate_penalty=hp.rate_penalty * scale, gate_rate_penalty=hp.gate_rate_penalty * scale)
+
+
+def stop_history(hp: Hyperparams, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The evaluations a stop rule may count: all of them, or with ``rate_penalty_after``, those of
+    a net trained at the penalties' full weight (after the switch and its ramp)."""
+    if hp.rate_penalty_after is None:
+        return history
+    on = penalty_on_at(hp, history)
+    return [r for r in history if r["timesteps"] > on and r["timesteps"] >= on + hp.rate_penalty_ramp]
 
 
 @dataclass

@@ -239,7 +239,7 @@ def package_defaults(budget: GatingBudget) -> dict[str, dict]:
     task kind, the budget, the training settings (defaults, the grid's pins, then the budget's
     overrides, which are stored apart as ``hyperparam_overrides`` when there are any) and the
     twin's timing."""
-    from sublstm.agents.settings import Hyperparams, LearnSettings
+    from sublstm.agents.settings import Hyperparams, LearnSettings, hyperparams_record
     from sublstm.spiking.timing import TwinTiming
 
     learn = to_dict(LearnSettings())
@@ -250,7 +250,7 @@ def package_defaults(budget: GatingBudget) -> dict[str, dict]:
     tmaze = {
         "population": budget.population,
         "learn": learn,
-        "hyperparams": to_dict(Hyperparams(**(TMAZE_PINS | budget.hyperparams))),
+        "hyperparams": hyperparams_record(Hyperparams(**(TMAZE_PINS | budget.hyperparams))),
     }
     if budget.hyperparams:  # absent under the defaults: runs made before the option keep their settings
         tmaze["hyperparam_overrides"] = dict(sorted(budget.hyperparams.items()))

@@ -215,11 +215,9 @@ def row_hyperparams(settings: dict, row: dict) -> dict:
 def agent_hyperparams(settings: dict, row: dict) -> dict:
     """Every hyperparameter an RL row's agents train with: the package defaults with the table's and
     the row's changes."""
-    from dataclasses import asdict
+    from sublstm.agents.settings import Hyperparams, hyperparams_record
 
-    from sublstm.agents.settings import Hyperparams
-
-    return asdict(Hyperparams(**row_hyperparams(settings, row)))
+    return hyperparams_record(Hyperparams(**row_hyperparams(settings, row)))
 
 
 def row_patience(settings: dict, row: dict) -> int:

@@ -404,3 +404,39 @@ def test_updates_begin_under_the_single_agents_rule(unit):
 def test_learning_starts_unit_is_checked():
     with pytest.raises(ValueError, match="learning_starts_unit.*'minutes'"):
         small_population([0], learning_starts_unit="minutes")
+
+
+def test_rate_penalty_weight_per_member_reaches_the_loss():
+    """With rate_penalty_after, each member's update weighs the rate penalty by its own schedule
+    (0 before its first evaluation at the target, then a linear ramp), as the single agent does."""
+    from sublstm.agents.settings import penalised, penalty_scale
+
+    hp_extra = dict(rate_penalty=1.0, rate_penalty_after=0.9, rate_penalty_ramp=100)
+    pop = small_population([0, 1, 2], core="asn-lstm", train_noise=0.0, train_cell_noise=0.0, **hp_extra)
+    _fill(pop, 60)
+    t = int(pop.timesteps[0])
+    pop.history[0] = [{"event": "eval", "timesteps": t - 50, "success_rate": 0.5}]  # never at 0.9
+    pop.history[1] = [{"event": "eval", "timesteps": t - 25, "success_rate": 0.95}]  # a quarter up
+    pop.history[2] = [{"event": "eval", "timesteps": t - 400, "success_rate": 1.0}]  # full weight
+    weights = [penalty_scale(pop.hp, pop.history[k], t) for k in range(3)]
+    assert weights == [0.0, 0.25, 1.0]
+    learning = np.ones(3, dtype=bool)
+    idx = pop.replay.sample(pop._sampling.uniform(pop.hp.batch_episodes))
+    batch = pop.replay.gather(idx, torch.as_tensor(learning))
+    before = [pop.network.member_state(k) for k in range(3)]
+    pop.update_on(idx, learning)
+    hp = pop.hp
+    for k in range(3):
+        net = AdvantageNetwork(3, 4, core="asn-lstm", n_hidden=hp.n_hidden, n_cells=hp.n_cells)
+        net.load_state_dict(before[k])
+        opt = torch.optim.Adam(net.parameters(), lr=hp.learning_rate)
+        gradient_step(net, None, opt, _episodes(batch, k), penalised(hp, weights[k]), torch.device("cpu"))
+        for name, value in net.state_dict().items():
+            torch.testing.assert_close(pop.network.params[name][k].detach(), value, atol=5e-4, rtol=1e-5)
+    # and the schedule matters: member 0 at full weight would have moved elsewhere
+    net = AdvantageNetwork(3, 4, core="asn-lstm", n_hidden=hp.n_hidden, n_cells=hp.n_cells)
+    net.load_state_dict(before[0])
+    opt = torch.optim.Adam(net.parameters(), lr=hp.learning_rate)
+    gradient_step(net, None, opt, _episodes(batch, 0), hp, torch.device("cpu"))
+    moved = [(pop.network.params[n][0].detach() - v).abs().max() for n, v in net.state_dict().items()]
+    assert max(moved) > 1e-3
