@@ -163,3 +163,48 @@ def test_the_seeds_that_miss_are_named_with_by_how_much():
     assert text == (
         "seed 2 twin success 0.96 against 1.00, seed 3 agreement 98.00 % (1.50 points short) and rate 12.5 Hz"
     )
+
+
+def _member(seed, twin=1.0, agreement=1.0, rate=8.0):
+    """A stored member record with every field the tables read."""
+    return {
+        "seed": seed, "analog_success": 1.0, "twin_success": twin, "agreement": agreement,
+        "determined_agreement": agreement, "final_agreement": 1.0, "shortest_step_ms": 200.0,
+        "rates_hz": {"overall": rate} | {p: rate for p in tt.POP_SHORT}, "synops_per_decision": 100.0,
+        "analog_macs_per_step": 408,
+    }  # fmt: skip
+
+
+def _record(name, members):
+    machine = dict.fromkeys(
+        ("cpu", "cores", "torch_threads", "python", "torch", "gymnasium", "stable_baselines3", "sb3_contrib",
+         "load_average", "date", "commit"), "x",
+    )  # fmt: skip
+    return {"settings": {"row": {"name": name}, "twin": {}}, "result": {"members": members},
+            "machine": machine, "command": "sublstm twin-tables"}  # fmt: skip
+
+
+def test_held_out_seeds_are_counted_apart_from_the_seeds_the_settings_were_chosen_on():
+    assert tt.seed_ranges([8, 0, 1, 2, 5, 7]) == "0-2, 5, 7-8" and tt.seed_ranges(range(16, 32)) == "16-31"
+    assert list(tt.SETTINGS_CHOSEN_ON) == list(range(16))
+    settings = tt.TwinTableSettings()
+    chosen = [_member(s, agreement=0.99 if s == 3 else 1.0) for s in range(16)]
+    held = [
+        _member(s, rate=12.0 if s in (20, 21) else 8.0, twin=0.9 if s == 21 else 1.0) for s in range(16, 32)
+    ]
+    records = [
+        _record("tmaze-c10-n0", chosen[::-1]),  # seeds 0-15 only: rendered as before
+        _record("tmaze-c10-n1", chosen),
+        _record("tmaze-c10-n1", held),
+    ]
+    text = tt.block(records, settings)
+    assert "| tmaze-c10-n1 | 32 |" in text and "| 31 / 31 / 30 |" in text  # the main table counts all seeds
+    assert "| tmaze-c10-n0 | 16 |" in text and "| 16 / 15 / 16 |" in text
+    assert "| tmaze-c10-n1 | seeds 0-15: 16 / 15 / 16 of 16 | seeds 16-31: 15 / 16 / 14 of 16 |" in text
+    assert "| tmaze-c10-n0 | seeds" not in text  # no held-out seeds: no split
+    assert "14 of 16 held-out seeds, against 15 of 16 seeds the settings were chosen on" in text
+    assert "seed 21 twin success 0.90 against 1.00 and rate 12.0 Hz" in text  # the misses stay
+    assert "Levers tried on the T-maze rows (seeds 0-15 of each row" in text
+    # no row with held-out seeds: nothing about them
+    only_chosen = tt.block([_record("tmaze-c10-n1", chosen)], settings)
+    assert "held out: seeds meeting" not in only_chosen and "held-out seeds" not in only_chosen
