@@ -1,5 +1,5 @@
-"""Compiled (numba) time loops of the asn-sublstm and asn-lstm cells, forward and backward, for S
-networks at once: the cells of the population's training pass (:mod:`.population_cells`, S
+"""Compiled (numba) time loops of the asn-sublstm, asn-lstm and asn-lstm-bounded cells, forward and
+backward, for S networks at once: the cells of the population's training pass (:mod:`.population_cells`, S
 members) and of the single agent's numpy update (:mod:`.fast_update`, S = 1).
 
 At the project's sizes (8 cells, a few dozen episodes of tens to a hundred steps) one step of the
@@ -32,10 +32,22 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from .gates import GATE_CEILING
 from .neuron import ASNParams, _af_coefficients
 
-#: the cells that run here, and how their gates act on the memory cell
-GATING = {"asn-sublstm": "subtractive", "asn-lstm": "multiplicative"}
+#: the cells that run here, and how their gates act on the memory cell ("multiplicative-bounded":
+#: input and output gates min(AF, 1), :mod:`.gates`)
+GATING = {
+    "asn-sublstm": "subtractive",
+    "asn-lstm": "multiplicative",
+    "asn-lstm-bounded": "multiplicative-bounded",
+}
+
+
+def gating_flags(core: str) -> tuple[bool, bool]:
+    """(subtractive, bounded) of a core of :data:`GATING`: the kernels' two switches."""
+    return GATING[core] == "subtractive", GATING[core] == "multiplicative-bounded"
+
 
 # positions in the constants array of the kernels (float32, so the arithmetic stays float32)
 A, B, D, H, OFFSET, INV_B, INV_HB = range(7)
@@ -113,11 +125,13 @@ def af_into(x: np.ndarray, out: np.ndarray, grad: np.ndarray, asn: ASNParams) ->
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def forward_kernel(
-    pre, w_rec, rows, noise_h, noise_c, weights, k, subtractive, saved, c, sums
+    pre, w_rec, rows, noise_h, noise_c, weights, k, subtractive, bounded, saved, c, sums
 ):  # pragma: no cover - compiled; tests compare it with autograd through the step-by-step cells
     """The cells' forward time loop (layout in the module docstring). Writes into ``saved`` =
     (hs, gates, d_gates, out_cell, d_out): h with its noise (S, N, H), the gate activations z, i,
-    o and AF's derivative there (S, N, 3H) each, AF(c) and its derivative (S, N, H) each; into
+    o and their derivatives (S, N, 3H) each (AF's; with ``bounded``, i and o are min(AF, 1), whose
+    derivative is 0 where AF > 1, so that the backward loop needs no switch of its own), AF(c)
+    and its derivative (S, N, H) each; into
     ``c`` (S, rows[0], H) each row's cell after its last step and, with ``weights`` (S, N) (else
     (S, 0)), into ``sums`` (S, 4H) the weighted sums over rows of z, i, o and AF(c).
 
@@ -128,7 +142,7 @@ def forward_kernel(
     s_len, _, three_h = pre.shape
     n = three_h // 3
     use_nh, use_nc, use_w = noise_h.shape[1] > 0, noise_c.shape[1] > 0, weights.shape[1] > 0
-    zero = np.float32(0.0)
+    zero, ceiling = np.float32(0.0), np.float32(GATE_CEILING)
     # the pre-activations of a step's gates and cells (AF reads them here and writes the outputs:
     # in place, LLVM's overlap check would fail and the loop run unvectorised)
     scratch = (
@@ -158,6 +172,12 @@ def forward_kernel(
             for m in range(p_flat.shape[0]):
                 p_flat[m] += pre_flat[m]
             af_block(p_flat, g.reshape(-1), dg.reshape(-1), k)
+            if bounded:
+                for b in range(r):
+                    for m in range(n, three_h):
+                        if g[b, m] > ceiling:
+                            g[b, m] = ceiling
+                            dg[b, m] = zero
             cells = scratch[: r * n].reshape((r, n))
             nc = noise_c[s, off : off + r] if use_nc else noise_c[s]
             for b in range(r):  # the cell and (with its noise) the next step's
@@ -316,10 +336,12 @@ def cells_forward(
     noise_h: np.ndarray | None = None,
     noise_c: np.ndarray | None = None,
     weights: np.ndarray | None = None,
+    bounded: bool = False,
 ) -> Forward:
     """Run the cells over ``pre`` (S, N, 3H) (layout in the module docstring) with recurrent
     weights ``w_rec`` (S, 3H, H); ``weights`` (S, N): also sum z, i, o and AF(c) over the rows
-    weighted by them (what a rate penalty needs)."""
+    weighted by them (what a rate penalty needs); ``bounded``: multiplicative gates i, o =
+    min(AF, 1) (asn-lstm-bounded)."""
     s, n_rows, three_h = pre.shape
     n = three_h // 3
     rows = check_rows(rows, n_rows)
@@ -336,7 +358,10 @@ def cells_forward(
     noise = [_empty(s, n) if x is None else x for x in (noise_h, noise_c)]
     row_weights = np.empty((s, 0), f32) if weights is None else weights
     fwd = Forward(hs, c, gates, out_cell, sums, d_gates, d_out, rows, subtractive)
-    forward_kernel(pre, w_rec, rows, *noise, row_weights, af_constants(asn), subtractive, fwd.saved, c, sums)
+    if subtractive and bounded:
+        raise ValueError("bounded gates are multiplicative: subtractive and bounded exclude each other")
+    k = af_constants(asn)
+    forward_kernel(pre, w_rec, rows, *noise, row_weights, k, subtractive, bounded, fwd.saved, c, sums)
     return fwd
 
 

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from .advantage import check_unit_interval, lambda_returns
-from .cell_kernels import GATING, af_block, af_constants, cells_backward, cells_forward
+from .cell_kernels import GATING, af_block, af_constants, cells_backward, cells_forward, gating_flags
+from .gates import GATE_CEILING
 from .network import AdvantageNetwork
 from .settings import Hyperparams
 
@@ -86,10 +87,12 @@ def loss_and_grads(
     x_flat = x_in.reshape(-1, d)
     pre = x_flat @ p["core.w_in.weight"].T
     pre += p["core.w_in.bias"]
-    subtractive = GATING[network.core_name] == "subtractive"
+    subtractive, bounded = gating_flags(network.core_name)
     w_rec = p["core.w_rec.weight"][None]
     rows = [b] * t1
-    fwd = cells_forward(pre[None], w_rec, rows, asn, subtractive, noise_h, noise_c, m_full.reshape(1, -1))
+    fwd = cells_forward(
+        pre[None], w_rec, rows, asn, subtractive, noise_h, noise_c, m_full.reshape(1, -1), bounded=bounded
+    )
     hs = fwd.hs.reshape(t1, b, n_cells)
     w_head = p["head.weight"]
     features = np.concatenate([a_read, hs], axis=-1).reshape(t1 * b, -1)
@@ -208,8 +211,10 @@ def forward_step(
     h, c = (s.numpy() * keep for s in state)
     gates = af_values(x @ p["core.w_in.weight"].T + p["core.w_in.bias"] + h @ p["core.w_rec.weight"].T, k)
     n = network.n_cells
+    subtractive, bounded = gating_flags(network.core_name)
+    if bounded:  # input and output gates min(AF, 1)
+        np.minimum(gates[:, n:], GATE_CEILING, out=gates[:, n:])
     z, i, o = gates[:, :n], gates[:, n : 2 * n], gates[:, 2 * n :]
-    subtractive = GATING[network.core_name] == "subtractive"
     c = c + (z - i if subtractive else z * i)
     u = af_values(c, k)
     h = u - o if subtractive else u * o

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .cell_kernels import GATING, cells_backward, cells_forward, check_rows, previous_rows
+from .cell_kernels import GATING, cells_backward, cells_forward, check_rows, gating_flags, previous_rows
 from .neuron import ASNParams
 
 __all__ = ["GATING", "packed_positions", "run_stacked_cells"]
@@ -41,10 +41,19 @@ def _array(t: Tensor | None):
 
 class _Cells(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, pre_in, w_rec, noise_h, noise_c, rows, asn, subtractive, with_acts, weights):
+    def forward(ctx, pre_in, w_rec, noise_h, noise_c, rows, asn, gating, with_acts, weights):
         w = _array(w_rec)
+        subtractive, bounded = gating
         fwd = cells_forward(
-            _array(pre_in), w, rows, asn, subtractive, _array(noise_h), _array(noise_c), _array(weights)
+            _array(pre_in),
+            w,
+            rows,
+            asn,
+            subtractive,
+            _array(noise_h),
+            _array(noise_c),
+            _array(weights),
+            bounded=bounded,
         )
         ctx.fwd, ctx.w_rec, ctx.weights = fwd, w, _array(weights)
         ctx.set_materialize_grads(False)
@@ -106,5 +115,4 @@ def run_stacked_cells(
         found = f"{pre_in.dtype} on {pre_in.device}"
         raise ValueError(f"run_stacked_cells needs float32 CPU tensors, not {found}")
     rows = check_rows(rows, pre_in.shape[1])
-    subtractive = GATING[core] == "subtractive"
-    return _Cells.apply(pre_in, w_rec, noise_h, noise_c, rows, asn, subtractive, with_acts, weights)
+    return _Cells.apply(pre_in, w_rec, noise_h, noise_c, rows, asn, gating_flags(core), with_acts, weights)

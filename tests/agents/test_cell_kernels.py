@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 from sublstm.agents.cell_kernels import cells_forward
-from sublstm.agents.cores import ASNLSTM, ASNSubLSTM
+from sublstm.agents.cores import ASNLSTM, ASNSubLSTM, BoundedASNLSTM
 from sublstm.agents.neuron import ASNParams, af
 from sublstm.agents.population_af import af_train
 from sublstm.agents.population_cells import packed_positions, run_stacked_cells
 from torch.nn.functional import pad
 
-CORES = {"asn-sublstm": ASNSubLSTM, "asn-lstm": ASNLSTM}
+CORES = {"asn-sublstm": ASNSubLSTM, "asn-lstm": ASNLSTM, "asn-lstm-bounded": BoundedASNLSTM}
 ROWS = [5, 5, 4, 4, 2, 1, 1]  # episodes of 7, 5, 4, 4 and 2 steps, longest first
 N_IN, H, S = 3, 8, 3
 

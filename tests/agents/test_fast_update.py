@@ -51,7 +51,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("core", ["asn-sublstm", "asn-lstm"])
+@pytest.mark.parametrize("core", ["asn-sublstm", "asn-lstm", "asn-lstm-bounded"])
 @pytest.mark.parametrize("extra", CASES)
 def test_numpy_update_equals_autograd(core, extra):
     # 32 episodes of 8 cells: one draw of every step's noise gives the numbers of one draw per step
@@ -111,7 +111,7 @@ def test_gradient_step_takes_either_path_alike(monkeypatch):
         torch.testing.assert_close(fast_weights[name], slow_weights[name], atol=5e-4, rtol=0, msg=name)
 
 
-@pytest.mark.parametrize("core", ["asn-sublstm", "asn-lstm"])
+@pytest.mark.parametrize("core", ["asn-sublstm", "asn-lstm", "asn-lstm-bounded"])
 def test_numpy_acting_step_equals_the_network(core):
     torch.manual_seed(6)
     net = AdvantageNetwork(3, 4, core=core)
