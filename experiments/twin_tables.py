@@ -572,10 +572,16 @@ def selection_split(members: Sequence[dict]) -> tuple[list[dict], list[dict]]:
     return chosen, [m for m in members if m["seed"] not in SETTINGS_CHOSEN_ON]
 
 
+def all_met(members: Sequence[dict], settings: TwinTableSettings) -> int:
+    """How many seeds meet all three criteria."""
+    return sum(all(criteria(m, settings)) for m in members)
+
+
 def meeting_text(members: Sequence[dict], settings: TwinTableSettings) -> str:
-    """ "seeds 16-31: 16 / 15 / 16 of 16" (seeds meeting success / agreement / rate)."""
+    """ "seeds 16-31: 16 / 15 / 16 of 16 (all three: 15)" (seeds meeting success / agreement / rate)."""
     counts = " / ".join(str(n) for n in meeting(members, settings))
-    return f"seeds {seed_ranges([m['seed'] for m in members])}: {counts} of {len(members)}"
+    seeds = seed_ranges([m["seed"] for m in members])
+    return f"seeds {seeds}: {counts} of {len(members)} (all three: {all_met(members, settings)})"
 
 
 HELD_OUT_HEADER = [
@@ -588,28 +594,39 @@ def held_out_lines(
     names: Sequence[str], by_row: dict[str, list[dict]], settings: TwinTableSettings
 ) -> list[str]:
     """The rows with held-out seeds, each counted on the seeds its settings were chosen on and on
-    the held-out ones, and how many seeds meet all three criteria in each ([] when no row has held-out
-    seeds)."""
-    table, all_met = [], {"chosen": [0, 0], "held": [0, 0]}
+    the held-out ones; how many seeds meet all three criteria in each part, and the rows where a
+    smaller share of the held-out seeds does ([] when no row has held-out seeds)."""
+    table, worse = [], []
+    totals = {"chosen": [0, 0], "held": [0, 0]}
     for name in names:
         chosen, held = selection_split(by_row[name])
         if not held:
             continue
         table.append([name, meeting_text(chosen, settings) if chosen else "-", meeting_text(held, settings)])
         for key, part in (("chosen", chosen), ("held", held)):
-            all_met[key][0] += sum(all(criteria(m, settings)) for m in part)
-            all_met[key][1] += len(part)
+            totals[key][0] += all_met(part, settings)
+            totals[key][1] += len(part)
+        c, h = all_met(chosen, settings), all_met(held, settings)
+        if chosen and h * len(chosen) < c * len(held):  # a smaller share, compared without rounding
+            worse.append(f"{name} ({h} of {len(held)} against {c} of {len(chosen)})")
     if not table:
         return []
-    (c_met, c_n), (h_met, h_n) = all_met["chosen"], all_met["held"]
+    (c_met, c_n), (h_met, h_n) = totals["chosen"], totals["held"]
+    reading = (
+        "Fewer held-out seeds meet all three (as a share of the row's seeds) on "
+        + ", ".join(worse)
+        + ". Where the two parts differ, the held-out count is the one free of the selection."
+        if worse
+        else "On no row does a smaller share of the held-out seeds meet all three."
+    )
     return [
         "",
         f"Held out: each row's own settings (its line above) were chosen on seeds "
         f"{seed_ranges(SETTINGS_CHOSEN_ON)}, by the seeds meeting each criterion; the other seeds were "
         f"trained and compared afterwards with those settings unchanged, so only their counts are free "
         f"of that selection. All three criteria met: {h_met} of {h_n} held-out seeds, against {c_met} "
-        f"of {c_n} seeds the settings were chosen on. Seeds meeting each criterion, the two apart (the "
-        f"first table counts them together):",
+        f"of {c_n} seeds the settings were chosen on. {reading} Seeds meeting each criterion, the two "
+        f"apart (the first table counts them together):",
         "",
         markdown_table(HELD_OUT_HEADER, table),
     ]

@@ -200,11 +200,21 @@ def test_held_out_seeds_are_counted_apart_from_the_seeds_the_settings_were_chose
     text = tt.block(records, settings)
     assert "| tmaze-c10-n1 | 32 |" in text and "| 31 / 31 / 30 |" in text  # the main table counts all seeds
     assert "| tmaze-c10-n0 | 16 |" in text and "| 16 / 15 / 16 |" in text
-    assert "| tmaze-c10-n1 | seeds 0-15: 16 / 15 / 16 of 16 | seeds 16-31: 15 / 16 / 14 of 16 |" in text
+    assert (
+        "| tmaze-c10-n1 | seeds 0-15: 16 / 15 / 16 of 16 (all three: 15) | "
+        "seeds 16-31: 15 / 16 / 14 of 16 (all three: 14) |"
+    ) in text
     assert "| tmaze-c10-n0 | seeds" not in text  # no held-out seeds: no split
     assert "14 of 16 held-out seeds, against 15 of 16 seeds the settings were chosen on" in text
+    assert (
+        "meet all three (as a share of the row's seeds) on tmaze-c10-n1 (14 of 16 against 15 of 16)." in text
+    )
     assert "seed 21 twin success 0.90 against 1.00 and rate 12.0 Hz" in text  # the misses stay
     assert "Levers tried on the T-maze rows (seeds 0-15 of each row" in text
+    # as many held-out seeds meet all three (15 of 16, a share like the chosen seeds'): no row named
+    held[5] = _member(21)
+    text = tt.block([_record("tmaze-c10-n1", chosen), _record("tmaze-c10-n1", held)], settings)
+    assert "15 of 16 held-out seeds, against 15 of 16" in text and "On no row does a smaller share" in text
     # no row with held-out seeds: nothing about them
     only_chosen = tt.block([_record("tmaze-c10-n1", chosen)], settings)
     assert "held out: seeds meeting" not in only_chosen and "held-out seeds" not in only_chosen
