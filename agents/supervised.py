@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .advantage import check_unit_interval
 from .network import AdvantageNetwork, predicted_mean_rate_hz
 from .neuron import ASNParams
 
@@ -54,6 +55,13 @@ class SequenceResult:
 
 
 @torch.no_grad()
+def _penalty_weight(update: int, penalty_on: float, ramp: int) -> float:
+    """The rate penalty's weight at ``update``: 0 up to ``penalty_on``, then a linear ramp."""
+    if update <= penalty_on:
+        return 0.0
+    return 1.0 if ramp == 0 else min(1.0, (update - penalty_on) / ramp)
+
+
 def evaluate_sequences(
     network: AdvantageNetwork, batch_fn: BatchFn, n: int, rng: np.random.Generator, device
 ) -> dict[str, Any]:
@@ -89,6 +97,8 @@ def train_sequence(
     eval_sequences: int = 1000,
     stop_at_accuracy: float | None = 1.0,
     stop_at_rate_hz: float | None = 8.0,
+    rate_penalty_after: float | None = None,
+    rate_penalty_ramp_updates: int = 0,
     device: str | torch.device = "cpu",
     asn: ASNParams | None = None,
     batch_fn: BatchFn | None = None,
@@ -107,7 +117,12 @@ def train_sequence(
     ``train_noise`` and ``train_cell_noise`` are the noise-aware training of the RL agent
     (:class:`~sublstm.agents.settings.Hyperparams`): Gaussian noise on the signals the twin
     carries as traces and on each memory-cell increment, in the loss only (evaluation is
-    noise-free). ``rate_penalty`` weighs the mean AF activation (firing rates) in the loss.
+    noise-free). ``rate_penalty`` weighs the mean AF activation (firing rates) in the loss; with
+    ``rate_penalty_after`` (an accuracy) it applies only from the first evaluation whose
+    final-symbol accuracy reaches it, rising linearly to full weight over
+    ``rate_penalty_ramp_updates`` updates, and only evaluations after that count for the stop rule
+    (as :class:`~sublstm.agents.settings.Hyperparams`' ``rate_penalty_after`` for the RL agent:
+    the multiplicative cells learn under a rate penalty only this way).
     """
     for name, value in (("batch_size", batch_size), ("max_updates", max_updates), ("eval_every", eval_every)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -131,6 +146,11 @@ def train_sequence(
         raise ValueError(f"stop_at_rate_hz must be a positive number of Hz or None, got {stop_at_rate_hz!r}")
     if isinstance(stop_patience, bool) or not isinstance(stop_patience, int) or stop_patience < 1:
         raise ValueError(f"stop_patience must be a positive integer, got {stop_patience!r}")
+    if rate_penalty_after is not None:
+        check_unit_interval("rate_penalty_after", rate_penalty_after, open_low=True)
+    ramp = rate_penalty_ramp_updates
+    if isinstance(ramp, bool) or not isinstance(ramp, int) or ramp < 0:
+        raise ValueError(f"rate_penalty_ramp_updates must be an integer >= 0, got {ramp!r}")
     device = torch.device(device)
     batch_fn = batch_fn or default_batch_fn(p, noisy)
     torch.manual_seed(seed)
@@ -146,6 +166,8 @@ def train_sequence(
     history: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     update = streak = 0
+    # the update after which the rate penalty applies (0: from the first; inf: not yet)
+    penalty_on = 0 if rate_penalty_after is None else math.inf
     for update in range(1, max_updates + 1):
         inputs, targets = batch_fn(batch_size, rng)
         x = torch.from_numpy(inputs).to(device)
@@ -154,8 +176,9 @@ def train_sequence(
             x, noise_std=train_noise, cell_noise_std=train_cell_noise, generator=noise_generator
         )
         loss = loss_fn(logits.reshape(-1, n_symbols), y.reshape(-1))
-        if rate_penalty > 0.0:
-            loss = loss + rate_penalty * sum(a.mean() for a in acts.values()) / len(acts)
+        weight = _penalty_weight(update, penalty_on, ramp)
+        if rate_penalty > 0.0 and weight > 0.0:
+            loss = loss + rate_penalty * weight * sum(a.mean() for a in acts.values()) / len(acts)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(network.parameters(), max_grad_norm)
@@ -168,11 +191,16 @@ def train_sequence(
                 "final_accuracy": result["final_accuracy"],
                 "all_accuracy": result["all_accuracy"],
                 "rate_hz": result["rate_hz"]["overall"],
+                "rate_penalty_weight": weight,
                 "wall_s": time.perf_counter() - t0,
             }
             history.append(record)
             stop = callback is not None and callback(record) is False
             at_target = stop_at_accuracy is not None and result["final_accuracy"] >= stop_at_accuracy
+            # an evaluation counts once the penalty has been at full weight (after its switch)
+            at_target = at_target and update > penalty_on and weight >= 1.0
+            if penalty_on == math.inf and result["final_accuracy"] >= rate_penalty_after:
+                penalty_on = update
             if stop_at_rate_hz is not None:
                 at_target = at_target and record["rate_hz"] <= stop_at_rate_hz
             streak = streak + 1 if at_target else 0

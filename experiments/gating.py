@@ -59,6 +59,8 @@ TMAZE_PINS = {"learning_starts_unit": "steps"}
 #: stops on success alone (train_sequence's default also waits for the predicted rate to fall to
 #: 8 Hz, which nets trained without a rate penalty never reach: every net would run max_updates)
 SEQUENCE_PINS = {"stop_at_rate_hz": None}
+#: ``train_sequence`` arguments added after sequence runs were stored, neutral at their defaults
+SEQUENCE_ADDED_LATER = ("rate_penalty_after", "rate_penalty_ramp_updates")
 #: ``train_sequence`` arguments that are the grid's (task, cell, seed) or not plain data
 SEQUENCE_FIXED = ("p", "noisy", "core", "seed", "device", "asn", "batch_fn", "callback")
 TEST_SEED = 100_000  # test episodes / sequences use seeds from here on, never seen in training
@@ -88,10 +90,10 @@ class GatingBudget:
     test_episodes: int = 100  # T-maze test episodes, the same for analog and every twin
     test_sequences: int = 200
     population: int = 16  # seeds per stored run (trained side by side on the T-maze)
-    # hyperparameter overrides applied to every cell (fields of Hyperparams; {}: the package
-    # defaults): to the T-maze agents, and to the sequence nets where train_sequence takes the same
-    # argument; stored with every run and part of its name, so runs under different rules never
-    # overwrite or pool with each other
+    # overrides applied to every cell ({}: the package defaults): fields of Hyperparams reach the
+    # T-maze agents, train_sequence arguments the sequence nets (a name that is both reaches both);
+    # stored with every run and part of its name, so runs under different rules never overwrite
+    # or pool with each other
     hyperparams: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -105,10 +107,13 @@ class GatingBudget:
 
         if not isinstance(self.hyperparams, Mapping):
             raise ValueError(f"hyperparams must be a mapping of Hyperparams fields, got {self.hyperparams!r}")
-        unknown = sorted(set(self.hyperparams) - set(HYPERPARAM_NAMES))
+        known = [*HYPERPARAM_NAMES, *(n for n in sequence_arguments() if n not in HYPERPARAM_NAMES)]
+        unknown = sorted(set(self.hyperparams) - set(known))
         if unknown:
-            raise ValueError(f"unknown hyperparams {unknown}; known: {list(HYPERPARAM_NAMES)}")
-        Hyperparams(**self.hyperparams).validate()
+            raise ValueError(
+                f"unknown hyperparams {unknown}; known (Hyperparams, train_sequence arguments): {known}"
+            )
+        Hyperparams(**self.overrides("tmaze")).validate()
 
     def rule_tag(self, task: str = "tmaze") -> str:
         """The overrides that reach ``task`` as a run-name part (``-rate_penalty=0.5``; empty under
@@ -119,7 +124,9 @@ class GatingBudget:
         """The overrides that reach ``task``: all of them for the T-maze, those that are
         ``train_sequence`` arguments for the sequence tasks."""
         if task == "tmaze":
-            return dict(self.hyperparams)
+            from sublstm.agents.settings import HYPERPARAM_NAMES
+
+            return {k: v for k, v in self.hyperparams.items() if k in HYPERPARAM_NAMES}
         names = sequence_arguments()
         return {k: v for k, v in self.hyperparams.items() if k in names}
 
@@ -250,10 +257,12 @@ def package_defaults(budget: GatingBudget) -> dict[str, dict]:
     tmaze = {
         "population": budget.population,
         "learn": learn,
-        "hyperparams": hyperparams_record(Hyperparams(**(TMAZE_PINS | budget.hyperparams))),
+        "hyperparams": hyperparams_record(Hyperparams(**(TMAZE_PINS | budget.overrides("tmaze")))),
     }
-    if budget.hyperparams:  # absent under the defaults: runs made before the option keep their settings
-        tmaze["hyperparam_overrides"] = dict(sorted(budget.hyperparams.items()))
+    if budget.overrides(
+        "tmaze"
+    ):  # absent under the defaults: runs made before the option keep their settings
+        tmaze["hyperparam_overrides"] = dict(sorted(budget.overrides("tmaze").items()))
     sequence = {"sequence": sequence_settings(budget.overrides("sequence"))}
     if budget.overrides("sequence"):
         sequence["hyperparam_overrides"] = dict(sorted(budget.overrides("sequence").items()))
@@ -273,7 +282,11 @@ def sequence_settings(overrides: Mapping[str, Any]) -> dict[str, Any]:
     names = sequence_arguments()
     defaults = {n: p.default for n, p in inspect.signature(train_sequence).parameters.items() if n in names}
     command = {k: v for k, v in to_dict(SequenceSettings()).items() if k in names}
-    return _json(defaults | command | SEQUENCE_PINS | dict(overrides))
+    settings = defaults | command | SEQUENCE_PINS | dict(overrides)
+    for name in SEQUENCE_ADDED_LATER:  # at its default, a run stored before the argument existed matches
+        if name in settings and settings[name] == defaults[name]:
+            del settings[name]
+    return _json(settings)
 
 
 class GatingStore(RunStore):

@@ -126,3 +126,21 @@ def test_sequence_sections_are_rendered_with_the_rule(fake, tmp_path):
         "`sublstm train --task sequence` and the overrides `rate_penalty=0.0` applied to every cell" in text
     )
     assert "on accuracy alone" in text and "seq2b: 2 seeds per condition" in text
+
+
+def test_a_warm_up_rule_reaches_each_task_in_its_own_units():
+    """rate_penalty_after reaches both tasks; the ramp is given per task (timesteps for the T-maze
+    agents, updates for the sequence nets), each only where it is an argument; the sequence
+    settings of a rule without a warm-up stay as they were stored before the arguments existed."""
+    rule = {"rate_penalty_after": 0.95, "rate_penalty_ramp": 10000, "rate_penalty_ramp_updates": 500}
+    budget = GatingBudget(**{**vars(RULE), "hyperparams": rule})
+    cells = {c.params["task"]: c for c in GatingGrid(seeds=1, cores=("asn-lstm",), budget=budget).cells()}
+    hp = cells["tmaze"].settings["hyperparams"]
+    assert (hp["rate_penalty_after"], hp["rate_penalty_ramp"]) == (0.95, 10000)
+    assert "rate_penalty_ramp_updates" not in hp
+    seq = cells["seq2a"].settings["sequence"]
+    assert (seq["rate_penalty_after"], seq["rate_penalty_ramp_updates"]) == (0.95, 500)
+    assert "rate_penalty_ramp" not in seq
+    assert cells["seq2a"].name == "seq2a-asn-lstm-rate_penalty_after=0.95-rate_penalty_ramp_updates=500-s0-0"
+    plain = GatingGrid(seeds=1, tasks=("seq2a",), budget=RULE).cells()[0].settings["sequence"]
+    assert "rate_penalty_after" not in plain and "rate_penalty_ramp_updates" not in plain
