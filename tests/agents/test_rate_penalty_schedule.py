@@ -100,3 +100,10 @@ def test_agent_stops_only_after_the_ramp(monkeypatch):
         agent.learn(2000, eval_interval=200, stop_at_success=0.95, stop_patience=1)
         stops.append(agent.num_timesteps)
     assert stops == [200, 600]
+
+
+def test_the_schedule_is_saved_and_loaded(tmp_path):
+    agent = _agent(rate_penalty_after=0.9, rate_penalty_ramp=100)
+    agent.save(tmp_path / "a.pt")
+    loaded = AdvantageAgent.load(tmp_path / "a.pt")
+    assert (loaded.hp.rate_penalty_after, loaded.hp.rate_penalty_ramp) == (0.9, 100)
