@@ -599,8 +599,12 @@ def render(grid: GatingGrid, runs_dir: str | Path, doc: str | Path, figure: str 
     session_s = sum(s["wall_s"] for s in done)
     tasks = sorted({r["task"] for r in rows}, key=["tmaze", "seq2a", "seq2b"].index)
     nets = {(r["task"], r["noise"], r["twin"].split("+")[0], r["seed"]) for r in rows}
+    overrides = grid.budget.hyperparams
+    title = "# Subtractive vs multiplicative gating under spiking conversion"
+    if overrides:  # one page per training rule: the title names it
+        title += " (rule: " + ", ".join(f"`{k}={v}`" for k, v in sorted(overrides.items())) + ")"
     lines = [
-        "# Subtractive vs multiplicative gating under spiking conversion",
+        title,
         "",
         "Written by `sublstm gating` from the runs it stored in "
         f"`{os.path.relpath(runs_dir, doc.parent.parent if doc.parent.name == 'docs' else doc.parent)}/`; "

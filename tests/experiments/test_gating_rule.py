@@ -126,6 +126,9 @@ def test_sequence_sections_are_rendered_with_the_rule(fake, tmp_path):
         "`sublstm train --task sequence` and the overrides `rate_penalty=0.0` applied to every cell" in text
     )
     assert "on accuracy alone" in text and "seq2b: 2 seeds per condition" in text
+    assert text.startswith(
+        "# Subtractive vs multiplicative gating under spiking conversion (rule: `rate_penalty=0.0`)"
+    )
 
 
 def test_a_warm_up_rule_reaches_each_task_in_its_own_units():
