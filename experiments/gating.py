@@ -487,9 +487,9 @@ def run_grid(
 
 
 def stored_runs(grid: GatingGrid, runs_dir: str | Path) -> dict[str, dict]:
-    """The stored runs of ``runs_dir`` made with the grid's budget and corridor under one set of
-    package defaults per task kind: today's where runs were made with them, else the set with the
-    most runs (so a doc can be rendered after the defaults moved on; it says which were used)."""
+    """The stored runs of ``runs_dir`` made with the grid's budget, rule and corridor under one set
+    of package defaults per task kind: today's where runs were made with them, else the set with
+    the most runs (so a doc can be rendered after the defaults moved on; it says which were used)."""
     budget = {k: v for k, v in package_defaults(grid.budget)["tmaze"].items() if k not in ("learn", "twin")}
     budget.pop("hyperparams")
     today = {k: _json(v) for k, v in package_defaults(grid.budget).items()}
@@ -500,6 +500,9 @@ def stored_runs(grid: GatingGrid, runs_dir: str | Path) -> dict[str, dict]:
         if "members" not in record.get("result", {}):
             continue
         kind = "tmaze" if record.get("task") == "tmaze" else "sequence"
+        # the rule (the budget's overrides) must match; only the package defaults may have moved on
+        if settings.get("hyperparam_overrides", {}) != grid.budget.overrides(record.get("task", "tmaze")):
+            continue
         if kind == "tmaze":
             learn = settings.get("learn", {})
             if settings.get("corridor") != grid.corridor or learn.get("total_timesteps") != (

@@ -147,3 +147,15 @@ def test_a_warm_up_rule_reaches_each_task_in_its_own_units():
     assert cells["seq2a"].name == "seq2a-asn-lstm-rate_penalty_after=0.95-rate_penalty_ramp_updates=500-s0-0"
     plain = GatingGrid(seeds=1, tasks=("seq2a",), budget=RULE).cells()[0].settings["sequence"]
     assert "rate_penalty_after" not in plain and "rate_penalty_ramp_updates" not in plain
+
+
+def test_a_page_shows_the_runs_of_its_own_rule_only(fake, tmp_path):
+    """Sequence nets stored under one rule never fill the sequence sections of another rule's page."""
+    run_grid(GatingGrid(seeds=2, tasks=("tmaze", "seq2a"), noises=(0.0,), budget=RULE), tmp_path / "runs")
+    other = GatingBudget(**{**vars(RULE), "hyperparams": {"rate_penalty": 0.5}})
+    grid = GatingGrid(seeds=2, tasks=("tmaze",), noises=(0.0,), budget=other)
+    run_grid(grid, tmp_path / "runs")
+    text = render(grid, tmp_path / "runs", tmp_path / "gating.md").read_text()
+    assert "## T-maze" in text and "## Sequence prediction" not in text
+    both = GatingGrid(seeds=2, tasks=("tmaze", "seq2a"), noises=(0.0,), budget=RULE)
+    assert "## Sequence prediction 2a" in render(both, tmp_path / "runs", tmp_path / "rule.md").read_text()
