@@ -6,11 +6,14 @@
     sublstm gating --render                        # rebuild docs/gating.md from the stored runs only
     sublstm gating grid.seeds=64 grid.tasks=[tmaze] budget.total_timesteps=60000
     sublstm gating grid.tasks=[tmaze] budget.hyperparams.rate_penalty=0.5   # one rule for every cell
+    # the rate penalty after a warm-up (the rule of docs/gating.md):
+    sublstm gating --jobs 2 budget.total_timesteps=100000 budget.hyperparams.rate_penalty_after=0.95
+        budget.hyperparams.rate_penalty_ramp=10000 budget.hyperparams.rate_penalty_ramp_updates=500
 
 Settings: the sections ``grid`` (noises, seeds: the number of seeds, cores, tasks, corridor) and
-``budget`` (total_timesteps, test_episodes, test_sequences, population, hyperparams: overrides of
-the agent's hyperparameters applied to every cell: to its T-maze agents, and to its sequence nets
-where ``train_sequence`` takes the same argument) of ``--config FILE`` and of the
+``budget`` (total_timesteps, test_episodes, test_sequences, population, hyperparams: overrides
+applied to every cell: Hyperparams fields to its T-maze agents, ``train_sequence`` arguments to its
+sequence nets, a name that is both to both) of ``--config FILE`` and of the
 overrides, applied to the preset. Training and conversion use the package's defaults of the day with
 those overrides (stored with every run; a run made under other settings is run again, not pooled;
 runs under other overrides are stored under their own names).
