@@ -54,7 +54,6 @@ class SequenceResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-@torch.no_grad()
 def _penalty_weight(update: int, penalty_on: float, ramp: int) -> float:
     """The rate penalty's weight at ``update``: 0 up to ``penalty_on``, then a linear ramp."""
     if update <= penalty_on:
@@ -62,6 +61,7 @@ def _penalty_weight(update: int, penalty_on: float, ramp: int) -> float:
     return 1.0 if ramp == 0 else min(1.0, (update - penalty_on) / ramp)
 
 
+@torch.no_grad()
 def evaluate_sequences(
     network: AdvantageNetwork, batch_fn: BatchFn, n: int, rng: np.random.Generator, device
 ) -> dict[str, Any]:

@@ -55,3 +55,16 @@ def test_stop_rule_counts_evaluations_at_full_penalty_only(monkeypatch):
 def test_rate_penalty_schedule_is_checked(kw, match):
     with pytest.raises(ValueError, match=match):
         train_sequence(p=3, max_updates=1, **kw)
+
+
+def test_evaluation_builds_no_graph():
+    """Evaluation runs the network without autograd (it is called every eval_every updates)."""
+    import numpy as np
+    import torch
+    from sublstm.agents.supervised import default_batch_fn, evaluate_sequences
+
+    net = train_sequence(p=3, max_updates=1, eval_every=1000, eval_sequences=10).network
+    seen = []
+    net.register_forward_hook(lambda module, args, out: seen.append(torch.is_grad_enabled()))
+    evaluate_sequences(net, default_batch_fn(3, False), 5, np.random.default_rng(0), "cpu")
+    assert seen == [False]
