@@ -46,7 +46,7 @@ import torch
 
 from .cores import CORES
 from .neuron import ASNParams
-from .settings import Hyperparams
+from .settings import NEUTRAL_AT_DEFAULT, Hyperparams
 
 MAGIC = b"SUBLSTM-CHECKPOINT\n"
 FORMAT_VERSION = 1
@@ -250,7 +250,7 @@ BUFFER_FIELDS: dict[str, torch.dtype] = {
 _PLAIN = (bool, int, float, str, type(None))
 # hyperparameters added after checkpoints were first written: a checkpoint without one loads with
 # its default, which is what an AdvantageAgent did before the field existed
-HYPERPARAMS_ADDED_LATER = ("learning_starts_unit", "rate_penalty_after", "rate_penalty_ramp")
+HYPERPARAMS_ADDED_LATER = ("learning_starts_unit", *NEUTRAL_AT_DEFAULT)
 
 
 def _near(name: str, choices) -> str:

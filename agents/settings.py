@@ -155,13 +155,18 @@ def penalty_on_at(hp: Hyperparams, history: list[dict[str, Any]]) -> float:
     return math.inf
 
 
+def ramp_weight(t: float, on: float, ramp: int) -> float:
+    """A penalty's weight at time ``t`` (steps or updates) when it switches on at ``on`` (inf: not
+    yet): 0 before, then rising linearly to 1 over ``ramp`` (at once when 0)."""
+    if t < on:
+        return 0.0
+    return 1.0 if ramp == 0 else min(1.0, (t - on) / ramp)
+
+
 def penalty_scale(hp: Hyperparams, history: list[dict[str, Any]], timesteps: int) -> float:
     """The weight (0 to 1) of the rate penalties at ``timesteps`` for an agent with evaluation
     ``history``: 0 before :func:`penalty_on_at`, then rising linearly over ``rate_penalty_ramp``."""
-    on = penalty_on_at(hp, history)
-    if timesteps < on:
-        return 0.0
-    return 1.0 if hp.rate_penalty_ramp == 0 else min(1.0, (timesteps - on) / hp.rate_penalty_ramp)
+    return ramp_weight(timesteps, penalty_on_at(hp, history), hp.rate_penalty_ramp)
 
 
 def penalised(hp: Hyperparams, scale: float) -> Hyperparams:

@@ -27,6 +27,7 @@ from torch import nn
 from .advantage import check_unit_interval
 from .network import AdvantageNetwork, predicted_mean_rate_hz
 from .neuron import ASNParams
+from .settings import ramp_weight
 
 BatchFn = Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
@@ -52,13 +53,6 @@ class SequenceResult:
     wall_s: float
     rate_hz: dict[str, float]
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _penalty_weight(update: int, penalty_on: float, ramp: int) -> float:
-    """The rate penalty's weight at ``update``: 0 up to ``penalty_on``, then a linear ramp."""
-    if update <= penalty_on:
-        return 0.0
-    return 1.0 if ramp == 0 else min(1.0, (update - penalty_on) / ramp)
 
 
 @torch.no_grad()
@@ -176,7 +170,7 @@ def train_sequence(
             x, noise_std=train_noise, cell_noise_std=train_cell_noise, generator=noise_generator
         )
         loss = loss_fn(logits.reshape(-1, n_symbols), y.reshape(-1))
-        weight = _penalty_weight(update, penalty_on, ramp)
+        weight = ramp_weight(update, penalty_on, ramp)
         if rate_penalty > 0.0 and weight > 0.0:
             loss = loss + rate_penalty * weight * sum(a.mean() for a in acts.values()) / len(acts)
         optimizer.zero_grad(set_to_none=True)

@@ -254,18 +254,17 @@ def package_defaults(budget: GatingBudget) -> dict[str, dict]:
         learn["total_timesteps"] = budget.total_timesteps
     timing = to_dict(TwinTiming())
     common = {"test_episodes": budget.test_episodes, "test_sequences": budget.test_sequences, "twin": timing}
+    tmaze_rule, sequence_rule = budget.overrides("tmaze"), budget.overrides("sequence")
     tmaze = {
         "population": budget.population,
         "learn": learn,
-        "hyperparams": hyperparams_record(Hyperparams(**(TMAZE_PINS | budget.overrides("tmaze")))),
+        "hyperparams": hyperparams_record(Hyperparams(**(TMAZE_PINS | tmaze_rule))),
     }
-    if budget.overrides(
-        "tmaze"
-    ):  # absent under the defaults: runs made before the option keep their settings
-        tmaze["hyperparam_overrides"] = dict(sorted(budget.overrides("tmaze").items()))
-    sequence = {"sequence": sequence_settings(budget.overrides("sequence"))}
-    if budget.overrides("sequence"):
-        sequence["hyperparam_overrides"] = dict(sorted(budget.overrides("sequence").items()))
+    if tmaze_rule:  # absent under the defaults: runs made before the option keep their settings
+        tmaze["hyperparam_overrides"] = dict(sorted(tmaze_rule.items()))
+    sequence = {"sequence": sequence_settings(sequence_rule)}
+    if sequence_rule:
+        sequence["hyperparam_overrides"] = dict(sorted(sequence_rule.items()))
     return {"tmaze": common | tmaze, "sequence": common | sequence}
 
 
