@@ -135,6 +135,7 @@ class AdvantageAgent:
                 n_hidden=self.hp.n_hidden,
                 n_cells=self.hp.n_cells,
                 asn=self.asn,
+                input_gain=self.hp.input_gain,
             ).to(self.device)
         self.target_network = copy.deepcopy(self.network) if self.hp.target_update_interval else None
         self.optimizer = make_optimizer(self.network, self.hp.learning_rate)

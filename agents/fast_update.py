@@ -20,6 +20,7 @@ from .advantage import check_unit_interval, lambda_returns
 from .cell_kernels import GATING, af_block, af_constants, cells_backward, cells_forward, gating_flags
 from .gates import GATE_CEILING
 from .network import AdvantageNetwork
+from .neuron import input_code
 from .settings import Hyperparams
 
 #: the parameters whose gradients :func:`loss_and_grads` returns (AdvantageNetwork's names)
@@ -63,7 +64,7 @@ def loss_and_grads(
 
     # --- forward: AdvantageNetwork.forward with its noise, in the same order of draws ----------
     k = af_constants(asn)
-    x = af_values(obs, k)
+    x = input_values(network, obs, k)
     hidden_pre = x @ p["hidden.weight"].T + p["hidden.bias"]
     a, d_hidden = af_values(hidden_pre, k, grad=True)
     x_in = x
@@ -194,6 +195,14 @@ def af_values(s: np.ndarray, k: np.ndarray, grad: bool = False):
     return (out, slope.reshape(s.shape)) if grad else out
 
 
+def input_values(network: AdvantageNetwork, obs: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The input units' activations x of ``network`` for ``obs`` (its input code, no gradient)."""
+    if network.input_gain is None:
+        return af_values(obs, k)
+    obs = torch.from_numpy(np.asarray(obs, dtype=np.float32))
+    return input_code(obs, network.asn, network.input_gain).numpy()
+
+
 def forward_step(
     network: AdvantageNetwork,
     obs: torch.Tensor,
@@ -205,7 +214,7 @@ def forward_step(
     torch's sixty (acting runs once per vector step of training)."""
     k = af_constants(network.asn)
     p = {name: t.detach().numpy() for name, t in network.named_parameters()}
-    x = af_values(obs[0].numpy(), k)
+    x = input_values(network, obs[0].numpy(), k)
     a = af_values(x @ p["hidden.weight"].T + p["hidden.bias"], k)
     keep = ~resets[0].numpy()[:, None]
     h, c = (s.numpy() * keep for s in state)

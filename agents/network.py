@@ -1,7 +1,8 @@
 """The Bakker-style advantage network: AF input encoding, an AF hidden layer beside the memory
 cells, and a linear head with one advantage per action.
 
-    x_t = AF(obs_t)                       input units (in the spiking twin: ASNs driven by obs)
+    x_t = AF(obs_t)                       input units (in the spiking twin: ASNs driven by obs;
+                                          input_gain g: AF_ASN(g obs_t) / AF_ASN(g), neuron.input_code)
     a_t = AF(W_a x_t + b_a)               hidden layer of ordinary AF units (feed-forward)
     h_t = core(x_t, h_{t-1}, c_{t-1})     memory cells (see cores.py)
     A_t = W_q [a_t, h_t] + b_q            advantages, one per action
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .cores import State, make_core, zero_where
-from .neuron import DEFAULT_ASN, ASNParams, af, predicted_rate_hz
+from .neuron import DEFAULT_ASN, ASNParams, af, check_input_gain, input_code, predicted_rate_hz
 
 
 class AdvantageNetwork(nn.Module):
@@ -29,6 +30,7 @@ class AdvantageNetwork(nn.Module):
         n_hidden: int = 16,
         n_cells: int = 8,
         asn: ASNParams = DEFAULT_ASN,
+        input_gain: float | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("obs_dim", obs_dim), ("n_actions", n_actions), ("n_hidden", n_hidden)):
@@ -37,6 +39,8 @@ class AdvantageNetwork(nn.Module):
         self.obs_dim, self.n_actions, self.n_hidden, self.n_cells = obs_dim, n_actions, n_hidden, n_cells
         self.core_name = core
         self.asn = asn
+        # the input units' code (neuron.input_code): None, AF(obs); g, the ASN's trace at g * obs
+        self.input_gain = check_input_gain(input_gain)
         self.hidden = nn.Linear(obs_dim, n_hidden)
         self.core = make_core(core, obs_dim, n_cells, asn)
         self.head = nn.Linear(n_hidden + n_cells, n_actions)
@@ -65,7 +69,7 @@ class AdvantageNetwork(nn.Module):
         """
         if noise_std < 0 or cell_noise_std < 0:
             raise ValueError(f"noise stds must be >= 0, got {noise_std!r} and {cell_noise_std!r}")
-        x = af(obs, self.asn)
+        x = input_code(obs, self.asn, self.input_gain)
         a = af(self.hidden(x), self.asn)
         if noise_std == 0 and cell_noise_std == 0:
             hs, state, acts = self.core(x, state, resets)

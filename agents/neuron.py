@@ -183,3 +183,28 @@ def af_asn(s: torch.Tensor, params: ASNParams = DEFAULT_ASN) -> torch.Tensor:
     u = ((s - params.theta0 / 2.0) / params.theta0).clamp(min=1e-4)
     excess = params.h * a * torch.exp(-c * u) / (1.0 + (u / scale) ** power)
     return torch.where(s > params.theta0 / 2.0, torch.relu(af(s, params) - excess), torch.zeros_like(s))
+
+
+def input_code(obs: torch.Tensor, params: ASNParams = DEFAULT_ASN, gain: float | None = None) -> torch.Tensor:
+    """The input units' activations x for observations ``obs``.
+
+    ``gain`` None: AF(obs), the closed form (agents trained before the input code existed). A
+    number g in (0, 1]: AF_ASN(g * obs) / AF_ASN(g), the mean trace of an ASN driven by g * obs on
+    synapses scaled so that an input of 1 still delivers 1 -- exactly what the spiking twin's input
+    neurons deliver at ``TwinTiming.input_gain`` g, for graded observations too. A smaller g means
+    fewer, larger input spikes. No gradient flows to the observation, so AF_ASN's unbounded slope
+    at theta0/2 does not matter here.
+    """
+    if gain is None:
+        return af(obs, params)
+    return af_asn(gain * obs, params) / float(af_asn(torch.tensor(float(gain)), params))
+
+
+def check_input_gain(gain) -> float | None:
+    """None or a number in (0, 1] (ValueError naming the value otherwise)."""
+    if gain is None:
+        return None
+    ok = isinstance(gain, (int, float)) and not isinstance(gain, bool) and math.isfinite(gain)
+    if not ok or not 0 < gain <= 1:
+        raise ValueError(f"input_gain must be None or a number in (0, 1], got {gain!r}")
+    return float(gain)

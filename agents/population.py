@@ -146,7 +146,9 @@ class Population:
         for seed in seeds:
             with seeded_torch(seed):  # the initial weights AdvantageAgent(seed=seed) draws
                 networks.append(
-                    AdvantageNetwork(self.obs_dim, self.n_actions, core, hp.n_hidden, hp.n_cells, self.asn)
+                    AdvantageNetwork(
+                        self.obs_dim, self.n_actions, core, hp.n_hidden, hp.n_cells, self.asn, hp.input_gain
+                    )
                 )
         self.network = StackedNetwork(networks, dev)
         self.target_network = StackedNetwork(networks, dev) if hp.target_update_interval else None

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from .gates import bounded_lstm_update
 from .network import AdvantageNetwork
-from .neuron import ASNParams, af, af_with_grad
+from .neuron import ASNParams, af, af_with_grad, input_code
 from .population_af import af_train
 from .population_cells import GATING, packed_positions, run_stacked_cells
 
@@ -170,6 +170,11 @@ def _weighted_sums(acts: dict[str, Tensor], weights: Tensor) -> dict[str, Tensor
     return {k: (a.sum(-1) * weights).flatten(1).sum(1) for k, a in acts.items()}
 
 
+def _shape(net: AdvantageNetwork) -> tuple:
+    """What members of one stack share: sizes, core, neuron and input code."""
+    return (net.obs_dim, net.n_actions, net.core_name, net.n_hidden, net.n_cells, net.asn, net.input_gain)
+
+
 class StackedNetwork:
     """The parameters of S AdvantageNetworks of one shape, stacked: ``params[name]`` is (S, *shape).
 
@@ -181,14 +186,14 @@ class StackedNetwork:
         if not networks:
             raise ValueError("StackedNetwork needs at least one network")
         first = networks[0]
-        shape = (first.obs_dim, first.n_actions, first.core_name, first.n_hidden, first.n_cells, first.asn)
+        shape = _shape(first)
         for net in networks[1:]:
-            other = (net.obs_dim, net.n_actions, net.core_name, net.n_hidden, net.n_cells, net.asn)
-            if other != shape:
-                raise ValueError(f"networks differ in shape: {other} vs {shape}")
+            if _shape(net) != shape:
+                raise ValueError(f"networks differ in shape: {_shape(net)} vs {shape}")
         if first.core_name not in CELLS:
             raise ValueError(f"no stacked version of core {first.core_name!r}; known: {sorted(CELLS)}")
-        self.obs_dim, self.n_actions, self.core_name, self.n_hidden, self.n_cells, self.asn = shape
+        self.obs_dim, self.n_actions, self.core_name, self.n_hidden, self.n_cells, self.asn = shape[:6]
+        self.input_gain = shape[6]
         self.n_members = len(networks)
         self.device = torch.device(device)
         states = [net.state_dict() for net in networks]
@@ -279,7 +284,7 @@ class StackedNetwork:
                 state,
                 acts if act_weights is not None else {k: unpack(v) for k, v in acts.items()},
             )
-        x = af(obs, asn)
+        x = input_code(obs, asn, self.input_gain)
         a = af(_linear(x.reshape(s, t_len * b, d), p["hidden.weight"], p["hidden.bias"]), asn)
         x_core = x + noise["x"] if "x" in noise else x
         bias = sum(p[name] for name in self._b_in)
@@ -365,7 +370,7 @@ class StackedNetwork:
             if weights is None:
                 acts = {k: v.reshape(s, t_len * b, -1).index_select(1, pos) for k, v in acts.items()}
             return q.reshape(s, t_len * b, -1).index_select(1, pos), state, acts
-        x = af(obs, asn)
+        x = input_code(obs, asn, self.input_gain)
         a = af_train(_linear(x, p["hidden.weight"], p["hidden.bias"]), asn)
         x_core = x + noise["x"] if "x" in noise else x
         pre_in = _linear(x_core, p[self._w_in], sum(p[name] for name in self._b_in))
@@ -425,7 +430,7 @@ class StackedNetwork:
         if resets is not None:
             keep = (~resets).unsqueeze(-1).to(obs.dtype)
             h, c = h * keep, c * keep
-        x = af(obs, asn)
+        x = input_code(obs, asn, self.input_gain)
         a = af(_linear(x, p["hidden.weight"], p["hidden.bias"]), asn)
         bias = p[self._b_in[0]] if len(self._b_in) == 1 else sum(p[name] for name in self._b_in)
         pre = _linear(x, p[self._w_in], bias).baddbmm_(h, p[self._w_rec].transpose(1, 2))

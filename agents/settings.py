@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .advantage import check_unit_interval
+from .neuron import check_input_gain
 
 
 def check_int(name: str, value: Any, minimum: int, *, numpy_ok: bool = True) -> int:
@@ -83,6 +84,11 @@ class Hyperparams:
     # ... and on each step's memory-cell increment z - i; both widen the analog decision margins,
     # so that the twin's rate errors flip fewer near-ties
     train_cell_noise: float = 0.05
+    # the input units' code (agents.neuron.input_code): None, AF(obs) in the closed form; a gain g in
+    # (0, 1], the simulated ASN's mean trace at g * obs, scaled so that an input of 1 gives 1 --
+    # what the spiking twin's input neurons deliver (its input_gain follows), graded inputs too.
+    # The input layer fires at ~161 Hz per unit of input at g = 1, and no rate penalty reaches it
+    input_gain: float | None = None
 
     def validate(self) -> None:
         for name in (
@@ -106,6 +112,7 @@ class Hyperparams:
         check_unit_interval("kappa", self.kappa, open_low=True)
         if self.rate_penalty_after is not None:
             check_unit_interval("rate_penalty_after", self.rate_penalty_after, open_low=True)
+        check_input_gain(self.input_gain)
         if self.learning_starts_unit not in LEARNING_STARTS_UNITS:
             raise ValueError(
                 f"learning_starts_unit must be one of {list(LEARNING_STARTS_UNITS)}, "
@@ -120,7 +127,7 @@ class Hyperparams:
 
 HYPERPARAM_NAMES = tuple(f.name for f in fields(Hyperparams))
 # fields that change nothing at their defaults and were added after runs were first stored
-NEUTRAL_AT_DEFAULT = ("rate_penalty_after", "rate_penalty_ramp")
+NEUTRAL_AT_DEFAULT = ("rate_penalty_after", "rate_penalty_ramp", "input_gain")
 
 
 def hyperparams_record(hp: Hyperparams) -> dict[str, Any]:

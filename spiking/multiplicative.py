@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from .asn import step_constants
 from .network import SpikingNetwork, SpikingState
 from .policy import SpikingPolicy
-from .timing import TwinTiming, resolve_timing
+from .timing import TwinTiming, analog_timing
 
 PRODUCTS = ("exact", "spikes")
 #: the multiplicative cells' gating attribute -> whether their gates are bounded
@@ -156,7 +156,7 @@ def multiplicative_twin(
             f"core {getattr(network, 'core_name', type(core).__name__)!r} has no multiplicative twin: "
             f"only cores with gating {sorted(MULTIPLICATIVE)} (asn-lstm, asn-lstm-bounded)"
         )
-    timing = resolve_timing(timing, **changes)
+    timing = analog_timing(network, timing, **changes)
     # the weights in the order SpikingNetwork takes them: hidden, core input, recurrence, head
     layers = (network.hidden, core.w_in, core.w_rec, network.head)
     weights = [t for layer in layers for t in (layer.weight, layer.bias) if t is not None]

@@ -41,7 +41,7 @@ from sublstm.agents.neuron import DEFAULT_ASN, ASNParams, af_asn
 from torch import Tensor, nn
 
 from .asn import ASNState, asn_step, initial_state, reset_where
-from .timing import TwinTiming, resolve_timing
+from .timing import TwinTiming, analog_timing
 
 POPULATIONS = ("input", "hidden", "cell_input", "input_gate", "output_gate", "output_cell")
 #: how :meth:`SpikingNetwork.step` simulates: "torch" (matrix products of traces every dt, any
@@ -259,7 +259,7 @@ class SpikingNetwork(nn.Module):
             )
         if "gating" in changes:
             raise ValueError(f"gating is set by the core ({gating!r}), not by an argument")
-        timing = resolve_timing(timing, **changes)
+        timing = analog_timing(network, timing, **changes)
         with torch.no_grad():
             return cls(
                 network.hidden.weight,

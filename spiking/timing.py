@@ -217,3 +217,14 @@ def resolve_timing(timing: TwinTiming | None = None, **changes: Any) -> TwinTimi
     elif not isinstance(timing, TwinTiming):
         raise ValueError(f"timing must be a TwinTiming or None, got {type(timing).__name__}")
     return timing.replace(**changes)
+
+
+def analog_timing(network: Any, timing: TwinTiming | None = None, **changes: Any) -> TwinTiming:
+    """The timing of ``network``'s twin: :func:`resolve_timing`, whose input code follows the
+    network's ``input_gain`` (the code it was trained with, agents.neuron.input_code) unless
+    ``changes`` name one or ``timing`` has one other than 1."""
+    resolved = resolve_timing(timing, **changes)
+    trained = getattr(network, "input_gain", None)
+    if trained is not None and "input_gain" not in changes and resolved.input_gain == 1.0:
+        resolved = resolved.replace(input_gain=trained)
+    return resolved

@@ -48,6 +48,7 @@ CASES = [
     {"train_noise": 0.0, "train_cell_noise": 0.0, "rate_penalty": 0.0, "huber_delta": 1.0},
     {"train_noise": 0.0, "train_cell_noise": 0.05, "gate_rate_penalty": 0.5, "kappa": 1.0},
     {"train_noise": 0.1, "train_cell_noise": 0.0, "huber_delta": 0.3, "gamma": 0.9, "lam": 0.5},
+    {"input_gain": 0.3},  # the ASN input code (agents.neuron.input_code)
 ]
 
 
@@ -57,7 +58,7 @@ def test_numpy_update_equals_autograd(core, extra):
     # 32 episodes of 8 cells: one draw of every step's noise gives the numbers of one draw per step
     hp = Hyperparams(**extra)
     torch.manual_seed(3)
-    net = AdvantageNetwork(3, 4, core=core, n_hidden=hp.n_hidden, n_cells=hp.n_cells)
+    net = AdvantageNetwork(3, 4, core=core, n_hidden=hp.n_hidden, n_cells=hp.n_cells, input_gain=hp.input_gain)
     episodes = random_episodes(32)
     ref_loss = padded_loss(net, episodes, hp, torch.Generator().manual_seed(7))
     ref = grads(net, ref_loss)
@@ -111,10 +112,11 @@ def test_gradient_step_takes_either_path_alike(monkeypatch):
         torch.testing.assert_close(fast_weights[name], slow_weights[name], atol=5e-4, rtol=0, msg=name)
 
 
+@pytest.mark.parametrize("input_gain", [None, 0.3])
 @pytest.mark.parametrize("core", ["asn-sublstm", "asn-lstm", "asn-lstm-bounded"])
-def test_numpy_acting_step_equals_the_network(core):
+def test_numpy_acting_step_equals_the_network(core, input_gain):
     torch.manual_seed(6)
-    net = AdvantageNetwork(3, 4, core=core)
+    net = AdvantageNetwork(3, 4, core=core, input_gain=input_gain)
     obs = torch.rand(1, 5, 3)
     state = (torch.rand(5, 8), torch.rand(5, 8))
     resets = torch.tensor([[True, False, False, True, False]])

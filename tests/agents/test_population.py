@@ -27,10 +27,11 @@ def small_population(seeds, **extra):
     return Population(ENV, len(seeds), seeds=seeds, env_kwargs=KW, **{**SMALL, **extra})
 
 
+@pytest.mark.parametrize("input_gain", [None, 0.3])
 @pytest.mark.parametrize("core", sorted(CELLS))
-def test_stacked_forward_equals_each_network(core):
+def test_stacked_forward_equals_each_network(core, input_gain):
     torch.manual_seed(0)
-    nets = [AdvantageNetwork(3, 4, core=core) for _ in range(3)]
+    nets = [AdvantageNetwork(3, 4, core=core, input_gain=input_gain) for _ in range(3)]
     stacked = StackedNetwork(nets)
     obs = torch.rand(3, 7, 5, 3)
     resets = torch.rand(3, 7, 5) < 0.2
@@ -118,6 +119,7 @@ def _episodes(batch, k):
     [
         ("asn-sublstm", {}),
         ("asn-sublstm", {"rate_penalty": 1.0, "gate_rate_penalty": 0.5, "huber_delta": 1.0}),
+        ("asn-sublstm", {"input_gain": 0.3}),  # the ASN input code
         ("asn-lstm", {"rate_penalty": 1.0}),  # the multiplicative cells of the packed pass
         ("lstm", {"rate_penalty": 1.0}),  # no cells node: the step-by-step loop, packed around it
     ],
@@ -136,7 +138,7 @@ def test_stacked_update_equals_separate_updates(core, extra):
         pop.update_on(idx, learning)
     hp = pop.hp
     for k in range(3):
-        net = AdvantageNetwork(3, 4, core=core, n_hidden=hp.n_hidden, n_cells=hp.n_cells)
+        net = AdvantageNetwork(3, 4, core, hp.n_hidden, hp.n_cells, input_gain=hp.input_gain)
         net.load_state_dict(before[k])
         if learning[k]:
             opt = torch.optim.Adam(net.parameters(), lr=hp.learning_rate)
