@@ -58,7 +58,7 @@ def test_numpy_update_equals_autograd(core, extra):
     # 32 episodes of 8 cells: one draw of every step's noise gives the numbers of one draw per step
     hp = Hyperparams(**extra)
     torch.manual_seed(3)
-    net = AdvantageNetwork(3, 4, core=core, n_hidden=hp.n_hidden, n_cells=hp.n_cells, input_gain=hp.input_gain)
+    net = AdvantageNetwork(3, 4, core, hp.n_hidden, hp.n_cells, input_gain=hp.input_gain)
     episodes = random_episodes(32)
     ref_loss = padded_loss(net, episodes, hp, torch.Generator().manual_seed(7))
     ref = grads(net, ref_loss)
