@@ -60,9 +60,16 @@ def test_a_row_trains_with_its_own_hyperparameters_on_top_of_the_tables():
     # a row without changes is stored as before the field existed (its stored runs still count)
     assert "hyperparams" not in seq.params["row"]
     assert saccade.params["row"]["hyperparams"] == {"rate_penalty": 1.0}
-    assert tt.row_hyperparams(tmaze.settings, tmaze.params["row"]) == {"rate_penalty": tt.TMAZE_RATE_PENALTY}
+    assert tt.row_hyperparams(tmaze.settings, tmaze.params["row"]) == {
+        "rate_penalty": tt.TMAZE_RATE_PENALTY,
+        "input_gain": tt.TMAZE_NOISY_INPUT_GAIN,  # a noisy row's analog input code
+    }
     # what an RL row's agents train with is stored in full; the sequence rows store none
     assert tmaze.settings["agent"]["rate_penalty"] == tt.TMAZE_RATE_PENALTY and "agent" not in seq.settings
+    assert tmaze.settings["agent"]["input_gain"] == tt.TMAZE_NOISY_INPUT_GAIN
+    # a field neutral at its default is left out, so runs stored before it existed still count
+    clean = tt.cells(tt.TwinTableSettings(rows=("tmaze-c10-n0",), seeds=1))[0]
+    assert "input_gain" not in clean.settings["agent"]
     # the table's changes apply to every row, the row's own win where both set a field
     s = tt.TwinTableSettings(rows=("saccade",), seeds=1, hyperparams={"rate_penalty": 3.0, "gamma": 0.9})
     (cell,) = tt.cells(s)
