@@ -50,6 +50,9 @@ class Row:
     # the row's own stop rule, evaluations in a row at the target (None: TwinTableSettings.stop_patience
     # for RL rows, train_sequence's own for sequence rows)
     stop_patience: int | None = None
+    # RL rows: stop on the greedy evaluations' mean return instead of their success (None: success
+    # >= 95 %), the same number of evaluations in a row
+    stop_at_return: float | None = None
     # the row's own changes to the TwinTiming defaults (its twin's timing or input code)
     twin: dict = field(default_factory=dict)
 
@@ -212,7 +215,7 @@ def row_settings(row: Row) -> dict:
     """The row as stored with its runs; a row's own fields left at "no change" are stored as before
     those fields existed, so that its stored runs still count."""
     out = to_dict(row)
-    for name in ("hyperparams", "stop_patience", "twin"):
+    for name in ("hyperparams", "stop_patience", "stop_at_return", "twin"):
         if out[name] in ({}, None):
             del out[name]
     return out
@@ -336,8 +339,15 @@ def training_key(cell: Cell) -> dict:
     return {
         "env_id": row["env_id"], "env_kwargs": row["env_kwargs"], "seeds": list(cell.params["seeds"]),
         "hyperparams": s.get("agent") or row_hyperparams(s, row), "total_timesteps": s["total_timesteps"],
-        "stop_at_success": 0.95, "stop_patience": row_patience(s, row),
+        **row_stop(row), "stop_patience": row_patience(s, row),
     }  # fmt: skip
+
+
+def row_stop(row: dict) -> dict:
+    """The stop rule's target of an RL row: success >= 95 %, or its own mean return."""
+    if row.get("stop_at_return") is not None:
+        return {"stop_at_success": None, "stop_at_return": row["stop_at_return"]}
+    return {"stop_at_success": 0.95}
 
 
 def saved_agents(cell: Cell) -> tuple[list, list[dict]] | None:
@@ -373,7 +383,7 @@ def train_block(cell: Cell) -> tuple[list, list[dict], float]:
     pop = train_population(
         row["env_id"], cell.params["seeds"], env_kwargs=row["env_kwargs"],
         hyperparams=row_hyperparams(s, row),
-        total_timesteps=s["total_timesteps"], stop_at_success=0.95, stop_patience=row_patience(s, row),
+        total_timesteps=s["total_timesteps"], stop_patience=row_patience(s, row), **row_stop(row),
     )  # fmt: skip
     train_s = time.perf_counter() - t0
     steps = pop.steps_to()
@@ -754,9 +764,12 @@ def own_changes(row: Row) -> str:
     parts = []
     if row.hyperparams:
         parts.append("trained with " + ", ".join(f"`{k}` = {v}" for k, v in sorted(row.hyperparams.items())))
-    if row.stop_patience is not None:
+    if row.stop_patience is not None or row.stop_at_return is not None:
         target = "`train_sequence`'s target" if row.task.startswith("seq") else ">= 95 %"
-        parts.append(f"stopped after {row.stop_patience} evaluations in a row at {target}")
+        if row.stop_at_return is not None:
+            target = f"a mean return >= {row.stop_at_return:g} (instead of success >= 95 %)"
+        patience = "the table's number of" if row.stop_patience is None else row.stop_patience
+        parts.append(f"stopped after {patience} evaluations in a row at {target}")
     if row.twin:
         parts.append("twin with " + ", ".join(f"`{k}` = {v}" for k, v in sorted(row.twin.items())))
     return "; ".join(parts)

@@ -100,6 +100,21 @@ def test_a_row_may_have_its_own_stop_rule_and_twin(monkeypatch):
     assert tt.own_changes(tt.Row("x", "tmaze")) == ""
 
 
+def test_a_row_may_stop_on_the_mean_return(monkeypatch):
+    row = tt.Row("tmaze-c10-n1", "tmaze", "sublstm/TMaze-v0", {"corridor_length": 10, "noise": 1.0},
+                 stop_at_return=3.95)  # fmt: skip
+    monkeypatch.setattr(tt, "ROWS", (row,))
+    (cell,) = tt.cells(tt.TwinTableSettings(rows=("tmaze-c10-n1",), seeds=1))
+    stored = cell.params["row"]
+    assert tt.row_stop(stored) == {"stop_at_success": None, "stop_at_return": 3.95}
+    key = tt.training_key(cell)
+    assert key["stop_at_return"] == 3.95 and key["stop_at_success"] is None
+    assert "mean return >= 3.95" in tt.own_changes(row)
+    # rows without it keep the success rule and are stored as before the field existed
+    plain = tt.row_settings(tt.Row("x", "tmaze"))
+    assert "stop_at_return" not in plain and tt.row_stop(plain) == {"stop_at_success": 0.95}
+
+
 def test_the_determined_steps_of_the_sequence_tasks():
     assert tt.determined_steps(5, noisy=False).tolist() == [True] * 5  # 2a: every symbol follows
     assert tt.determined_steps(5, noisy=True).tolist() == [False] * 4 + [True]  # 2b: the final one only
