@@ -729,7 +729,9 @@ meeting success / agreement / rate; all with `learning_starts` counted in episod
   14/10/15. Training on until the greedy evaluations' mean return is >= 3.95 of at most 4 (4 in
   a row; no wrong turns and hardly a bump into a wall) instead of success >= 95 %: c10 n1 at g
   0.5 16/16/16 (median 5.9 Hz, 52,500 steps against 50,000), chosen; c20 n1 without an input
-  code 13/12/16 (3 twins a point or more below their analog; 77,500 steps against 62,500).
+  code 13/12/16 (3 twins a point or more below their analog; 77,500 steps against 62,500), at g
+  1 14/14/15 (95,000 steps; no better than g 1 alone); c10 n0 16/15/16 and c10 n0.5 16/13/16,
+  against 16/16/16 each.
 - Twin changes on the saved c20 n1 agents before the input code (seeds meeting the agreement, of
   16; `sublstm compare <agent.pt> --episodes 100 --seed 100000 --sweep '' twin.step_ms=600
   twin.readout_window_ms=100 twin.KEY=VALUE`): the memory cell integrating over [1/3, 1/2] of
