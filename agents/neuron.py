@@ -197,7 +197,13 @@ def input_code(obs: torch.Tensor, params: ASNParams = DEFAULT_ASN, gain: float |
     """
     if gain is None:
         return af(obs, params)
-    return af_asn(gain * obs, params) / float(af_asn(torch.tensor(float(gain)), params))
+    return af_asn(gain * obs, params) / _input_scale(float(gain), params)
+
+
+@functools.lru_cache(maxsize=64)
+def _input_scale(gain: float, params: ASNParams) -> float:
+    """AF_ASN(gain): what an input of 1 delivers at that gain (looked up once, not every step)."""
+    return float(af_asn(torch.tensor(gain), params))
 
 
 def check_input_gain(gain) -> float | None:

@@ -105,7 +105,9 @@ class TwinTiming:
             synapses are scaled up so that an input of 1 still delivers AF(1) on average (exact
             for binary observations, approximate for graded ones): in (0, 1], fewer and larger
             input spikes the smaller it is (an input code of the twin; the analog net is
-            unchanged).
+            unchanged). A network trained with an input code of its own
+            (``Hyperparams.input_gain``) gives its twin that gain where the timing leaves this at
+            1 (:func:`analog_timing`); its twin is then exact for graded observations too.
     """
 
     dt: float = 1.0
