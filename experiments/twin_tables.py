@@ -725,9 +725,10 @@ meeting success / agreement / rate; all with `learning_starts` counted in episod
   against 16/15/16. Chosen: g 0.5 for c10 n1, g 1 for c20 n1. Spending the rate it frees on
   wider margins did not pay, c10 n1 / c20 n1: at g 0.3 `kappa` 0.25 16/13/3 (12.4 Hz),
   16/14/11; `train_noise` 0.2 with `train_cell_noise` 0.1 15/12/9, 15/13/16; at g 0.5
-  `rate_penalty` 1.0 (the rows' own value changed) 16/14/10, 16/13/15; `eps_end` 0.2 16/12/16,
-  14/10/15. Training on until the greedy evaluations' mean return is >= 3.95 of at most 4 (4 in
-  a row; no wrong turns and hardly a bump into a wall) instead of success >= 95 %: c10 n1 at g
+  `rate_penalty` 1.0 (the rows' own value, TMAZE_RATE_PENALTY in experiments/twin_tables.py)
+  16/14/10, 16/13/15; `eps_end` 0.2 16/12/16, 14/10/15. Training on until the greedy evaluations'
+  mean return is >= 3.95 of at most 4 (4 in a row; no wrong turns and hardly a bump into a wall;
+  a row's `stop_at_return`) instead of success >= 95 %: c10 n1 at g
   0.5 16/16/16 (median 5.9 Hz, 52,500 steps against 50,000), chosen; c20 n1 without an input
   code 13/12/16 (3 twins a point or more below their analog; 77,500 steps against 62,500), at g
   1 14/14/15 (95,000 steps; no better than g 1 alone); c10 n0 16/15/16 and c10 n0.5 16/13/16,
@@ -746,10 +747,11 @@ meeting success / agreement / rate; all with `learning_starts` counted in episod
   decisions whose analog action values differ by less than the twin's error. At c20 n1 the
   twin's action values err by ~0.05 in the corridor and ~0.13 at the junction (its memory cell
   drifts by ~7 % over 20 noisy steps), while some analog nets are nearly indifferent between
-  moves of clearly different worth (seed 5 under g 0.5, east against the south wall): seed 26 between
-  east and a bump into the north wall all along the corridor (gaps 0.002-0.08, true advantage gap
-  ~0.3; its greedy episodes take 21-33 steps where 21 would do), seed 18 between the correct turn
-  and a bump into the east wall at the junction (gaps 0.005-0.12). Besides: twins that lose the
+  moves of clearly different worth: seed 26 between east and a bump into the north wall all along
+  the corridor (gaps 0.0005-0.08, true advantage gap ~0.3; its greedy episodes take 21-33 steps
+  where 21 would do), seed 18 between the correct turn and a bump into the east wall at the
+  junction (gaps 0.005-0.12), seed 5 under g 0.5 between east and a bump into the south wall
+  (gaps 0.0004-0.13; episodes of up to 32 steps). Besides: twins that lose the
   memory bit where the cell input fires < 1 Hz, and output cells at 20-70 Hz in a few seeds."""
 
 TITLES = {
