@@ -197,12 +197,13 @@ def input_code(obs: torch.Tensor, params: ASNParams = DEFAULT_ASN, gain: float |
     """
     if gain is None:
         return af(obs, params)
-    return af_asn(gain * obs, params) / _input_scale(float(gain), params)
+    return af_asn(gain * obs, params) / unit_input_trace(float(gain), params)
 
 
 @functools.lru_cache(maxsize=64)
-def _input_scale(gain: float, params: ASNParams) -> float:
-    """AF_ASN(gain): what an input of 1 delivers at that gain (looked up once, not every step)."""
+def unit_input_trace(gain: float, params: ASNParams = DEFAULT_ASN) -> float:
+    """AF_ASN(gain): the mean trace an input of 1 gives at that input gain, which an input code
+    (analog or the twin's) divides by (looked up once, not every step)."""
     return float(af_asn(torch.tensor(gain), params))
 
 

@@ -27,7 +27,7 @@ from torch import nn
 from .advantage import check_unit_interval
 from .network import AdvantageNetwork, predicted_mean_rate_hz
 from .neuron import ASNParams
-from .settings import ramp_weight
+from .settings import check_int, ramp_weight
 
 BatchFn = Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
@@ -142,9 +142,7 @@ def train_sequence(
         raise ValueError(f"stop_patience must be a positive integer, got {stop_patience!r}")
     if rate_penalty_after is not None:
         check_unit_interval("rate_penalty_after", rate_penalty_after, open_low=True)
-    ramp = rate_penalty_ramp_updates
-    if isinstance(ramp, bool) or not isinstance(ramp, int) or ramp < 0:
-        raise ValueError(f"rate_penalty_ramp_updates must be an integer >= 0, got {ramp!r}")
+    ramp = check_int("rate_penalty_ramp_updates", rate_penalty_ramp_updates, 0, numpy_ok=False)
     device = torch.device(device)
     batch_fn = batch_fn or default_batch_fn(p, noisy)
     torch.manual_seed(seed)

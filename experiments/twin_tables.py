@@ -737,10 +737,10 @@ meeting success / agreement / rate; all with `learning_starts` counted in episod
   16; `sublstm compare <agent.pt> --episodes 100 --seed 100000 --sweep '' twin.step_ms=600
   twin.readout_window_ms=100 twin.KEY=VALUE`): the memory cell integrating over [1/3, 1/2] of
   the step (the default) 13, [1/6, 1/2] 14, [1/3, 2/3] 11, [1/3, 5/6] 11; read out over the last
-  200 or 250 ms 14; 900 ms over the last 300 13. An analog copy with the ASN-matched AF
-  (`agents.neuron.af_asn`) in every layer, same weights, agrees with the twin no better than the
-  analog itself (12 against 13): the AF/ASN mismatch is not what flips these decisions.
-- What flips the c20 n1 decisions. Without the input code, seed 8's 18 flips all come at steps
+  200 or 250 ms 14; 900 ms over the last 300 13.
+- What flips the c20 n1 decisions (`python scripts/twin_flips.py <agent.pt> step_ms=600
+  readout_window_ms=100`: every flip with the analog gap, and the drift by step). Without the
+  input code, seed 8's 18 flips all come at steps
   where both noisy inputs are low (~0.02-0.2, where the closed-form AF is above the nearly silent
   ASN), against analog gaps of 0.06-0.44; under every input code above, seeds 8 and 11 flip no
   more, but as many other seeds' nets do. What is left is in the agents, not the twins: near-tie

@@ -16,7 +16,7 @@ through the one evaluation rollout (:func:`sublstm.agents.rollout.rollout`). Mea
 
 :func:`compare` returns a :class:`Comparison`; the lower-level pieces (:func:`analog_run`,
 :func:`teacher_forced_agreement`, :func:`final_decision_agreement`, :func:`closed_loop`,
-:func:`sweep`, :func:`shortest_step`, :func:`spiking_record`) serve other experiments.
+:func:`sweep`, :func:`shortest_step`, :func:`spiking_record`, :func:`flips`) serve other experiments.
 """
 
 from __future__ import annotations
@@ -240,6 +240,56 @@ def teacher_forced_agreement(
         readout=readout,
         gap_margin=gap_margin,
     )
+
+
+@dataclass
+class Flips:
+    """Where a twin, fed the analog run's observations, acts otherwise than the analog net.
+
+    ``flips``: one dict per differing decision (episode, step, episode length, both actions, the
+    analog gap between its two best action values, both action-value vectors, the observation);
+    ``by_step``: per step index with >= ``min_rows`` live episodes, the mean |c error| and |c| of
+    the memory cells and the mean largest action-value error (analog against the twin's readout).
+    """
+
+    agreement: float
+    flips: list[dict[str, Any]]
+    by_step: list[dict[str, float]]
+
+
+def flips(policy: SpikingPolicy, run: AnalogRun, min_rows: int = 10) -> Flips:
+    """The decisions the twin flips in ``run`` and how its memory and action values drift."""
+    out = policy.teacher_forced(torch.as_tensor(run.rollout.obs))
+    analog = torch.as_tensor(run.rollout.actions)
+    live = analog >= 0
+    twin = out["actions"] if policy.network.readout_window_ms > 0 else out["actions_end"]
+    q_twin = out["q_mean"] if policy.network.readout_window_ms > 0 else out["q_end"]
+    top2 = run.q.topk(2, dim=-1).values
+    gap = top2[..., 0] - top2[..., 1]
+    lengths = np.asarray(run.rollout.lengths)
+    differ = (twin != analog) & live
+    records = [
+        {
+            "episode": int(e), "step": int(t), "length": int(lengths[e]),
+            "analog_action": int(analog[t, e]), "twin_action": int(twin[t, e]), "gap": float(gap[t, e]),
+            "analog_q": run.q[t, e].tolist(), "twin_q": q_twin[t, e].tolist(),
+            "obs": np.asarray(run.rollout.obs[t, e]).tolist(),
+        }
+        for t, e in zip(*torch.where(differ), strict=True)
+    ]  # fmt: skip
+    c_err = (out["c"] - run.c).abs().mean(-1)
+    q_err = (q_twin - run.q).abs().amax(-1)
+    by_step = [
+        {
+            "step": t,
+            "c_error": float(c_err[t][live[t]].mean()),
+            "c_abs": float(run.c[t].abs().mean(-1)[live[t]].mean()),
+            "q_error": float(q_err[t][live[t]].mean()),
+        }
+        for t in range(live.shape[0])
+        if int(live[t].sum()) >= min_rows
+    ]
+    return Flips(float((twin == analog)[live].float().mean()), records, by_step)
 
 
 def spiking_record(policy: SpikingPolicy) -> dict[str, Any]:

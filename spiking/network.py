@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import torch
 from sublstm.agents.cores import ASNSubLSTM
-from sublstm.agents.neuron import DEFAULT_ASN, ASNParams, af_asn
+from sublstm.agents.neuron import DEFAULT_ASN, ASNParams, unit_input_trace
 from torch import Tensor, nn
 
 from .asn import ASNState, asn_step, initial_state, reset_where
@@ -297,7 +297,7 @@ class SpikingNetwork(nn.Module):
         # the input code: current gain * obs, input synapses scaled by AF(1) / ASN trace at gain
         self.input_gain = float(timing.input_gain)
         self.input_scale = (
-            1.0 if self.input_gain == 1.0 else 1.0 / float(af_asn(torch.tensor(self.input_gain), self.params))
+            1.0 if self.input_gain == 1.0 else 1.0 / unit_input_trace(self.input_gain, self.params)
         )
         self._trace_scale = None
         self.output_gate_delay = timing.output_gate_delay_ms

@@ -10,6 +10,7 @@ import torch
 from sublstm.agents import AdvantageAgent, AdvantageNetwork
 from sublstm.agents.neuron import DEFAULT_ASN, af, af_asn, input_code
 from sublstm.agents.population import Population
+from sublstm.agents.population_network import StackedNetwork
 from sublstm.agents.settings import Hyperparams, hyperparams_record
 from sublstm.spiking import SpikingNetwork, SpikingPolicy, TwinTiming
 
@@ -79,8 +80,6 @@ def test_population_members_share_the_code_and_export_it():
     member = pop.member(1)
     assert member.network.input_gain == 0.5 and member.hp.input_gain == 0.5
     with pytest.raises(ValueError, match="differ"):
-        from sublstm.agents.population_network import StackedNetwork
-
         StackedNetwork([AdvantageNetwork(3, 4), AdvantageNetwork(3, 4, input_gain=0.5)])
 
 

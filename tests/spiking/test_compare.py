@@ -15,6 +15,7 @@ from sublstm.spiking.compare import (
     analog_run,
     closed_loop,
     final_decision_agreement,
+    flips,
     shortest_step,
     spiking_record,
     teacher_forced_agreement,
@@ -123,6 +124,17 @@ def test_lower_level_pieces_share_the_seeds(handset_agent):
         "gating": "subtractive",
     }
     assert record["mean_rate_hz"] == loop.stats["mean_rate_hz"]
+    # the flips are the decisions teacher-forced agreement counts against the twin
+    found = flips(policy, analog, min_rows=1)
+    assert found.agreement == tf.agreement and found.flips
+    live = int((torch.as_tensor(analog.rollout.actions) >= 0).sum())
+    assert len(found.flips) == round((1 - tf.agreement) * live)
+    for f in found.flips:
+        assert f["twin_action"] != f["analog_action"] == int(analog.rollout.actions[f["step"], f["episode"]])
+        assert f["gap"] == pytest.approx(float(analog.q[f["step"], f["episode"]].topk(2).values.diff().neg()))
+        assert f["step"] < f["length"]
+    assert [row["step"] for row in found.by_step] == list(range(analog.q.shape[0]))
+    assert all(row["c_error"] >= 0 and row["q_error"] >= 0 for row in found.by_step)
 
 
 def test_the_users_wrappers_are_kept(set_tmaze_weights):
